@@ -1,0 +1,91 @@
+"""Fetch official releases (or read them from a mirror) and write normalised release tables.
+
+Writes codesets/releases/<system>/<release>.csv (UTF-8, LF, sorted by code; byte-identical on a rerun)
+and a manifest with each source file's sha256. A file that changed for a release already ingested
+is refused until you pass --accept-changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HELP = "fetch official releases and write normalised release tables"
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that reads official files (ingest, update)."""
+    p.add_argument("--mirror", type=Path, help="read official files from DIR/<system>/<release>/ instead of "
+                   "downloading (e.g. codesets/sample or ../shared/data/cms)")
+    p.add_argument("--offline", action="store_true", help="never touch the network: mirror or cache only")
+    p.add_argument("--cache", type=Path, default=Path(os.environ.get("CODEGOV_CACHE", "cache")),
+                   help="download cache (default: ./cache or $CODEGOV_CACHE)")
+    p.add_argument("--system", action="append", choices=("icd10cm", "hcpcs", "pos"),
+                   help="only this code set (repeatable; default: all)")
+    p.add_argument("--release", action="append", metavar="R",
+                   help="only this release: id (2025-10-01) or alias (FY2026, 2019-01); repeatable")
+    p.add_argument("--out", type=Path, help="where release tables go (default: <codesets>/releases)")
+    p.add_argument("--accept-changed", action="store_true",
+                   help="re-ingest a release whose source files changed since it was ingested")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_arguments(p)
+
+
+def selected_releases(args, sources):
+    """The releases a command should process: filtered by --system and --release; mirror-present only."""
+    from ingest.model import SYSTEMS, CodegovError
+
+    systems = args.system or list(SYSTEMS)
+    chosen = []
+    for system in systems:
+        if args.release:
+            for name in args.release:
+                try:
+                    chosen.append(sources.resolve(system, name))
+                except CodegovError:
+                    if len(systems) == 1:
+                        raise
+        elif args.mirror is not None and system != "pos":
+            chosen += [r for r in sources.releases(system)
+                       if (Path(args.mirror) / system / r.mirror_dir).is_dir()]
+        else:
+            chosen += sources.releases(system)
+    if args.release and not chosen:
+        raise CodegovError(f"no release named {', '.join(args.release)} in {', '.join(systems)}")
+    return sorted(set(chosen))
+
+
+def run(args) -> int:
+    from ingest.build import ingest_release
+    from ingest.fetch import release_folder
+    from ingest.sources import load_sources
+    from ingest.store import releases_dir
+
+    sources = load_sources(args.codesets)
+    out = args.out or releases_dir(args.codesets)
+    releases = selected_releases(args, sources)
+    if not releases:
+        print("nothing to ingest: no release of the selected code sets is in the mirror", file=sys.stderr)
+        return 0
+    with _progress() as progress:
+        for release in releases:
+            folder = None
+            if release.system != "pos":
+                folder = release_folder(sources, release, mirror=args.mirror, cache=args.cache,
+                                        offline=args.offline, progress=progress)
+            result = ingest_release(sources, release, folder, out, args.codesets, args.accept_changed)
+            state = "written" if result.changed else "unchanged"
+            print(f"{release.system:8} {release.id} {release.label:24} {result.rows:7,} rows "
+                  f"{result.billable:7,} billable  {state}: {result.path}")
+    return 0
+
+
+def _progress():
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    transient=True, disable=not sys.stderr.isatty())

@@ -1,0 +1,84 @@
+"""One release from official files to its stored table: parse, normalise, checksum-check, write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ingest.fetch import sha256_file
+from ingest.model import ChecksumChanged, CodegovError, Release
+from ingest.sources import Sources
+from ingest.store import atomic_write, json_bytes, manifest_path, read_manifest, table_bytes, table_path
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    release: Release
+    path: Path
+    rows: int
+    billable: int
+    changed: bool
+
+
+def build_table(sources: Sources, release: Release, folder: Path | None, codesets: Path) -> tuple[pd.DataFrame, dict]:
+    """Parse a release's official files into its normalised table; also return the files it read."""
+    files: dict[str, Path] = {}
+    if release.system == "icd10cm":
+        from ingest import parse_icd10cm as icd
+
+        files = sources.find_files("icd10cm", folder)
+        order = icd.parse_order(files["order"])
+        codes = icd.parse_codes(files["codes"])
+        table = icd.release_table(order, release, codes, files["order"], files["codes"])
+    elif release.system == "hcpcs":
+        from ingest import parse_hcpcs
+
+        files = sources.find_files("hcpcs", folder)
+        table = parse_hcpcs.release_table(parse_hcpcs.parse_anweb(files["anweb"]), release)
+    elif release.system == "pos":
+        from ingest import parse_pos
+
+        files = {"curated": Path(codesets) / sources.systems["pos"].curated}
+        table = parse_pos.pos_release_table(parse_pos.read_pos_csv(files["curated"]), release)
+    else:  # pragma: no cover - Sources only knows SYSTEMS
+        raise CodegovError(f"unknown code set {release.system}")
+    return table, files
+
+
+def ingest_release(sources: Sources, release: Release, folder: Path | None, out: Path, codesets: Path,
+                   accept_changed: bool = False) -> IngestResult:
+    """Parse, normalise and store one release. Nothing is written unless every file parsed.
+
+    A release already ingested from files with other checksums is refused (ChecksumChanged) unless
+    accept_changed: the publisher re-issued a file, and a person should look before it replaces the old.
+    """
+    table, files = build_table(sources, release, folder, codesets)
+    file_entries = [
+        {"role": role, "file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
+        for role, path in sorted(files.items())
+    ]
+    previous = read_manifest(out, release.system, release.id)
+    if previous and not accept_changed:
+        before = {(f["role"], f["file"]): f["sha256"] for f in previous.get("files", [])}
+        for entry in file_entries:
+            old = before.get((entry["role"], entry["file"]))
+            if old is not None and old != entry["sha256"]:
+                raise ChecksumChanged(
+                    f"{files[entry['role']]}: sha256 {entry['sha256'][:12]}... differs from "
+                    f"{old[:12]}... recorded when {release} was ingested; the publisher re-issued it? "
+                    f"Review, then rerun with --accept-changed")
+    manifest = {
+        "system": release.system,
+        "release": release.id,
+        "label": release.label,
+        "files": file_entries,
+        "rows": len(table),
+        "billable": int((table["billable"] == "1").sum()),
+    }
+    data, meta = table_bytes(table), json_bytes(manifest)
+    path = table_path(out, release.system, release.id)
+    changed = atomic_write(path, data)
+    changed = atomic_write(manifest_path(out, release.system, release.id), meta) or changed
+    return IngestResult(release, path, manifest["rows"], manifest["billable"], changed)

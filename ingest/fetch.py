@@ -1,0 +1,182 @@
+"""Getting official files: a local mirror, the cache, or a download (retries, size limit, sha256, manifest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urljoin, urlparse
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ingest.model import FetchError, Release
+from ingest.sources import ReleaseSource, Sources
+from ingest.store import atomic_write, json_bytes
+
+MAX_BYTES = 512 * 1024 * 1024  # no official release file comes near this
+TIMEOUT = (10, 120)  # connect, read seconds
+USER_AGENT = "codegov (code-set update tool; +https://github.com/)"
+DOWNLOAD_MANIFEST = "download-manifest.json"
+
+
+def session_with_retries(retries: int = 4, backoff: float = 1.0) -> requests.Session:
+    s = requests.Session()
+    retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=(429, 500, 502, 503, 504),
+                  allowed_methods=("GET", "HEAD"), respect_retry_after_header=True)
+    s.mount("https://", HTTPAdapter(max_retries=retry))
+    s.mount("http://", HTTPAdapter(max_retries=retry))
+    s.headers["User-Agent"] = USER_AGENT
+    return s
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _looks_like_html(head: bytes) -> bool:
+    return head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+
+def download(url: str, dest_dir: Path, session: requests.Session, max_bytes: int = MAX_BYTES,
+             progress=None) -> dict:
+    """Stream one URL into dest_dir through a temporary file; return its manifest entry."""
+    name = unquote(PurePosixPath(urlparse(url).path).name) or "download"
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        resp = session.get(url, stream=True, timeout=TIMEOUT)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        raise FetchError(f"{url}: download failed ({exc})") from None
+    expected_size = int(resp.headers.get("Content-Length") or 0)
+    if expected_size > max_bytes:
+        raise FetchError(f"{url}: {expected_size} bytes is over the {max_bytes}-byte limit")
+    h, size = hashlib.sha256(), 0
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
+    task = progress.add_task(name, total=expected_size or None) if progress else None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            head = b""
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                if not head:
+                    head = chunk[:512]
+                    if name.lower().endswith((".zip", ".xlsx", ".txt")) and _looks_like_html(head):
+                        raise FetchError(f"{url}: expected {name}, the server sent an HTML page "
+                                         f"(moved or login page?)")
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(f"{url}: more than the {max_bytes}-byte limit")
+                h.update(chunk)
+                fh.write(chunk)
+                if task is not None:
+                    progress.update(task, advance=len(chunk))
+        if expected_size and size != expected_size:  # pragma: no cover - urllib3 usually raises first
+            raise FetchError(f"{url}: truncated download, {size} of {expected_size} bytes")
+        os.replace(tmp, dest_dir / name)
+    except requests.RequestException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise FetchError(f"{url}: truncated download, connection broken after {size} bytes ({exc})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"url": url, "file": name, "size": size, "sha256": h.hexdigest(),
+            "retrieved_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}
+
+
+def safe_extract(zip_path: Path, dest: Path) -> list[str]:
+    """Unpack a zip flat into dest, refusing corrupt archives and members that escape the folder."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise FetchError(f"{zip_path}: corrupt zip, member {bad!r} fails its CRC check")
+            names = []
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                member = PurePosixPath(info.filename.replace("\\", "/"))
+                if member.is_absolute() or ".." in member.parts or re.match(r"^[A-Za-z]:", info.filename):
+                    raise FetchError(f"{zip_path}: member {info.filename!r} would escape the target folder")
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise FetchError(f"{zip_path}: member {info.filename!r} is a symbolic link")
+                target = dest / member.name
+                if member.name in names:
+                    raise FetchError(f"{zip_path}: two members are named {member.name!r}")
+                with zf.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                names.append(member.name)
+            return names
+    except zipfile.BadZipFile as exc:
+        raise FetchError(f"{zip_path}: not a readable zip ({exc}); truncated or corrupt download?") from None
+
+
+def resolve_index(source: ReleaseSource, session: requests.Session) -> list[str]:
+    """The download URL(s) a listing page links to, for publishers that rename files at each re-issue."""
+    from lxml import html
+
+    try:
+        resp = session.get(source.index, timeout=TIMEOUT)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        raise FetchError(f"{source.index}: listing page failed ({exc})") from None
+    links = html.fromstring(resp.content).xpath("//a/@href")
+    pattern = re.compile(source.link, re.IGNORECASE)
+    hits = sorted({urljoin(source.index, h) for h in links if pattern.search(h)})
+    if not hits:
+        raise FetchError(f"{source.index}: no link matches {source.link!r}; has {source.release} been published?")
+    return hits[-1:]  # the last re-issue sorts last (dated or versioned suffixes)
+
+
+def release_folder(sources: Sources, release: Release, *, mirror: Path | None, cache: Path,
+                   offline: bool, session: requests.Session | None = None, progress=None) -> Path:
+    """The folder holding a release's official files: the mirror's, or the cache's after a download."""
+    if mirror is not None:
+        folder = Path(mirror) / release.system / release.mirror_dir
+        if not folder.is_dir():
+            raise FetchError(f"{folder}: not in the mirror (expected <mirror>/{release.system}/{release.mirror_dir}/)")
+        return folder
+    folder = Path(cache) / release.system / release.mirror_dir
+    if (folder / DOWNLOAD_MANIFEST).exists():
+        return folder
+    if offline:
+        raise FetchError(f"{release} is not in the cache {folder}; run without --offline or pass --mirror DIR")
+    source = sources.source(release)
+    session = session or session_with_retries()
+    urls = list(source.urls) or resolve_index(source, session)
+    staging = Path(tempfile.mkdtemp(prefix=f".{release.mirror_dir}.", dir=folder.parent if folder.parent.exists()
+                                    else _mkdir(folder.parent)))
+    try:
+        entries = []
+        for url in urls:
+            entry = download(url, staging / "downloads", session, progress=progress)
+            archive = staging / "downloads" / entry["file"]
+            if entry["file"].lower().endswith(".zip"):
+                entry["members"] = safe_extract(archive, staging)
+            else:
+                shutil.copy2(archive, staging / entry["file"])
+            entries.append(entry)
+        shutil.rmtree(staging / "downloads")
+        atomic_write(staging / DOWNLOAD_MANIFEST, json_bytes({"release": release.id, "system": release.system,
+                                                              "downloads": entries}))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,81 @@
+"""Release tables on disk: codesets/releases/<system>/<release>.csv plus a manifest, written atomically."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ingest.model import COLUMNS, CodegovError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def releases_dir(codesets: Path) -> Path:
+    return Path(codesets) / "releases"
+
+
+def table_path(out: Path, system: str, release_id: str) -> Path:
+    return Path(out) / system / f"{release_id}.csv"
+
+
+def manifest_path(out: Path, system: str, release_id: str) -> Path:
+    return Path(out) / system / f"{release_id}.manifest.json"
+
+
+def atomic_write(path: Path, data: bytes) -> bool:
+    """Write through a temporary file in the same folder and rename; False when the bytes are unchanged."""
+    path = Path(path)
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def table_bytes(table: pd.DataFrame) -> bytes:
+    """UTF-8, LF, the fixed column order, rows as given (callers sort by code)."""
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise CodegovError(f"release table lacks columns {missing}")
+    buf = io.StringIO()
+    table.loc[:, list(COLUMNS)].to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def read_manifest(out: Path, system: str, release_id: str) -> dict | None:
+    path = manifest_path(out, system, release_id)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def list_releases(out: Path, system: str) -> list[str]:
+    folder = Path(out) / system
+    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def read_release(out: Path, system: str, release_id: str) -> pd.DataFrame:
+    path = table_path(out, system, release_id)
+    if not path.exists():
+        known = ", ".join(list_releases(out, system)) or "none"
+        raise CodegovError(f"{path}: no {system} release table {release_id}; ingested: {known}. "
+                           f"Run `codegov ingest --system {system}` first")
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)

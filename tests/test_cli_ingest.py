@@ -1,0 +1,116 @@
+"""`codegov ingest` end to end on the bundled sample: tables, reruns, and bad input that stores nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from ingest.model import COLUMNS
+from tests.conftest import CODESETS, ROOT, SAMPLE
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A codesets folder of our own (sources, layouts, pos.csv) and a copy of the sample mirror."""
+    codesets = tmp_path / "codesets"
+    codesets.mkdir()
+    shutil.copy(CODESETS / "sources.toml", codesets)
+    shutil.copy(CODESETS / "pos.csv", codesets)
+    mirror = tmp_path / "mirror"
+    shutil.copytree(SAMPLE, mirror)
+    return codesets, mirror
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_ingest_writes_sorted_tables_and_reruns_byte_identical(codegov, workspace):
+    codesets, mirror = workspace
+    status, out, err = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline")
+    assert status == 0, err
+    releases = codesets / "releases"
+    table = pd.read_csv(releases / "icd10cm" / "2025-10-01.csv", dtype=str, keep_default_na=False)
+    assert tuple(table.columns) == COLUMNS
+    assert table["code"].tolist() == sorted(table["code"])
+    assert set(table["system"]) == {"icd10cm"} and set(table["release"]) == {"2025-10-01"}
+    g35 = table.set_index("code").loc["G35"]
+    assert (g35["display_code"], g35["billable"], g35["kind"]) == ("G35", "0", "header")
+    assert table.set_index("code").loc["G35A", "display_code"] == "G35.A"
+    raw = (releases / "icd10cm" / "2025-10-01.csv").read_bytes()
+    assert b"\r" not in raw
+    pos = pd.read_csv(releases / "pos" / "2024-08-01.csv", dtype=str, keep_default_na=False)
+    assert "02" in set(pos["code"]) and "66" in set(pos["code"])
+    before = snapshot(releases)
+    status, out, _ = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline")
+    assert status == 0
+    assert "written" not in out and out.count("unchanged") == len([p for p in before if p.suffix == ".csv"])
+    assert snapshot(releases) == before
+
+
+def test_release_alias_and_system_filters(codegov, workspace):
+    codesets, mirror = workspace
+    status, out, _ = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--system", "icd10cm",
+                             "--release", "FY2026", "--offline")
+    assert status == 0
+    assert [p.name for p in (codesets / "releases" / "icd10cm").glob("*.csv")] == ["2025-10-01.csv"]
+    assert not (codesets / "releases" / "hcpcs").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), ":"),
+        (lambda p: p.write_bytes(b""), "the file is empty"),
+        (lambda p: p.write_bytes(b"<!DOCTYPE html><html><body>Not found</body></html>"), "HTML page"),
+        (lambda p: p.write_bytes(p.read_bytes().replace(b"\r\n", b"\r\n ", 1)), "expected"),
+    ],
+    ids=["truncated", "empty", "html", "shifted-column"],
+)
+def test_bad_input_is_one_line_and_leaves_stored_tables_untouched(codegov, workspace, damage, expected):
+    codesets, mirror = workspace
+    assert codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline")[0] == 0
+    before = snapshot(codesets / "releases")
+    damage(mirror / "icd10cm" / "FY2026" / "icd10cm_order_2026.txt")
+    status, out, err = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline",
+                               "--system", "icd10cm", "--accept-changed")
+    assert status == 1
+    assert err.count("\n") == 1 and err.startswith("Error: ") and "icd10cm_order_2026.txt" in err
+    assert expected in err
+    assert snapshot(codesets / "releases") == before
+
+
+def test_changed_source_file_is_refused_until_accepted(codegov, workspace):
+    codesets, mirror = workspace
+    assert codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "hcpcs")[0] == 0
+    path = mirror / "hcpcs" / "2019-01" / "HCPC2019_CONTR_ANWEB.txt"
+    path.write_bytes(path.read_bytes().replace(b"Em bridge payment", b"Em bridge paymenT"))
+    status, _, err = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "hcpcs")
+    assert status == 1 and "sha256" in err and "--accept-changed" in err
+    status, out, _ = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "hcpcs",
+                             "--accept-changed")
+    assert status == 0 and "written" in out
+
+
+def test_help_does_not_import_great_expectations_or_pandas():
+    code = ("import sys; from codegov.cli import build_parser; build_parser().format_help(); "
+            "bad = [m for m in ('great_expectations', 'pandas', 'mkdocs') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_command_has_help_text():
+    from codegov.cli import build_parser
+    from codegov.commands import COMMANDS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    for name in COMMANDS:
+        assert sub.choices[name].description, f"codegov {name} has no description"
+        assert helps[name], f"codegov {name} has no one-line help"

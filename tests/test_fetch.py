@@ -1,0 +1,131 @@
+"""Downloads through a fake HTTP server (responses): cache, manifest, and each kind of bad download."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+import requests
+import responses
+
+from ingest.fetch import DOWNLOAD_MANIFEST, download, release_folder, safe_extract, session_with_retries
+from ingest.model import FetchError
+from ingest.sources import load_sources
+from tests.conftest import CODESETS
+
+ORDER_LINE = "00001 A00     0 Cholera                                                      Cholera\r\n"
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def sources():
+    return load_sources(CODESETS)
+
+
+@pytest.fixture
+def fy2026(sources):
+    return sources.resolve("icd10cm", "FY2026")
+
+
+@responses.activate
+def test_download_unpacks_into_cache_with_manifest(tmp_path, sources, fy2026):
+    zipped = zip_bytes({"Code Descriptions/icd10cm_order_2026.txt": ORDER_LINE.encode()})
+    for url in sources.source(fy2026).urls:
+        body = zipped if url.endswith(".zip") else b"PK-xlsx-bytes"
+        responses.get(url, body=body, headers={"Content-Length": str(len(body))})
+    folder = release_folder(sources, fy2026, mirror=None, cache=tmp_path, offline=False,
+                            session=requests.Session())
+    assert (folder / "icd10cm_order_2026.txt").read_bytes() == ORDER_LINE.encode()
+    manifest = json.loads((folder / DOWNLOAD_MANIFEST).read_text())
+    entry = manifest["downloads"][0]
+    assert entry["url"] == sources.source(fy2026).urls[0]
+    assert entry["size"] == len(zipped) and len(entry["sha256"]) == 64 and entry["retrieved_at"]
+    assert entry["members"] == ["icd10cm_order_2026.txt"]
+    # a second call is served from the cache: no request at all
+    responses.reset()
+    assert release_folder(sources, fy2026, mirror=None, cache=tmp_path, offline=True) == folder
+
+
+def test_offline_without_cache_is_a_clear_error(tmp_path, sources, fy2026):
+    with pytest.raises(FetchError, match="not in the cache.*--offline"):
+        release_folder(sources, fy2026, mirror=None, cache=tmp_path, offline=True)
+
+
+def test_mirror_without_the_release_folder(tmp_path, sources, fy2026):
+    with pytest.raises(FetchError, match="icd10cm/FY2026"):
+        release_folder(sources, fy2026, mirror=tmp_path, cache=tmp_path, offline=True)
+
+
+@responses.activate
+def test_html_page_instead_of_zip(tmp_path):
+    url = "https://example.org/files/zip/2026-code-descriptions.zip"
+    responses.get(url, body=b"<!DOCTYPE html><html><body>We moved this page</body></html>")
+    with pytest.raises(FetchError, match="HTML page"):
+        download(url, tmp_path, requests.Session())
+    assert not list(tmp_path.iterdir())  # no partial file left behind
+
+
+@responses.activate
+def test_size_limit(tmp_path):
+    url = "https://example.org/big.zip"
+    responses.get(url, body=b"PK" + b"x" * 5000)
+    with pytest.raises(FetchError, match="byte limit"):
+        download(url, tmp_path, requests.Session(), max_bytes=1000)
+    assert not list(tmp_path.iterdir())
+
+
+@responses.activate
+def test_truncated_download(tmp_path):
+    url = "https://example.org/cut.zip"
+    responses.get(url, body=b"PK" + b"x" * 100, headers={"Content-Length": "5000"}, auto_calculate_content_length=False)
+    with pytest.raises(FetchError, match="truncated download|download failed"):
+        download(url, tmp_path, requests.Session())
+
+
+@responses.activate
+def test_retries_server_errors_then_succeeds(tmp_path):
+    url = "https://example.org/flaky.txt"
+    responses.get(url, status=503)
+    responses.get(url, body=ORDER_LINE)
+    entry = download(url, tmp_path, session_with_retries(retries=2, backoff=0))
+    assert entry["size"] == len(ORDER_LINE)
+    assert len(responses.calls) == 2
+
+
+def test_corrupt_zip(tmp_path):
+    bad = tmp_path / "cut.zip"
+    bad.write_bytes(zip_bytes({"a.txt": b"x" * 10_000})[:-40])
+    with pytest.raises(FetchError, match="not a readable zip"):
+        safe_extract(bad, tmp_path)
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/etc/evil.txt", "dir/../../evil.txt"])
+def test_zip_member_escaping_the_folder(tmp_path, member):
+    archive = tmp_path / "slip.zip"
+    archive.write_bytes(zip_bytes({member: b"owned"}))
+    target = tmp_path / "out"
+    target.mkdir()
+    with pytest.raises(FetchError, match="escape the target folder"):
+        safe_extract(archive, target)
+    assert not (tmp_path / "evil.txt").exists()
+
+
+@responses.activate
+def test_index_page_link_resolution(tmp_path, sources):
+    release = sources.resolve("hcpcs", "2026-04")
+    src = sources.source(release)
+    responses.get(src.index, body='<html><a href="/files/zip/april-2026-alpha-numeric-hcpcs-file.zip">April</a>'
+                                   '<a href="/files/zip/january-2026-alpha-numeric-hcpcs-file.zip">Jan</a></html>')
+    zipped = zip_bytes({"HCPC2026_APR_ANWEB.txt": b"x"})
+    responses.get("https://www.cms.gov/files/zip/april-2026-alpha-numeric-hcpcs-file.zip", body=zipped)
+    folder = release_folder(sources, release, mirror=None, cache=tmp_path, offline=False, session=requests.Session())
+    assert (folder / "HCPC2026_APR_ANWEB.txt").exists()

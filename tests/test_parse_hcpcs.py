@@ -1,0 +1,82 @@
+"""HCPCS ANWEB parser on real lines of the 2019 file, and one broken sample per failure mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.model import ParseError, Release
+from ingest.parse_hcpcs import parse_anweb, release_table
+
+# Verbatim 2019 lines (trailing blanks restored by ljust): modifier GP, then G9890 and two continuations.
+LINES = [
+    '   GP001007Services delivered under an outpatient physical therapy plan of care            Op pt services                                                                                                                            C                                      1999010120030101        N'.ljust(320),
+    'G9890001003Bridge payment: a one-time payment for the first medicare diabetes prevention   Em bridge payment           00      9                                                                                                     C                          Y1  1      02018040120180401        A'.ljust(320),
+    'G9890002004program (mdpp) core session, core maintenance session, or ongoing maintenance'.ljust(320),
+    'G9890003004session furnished by an mdpp supplier to an mdpp beneficiary during months 1-24'.ljust(320),
+]
+DISCLAIMER = "***Disclaimers\t\t\t\r\n*In some instances, brand names may appear.\xa0 \t\t\r\n\r\n"
+
+
+def write(tmp_path, lines, head=DISCLAIMER, name="HCPC2019_CONTR_ANWEB.txt"):
+    path = tmp_path / name
+    path.write_bytes((head + "".join(line + "\r\n" for line in lines)).encode("cp1252"))
+    return path
+
+
+def test_records_joined_disclaimer_skipped(tmp_path):
+    df = parse_anweb(write(tmp_path, LINES))
+    assert df["code"].tolist() == ["GP", "G9890"]
+    assert df["kind"].tolist() == ["modifier", "procedure"]
+    g = df.set_index("code").loc["G9890"]
+    assert g["long_desc"].startswith("Bridge payment: a one-time payment for the first medicare diabetes prevention "
+                                     "program (mdpp) core session")
+    assert g["short_desc"] == "Em bridge payment"
+    assert (g["add_date"], g["action_effective_date"], g["termination_date"]) == ("2018-04-01", "2018-04-01", "")
+    assert (g["action_code"], g["coverage"], g["betos"]) == ("A", "C", "Y1")
+    assert g["line"] == 5  # three disclaimer lines, then GP on line 4
+
+
+def test_2017_short_continuation_lines_are_padded(tmp_path):
+    lines = [LINES[0]] + [LINES[1]] + [line.rstrip() for line in LINES[2:]]
+    df = parse_anweb(write(tmp_path, lines, head=""))
+    assert df.set_index("code").loc["G9890", "long_desc"].endswith("to an mdpp beneficiary during months 1-24")
+
+
+def test_release_table_marks_terminated_codes_not_billable(tmp_path):
+    lines = list(LINES)
+    lines[1] = lines[1][:284] + "20181231" + lines[1][292:]
+    df = release_table(parse_anweb(write(tmp_path, lines)), Release("hcpcs", __import__("datetime").date(2019, 1, 1)))
+    g = df.set_index("code").loc["G9890"]
+    assert (g["billable"], g["status"], g["effective_end"]) == ("0", "discontinued", "2018-12-31")
+    assert df.set_index("code").loc["GP", "billable"] == "1"
+
+
+@pytest.mark.parametrize(
+    "mutate, line, expected",
+    [
+        (lambda ls: ls[:2] + [ls[2][:10] + "9" + ls[2][11:]] + ls[3:], 6, "record id 3, 4, 7 or 8"),
+        (lambda ls: ls[:1] + [ls[1][:200]] + ls[2:], 5, "truncated"),
+        (lambda ls: ls[:1] + [" " + ls[1][:-1]] + ls[2:], 5, "record id 3, 4, 7 or 8"),
+        (lambda ls: ls[:1] + [ls[1][:292] + "Q" + ls[1][293:]] + ls[2:], 5, "action code"),
+        (lambda ls: ls[:1] + [ls[1][:268] + "2018-4-1" + ls[1][276:]] + ls[2:], 5, "added date"),
+        (lambda ls: ls[:1] + ls[2:], 5, "continuation line of GP"),
+        (lambda ls: ls + [ls[1]], 8, "G9890 is already on line 5"),
+        (lambda ls: ls[:2] + [""] + ls[2:], 6, "blank line"),
+    ],
+    ids=["unknown-record-id", "truncated", "shifted-column", "action-code", "date", "orphan-continuation",
+         "duplicate", "blank-line"],
+)
+def test_broken_anweb_names_file_line_and_expectation(tmp_path, mutate, line, expected):
+    path = write(tmp_path, mutate(list(LINES)))
+    with pytest.raises(ParseError) as err:
+        parse_anweb(path)
+    assert (err.value.line, expected in err.value.expected) == (line, True), str(err.value)
+
+
+def test_empty_and_html(tmp_path):
+    with pytest.raises(ParseError, match="empty"):
+        parse_anweb(write(tmp_path, [], head=""))
+    with pytest.raises(ParseError, match="HTML page"):
+        parse_anweb(write(tmp_path, [], head="<html><body>Access denied</body></html>"))
+    with pytest.raises(ParseError, match="found none"):
+        parse_anweb(write(tmp_path, [], head="***Disclaimers only\r\n"))
