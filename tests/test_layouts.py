@@ -7,8 +7,8 @@ ORDER_LINE = ("00002 A000    1 Cholera due to Vibrio cholerae 01, biovar cholera
 CODES_LINE = "A000    Cholera due to Vibrio cholerae 01, biovar cholerae"
 # HCPCS 2019, G9890 first line (record id 3), verbatim: the first 120 columns, then the rest.
 HCPCS_LINE = (
-    'G9890001003Bridge payment: a one-time payment for the first medicare diabetes prevention   Em bridge payment           0'.ljust(120)  # noqa: E501
-    + '0      9                                                                                                     C                          Y1  1      02018040120180401        A                           '  # noqa: E501
+    'G9890001003Bridge payment: a one-time payment for the first medicare diabetes prevention   Em bridge payment           0'.ljust(120)
+    + '0      9                                                                                                     C                          Y1  1      02018040120180401        A                           '
 )
 
 
