@@ -79,6 +79,15 @@ def ingest_release(sources: Sources, release: Release, folder: Path | None, out:
     }
     data, meta = table_bytes(table), json_bytes(manifest)
     path = table_path(out, release.system, release.id)
-    changed = atomic_write(path, data)
+    changed = False
+    if "conversion" in files:  # kept beside the table: the diff's official source of replacements
+        from ingest.diff import conversion_path
+        from ingest.parse_icd10cm import parse_conversion
+
+        conv = parse_conversion(files["conversion"])[["code", "effective", "previous"]]
+        conv = conv.sort_values(["code", "previous"], kind="stable")
+        changed = atomic_write(conversion_path(out, release.system, release.id),
+                               conv.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    changed = atomic_write(path, data) or changed
     changed = atomic_write(manifest_path(out, release.system, release.id), meta) or changed
     return IngestResult(release, path, manifest["rows"], manifest["billable"], changed)

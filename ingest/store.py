@@ -69,7 +69,9 @@ def read_manifest(out: Path, system: str, release_id: str) -> dict | None:
 
 def list_releases(out: Path, system: str) -> list[str]:
     folder = Path(out) / system
-    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].csv"))
 
 
 def read_release(out: Path, system: str, release_id: str) -> pd.DataFrame:

@@ -1,0 +1,94 @@
+"""The deleted-code report: change sets as GitHub-flavoured Markdown (PR body, step summary), JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from ingest.diff import ChangeSet
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body
+
+
+def md_cell(value) -> str:
+    """Text safe inside a Markdown table cell: no pipe, tag or line break can escape the cell."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.split())
+
+
+def replacements_text(replacements: list[dict]) -> str:
+    if not replacements:
+        return "no replacement known: review with the coding lead"
+    by_source: dict[str, list[str]] = {}
+    for r in replacements:
+        by_source.setdefault(r["source"], []).append(r["display_code"])
+    return "; ".join(f"{', '.join(codes)} ({source})" for source, codes in by_source.items())
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=False,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cell"] = md_cell
+    env.filters["replacements"] = replacements_text
+    return env
+
+
+def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", limit: int = GITHUB_BODY_LIMIT,
+                    title: str = "Code-set update") -> str:
+    """The report; long lists are cut, with a pointer to the full JSON/CSV, until it fits `limit`."""
+    template = _environment().get_template("report.md.j2")
+    data = [cs.to_dict() for cs in change_sets]
+    for max_rows in (None, 500, 200, 100, 50, 20):
+        text = template.render(title=title, change_sets=data, checks=checks_markdown, max_rows=max_rows)
+        if len(text) <= limit:
+            return text
+    return text[: limit - 200] + "\n\n_Report cut to fit; the full lists are in report.json and report.csv._\n"
+
+
+def render_json(change_sets: list[ChangeSet]) -> str:
+    data = [cs.to_dict() for cs in change_sets]
+    return json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+CSV_COLUMNS = ("system", "from", "to", "change", "code", "display_code", "field", "before", "after", "reason",
+               "replacements", "in_inventory")
+
+
+def render_csv(change_sets: list[ChangeSet]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for cs in change_sets:
+        billed = {d["code"] for d in (cs.inventory or {}).get("deleted", [])} | \
+                 {d["code"] for d in (cs.inventory or {}).get("revised", [])}
+        base = {"system": cs.system, "from": cs.from_release, "to": cs.to_release}
+
+        def row(change, entry, base=base, billed=billed, **extra):
+            writer.writerow({**base, "change": change, "code": entry["code"], "display_code": entry["display_code"],
+                             "in_inventory": "1" if entry["code"] in billed else "0", **extra})
+
+        for e in cs.added:
+            row("added", e, after=e["description"])
+        for e in cs.deleted:
+            row("deleted", e, before=e["description"], reason=e["reason"],
+                replacements=" ".join(r["code"] for r in e["replacements"]))
+        for e in cs.revised:
+            row("revised", e, field=e["field"], before=e["before"], after=e["after"])
+        for e in cs.reused:
+            row("reused", e, field="long_desc", before=e["before"]["description"], after=e["after"]["description"])
+        for e in cs.reactivated:
+            row("reactivated", e, after=e["description"])
+        for e in cs.purged:
+            row("purged", e, before=e["description"], reason=f"terminated {e['termination_date']}")
+    return buf.getvalue()
+
+
+def inventory_deleted_count(change_sets: list[ChangeSet]) -> int:
+    return sum(len((cs.inventory or {}).get("deleted", [])) for cs in change_sets)

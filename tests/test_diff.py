@@ -1,0 +1,118 @@
+"""Release diff and deleted-code report on the bundled sample; golden Markdown; escaping; --fail-on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ingest.diff import load_change_set
+from ingest.inventory import load_inventory
+from ingest.report import md_cell, render_csv, render_markdown
+from tests.conftest import CODESETS, ROOT, SAMPLE
+
+FIXTURE_INVENTORY = ROOT / "tests" / "fixtures" / "inventory.csv"
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture(scope="module")
+def sample_codesets(tmp_path_factory):
+    codesets = tmp_path_factory.mktemp("codesets")
+    shutil.copy(CODESETS / "sources.toml", codesets)
+    shutil.copy(CODESETS / "pos.csv", codesets)
+    from codegov.cli import main
+
+    assert main(["--codesets", str(codesets), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
+    return codesets
+
+
+def by_code(items):
+    return {e["code"]: e for e in items}
+
+
+def test_icd10cm_sample_expansions_revision_and_additions(sample_codesets):
+    cs = load_change_set(sample_codesets, "icd10cm")
+    assert (cs.from_release, cs.to_release, cs.from_label, cs.to_label) == ("2024-10-01", "2025-10-01", "FY2025",
+                                                                             "FY2026")
+    deleted = by_code(cs.deleted)
+    assert set(deleted) == {"E7801", "G35", "R102"}
+    assert {d["reason"] for d in cs.deleted} == {"expanded"}
+    g35 = {r["code"]: r["source"] for r in deleted["G35"]["replacements"]}
+    assert set(g35) == {"G35A", "G35B0", "G35B1", "G35B2", "G35C0", "G35C1", "G35C2", "G35D"}
+    assert g35["G35A"] == "new child code, conversion table FY2026"
+    assert [r["code"] for r in cs.revised] == ["Z83718", "Z83718"]
+    assert {r["field"] for r in cs.revised} == {"long_desc", "short_desc"}
+    assert "E11A" in by_code(cs.added) and len(cs.added) == 17
+    assert "G35" in by_code(cs.headers["added"])  # the order addenda's `Add: 0 G35`
+
+
+def test_hcpcs_sample_reused_vanished_discontinued(sample_codesets):
+    cs = load_change_set(sample_codesets, "hcpcs")
+    assert [r["code"] for r in cs.reused] == ["G9890", "G9891"]
+    deleted = by_code(cs.deleted)
+    assert {c for c, d in deleted.items() if d["reason"] == "vanished"} == {"DA", "G9976", "G9977"}
+    c9744 = deleted["C9744"]
+    assert c9744["reason"] == "discontinued" and c9744["termination_date"] == "2018-12-31"
+    assert [(r["code"], r["source"]) for r in c9744["replacements"]] == [("76978", "HCPCS XREF"),
+                                                                         ("76979", "HCPCS XREF")]
+    assert deleted["DA"]["replacements"] == []
+    assert "G9890" not in {r["code"] for r in cs.revised}  # reused, not revised
+    assert cs.actions["A"] == sorted(cs.actions["A"]) and "J1628" in cs.actions["A"]
+
+
+def test_inventory_impact_and_normalisation(sample_codesets):
+    inv = load_inventory(FIXTURE_INVENTORY)
+    issues = {(i["code"], i["severity"]) for i in inv.issues}
+    assert ("1.00E+05", "error") in issues and ("415", "error") in issues and ("2", "warning") in issues
+    assert set(inv.codes("pos")["code"]) == {"02", "11"}
+    cs = load_change_set(sample_codesets, "icd10cm", inventory=inv)
+    assert {d["code"] for d in cs.inventory["deleted"]} == {"G35", "R102", "E7801"}
+    r102 = by_code(cs.inventory["deleted"])["R102"]
+    assert (r102["specialty"], r102["owner"], r102["effective"]) == ("Imaging", "Imaging coding lead", "2025-10-01")
+    assert [r["code"] for r in cs.inventory["revised"]] == ["Z83718", "Z83718"]
+    hc = load_change_set(sample_codesets, "hcpcs", inventory=inv)
+    assert [r["code"] for r in hc.inventory["reused"]] == ["G9890"]
+    assert {d["code"] for d in hc.inventory["deleted"]} == {"C9029", "DA"}
+
+
+def test_report_matches_golden_markdown(sample_codesets):
+    inv = load_inventory(FIXTURE_INVENTORY)
+    sets = [load_change_set(sample_codesets, s, inventory=inv) for s in ("icd10cm", "hcpcs")]
+    text = render_markdown(sets)
+    golden = GOLDEN / "report-sample.md"
+    if os.environ.get("CODEGOV_UPDATE_GOLDEN") == "1":  # review the diff of the golden file, then commit it
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_markdown_cells_cannot_break_the_table():
+    assert md_cell("a | b <script> & c\nd") == "a \\| b &lt;script&gt; &amp; c d"
+    inv = load_inventory(FIXTURE_INVENTORY)
+    assert inv.rows.set_index("code").loc["R102", "notes"] == "pelvic | transvaginal <US>"
+
+
+def test_json_shape(sample_codesets, codegov):
+    status, out, _ = codegov("--codesets", sample_codesets, "diff", "--system", "icd10cm", "--format", "json",
+                             "--inventory", FIXTURE_INVENTORY)
+    data = json.loads(out)
+    assert status == 0
+    assert {"system", "from", "to", "added", "deleted", "revised", "expanded", "reused", "reactivated",
+            "inventory"} <= set(data)
+    assert all({"code", "source"} <= set(r) for d in data["deleted"] for r in d["replacements"])
+    assert all({"field", "before", "after"} <= set(r) for r in data["revised"])
+
+
+def test_csv_has_one_row_per_change(sample_codesets):
+    cs = load_change_set(sample_codesets, "hcpcs")
+    rows = render_csv([cs]).splitlines()
+    assert rows[0].startswith("system,from,to,change,code")
+    assert sum(1 for r in rows if ",reused," in r) == 2
+
+
+def test_fail_on_inventory_deleted(sample_codesets, codegov):
+    args = ("--codesets", sample_codesets, "diff", "--system", "icd10cm", "--inventory", FIXTURE_INVENTORY)
+    assert codegov(*args)[0] == 0
+    status, _, err = codegov(*args, "--fail-on", "inventory-deleted")
+    assert status == 2 and "3 inventory code(s) deleted" in err

@@ -1,0 +1,73 @@
+"""On the real releases the diff equals the official addenda, code for code, and finds the known cases."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ingest.build import ingest_release
+from ingest.diff import diff_releases
+from ingest.parse_icd10cm import parse_addenda
+from ingest.sources import load_sources
+from ingest.store import read_release
+from tests.conftest import CODESETS, SHARED, shared
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def real_releases(tmp_path_factory):
+    if not SHARED.exists():
+        pytest.skip(f"real data not available: {SHARED}")
+    out = tmp_path_factory.mktemp("releases")
+    sources = load_sources(CODESETS)
+    for system, names in (("icd10cm", ("FY2024", "FY2025", "FY2026")), ("hcpcs", ("2018", "2019"))):
+        for name in names:
+            release = sources.resolve(system, name)
+            ingest_release(sources, release, SHARED / system / release.mirror_dir, out, CODESETS)
+    return out
+
+
+def change_set(out, system, a, b):
+    conv = out / system / f"{b}.conversion.csv"
+    conversion = pd.read_csv(conv, dtype=str, keep_default_na=False) if conv.exists() else None
+    return diff_releases(read_release(out, system, a), read_release(out, system, b), conversion=conversion)
+
+
+@pytest.mark.parametrize(
+    "old, new, folder, suffix, counts",
+    [("2023-10-01", "2024-10-01", "FY2025", "_2025", (252, 36, 13)),
+     ("2024-10-01", "2025-10-01", "FY2026", "_2026", (487, 28, 38))],
+    ids=["FY2024-FY2025", "FY2025-FY2026"],
+)
+def test_diff_equals_official_addenda_code_for_code(real_releases, old, new, folder, suffix, counts):
+    cs = change_set(real_releases, "icd10cm", old, new)
+    codes = parse_addenda(shared("icd10cm", folder, f"icd10cm_codes_addenda{suffix}.txt"))
+    by_action = {a: set(codes.loc[codes["action"] == a, "code"]) for a in ("add", "delete", "revise_to")}
+    assert {a["code"] for a in cs.added} == by_action["add"]
+    assert {d["code"] for d in cs.deleted} == by_action["delete"]
+    assert {r["code"] for r in cs.revised if r["field"] == "long_desc"} == by_action["revise_to"]
+    assert (len(by_action["add"]), len(by_action["delete"]), len(by_action["revise_to"])) == counts
+    order = parse_addenda(shared("icd10cm", folder, f"icd10cm_order_addenda{suffix}.txt"))
+    headers = order[order["billable"] == "0"]
+    assert {h["code"] for h in cs.headers["added"]} == set(headers.loc[headers["action"] == "add", "code"])
+    assert {h["code"] for h in cs.headers["deleted"]} == set(headers.loc[headers["action"] == "delete", "code"])
+    assert {h["code"] for h in cs.headers["revised"]} == set(headers.loc[headers["action"] == "revise_to", "code"])
+    # every deleted code has at least one replacement on the real data
+    assert all(d["replacements"] for d in cs.deleted)
+
+
+def test_g35_replacements_children_and_conversion_table(real_releases):
+    cs = change_set(real_releases, "icd10cm", "2024-10-01", "2025-10-01")
+    g35 = next(d for d in cs.deleted if d["code"] == "G35")
+    assert g35["reason"] == "expanded"
+    sources = {r["code"]: r["source"] for r in g35["replacements"]}
+    assert {"G35A", "G35B0", "G35B1", "G35B2", "G35C0", "G35C1", "G35C2", "G35D"} <= set(sources)
+    assert all("new child code" in s and "conversion table" in s for s in sources.values())
+
+
+def test_hcpcs_2018_2019_reused_and_vanished(real_releases):
+    cs = change_set(real_releases, "hcpcs", "2018-01-01", "2019-01-01")
+    assert [r["code"] for r in cs.reused] == ["G9890", "G9891"]
+    assert {d["code"] for d in cs.deleted if d["reason"] == "vanished"} == {"DA", "G9976", "G9977"}
+    assert len(cs.added) == 244 and len(cs.actions["A"]) == 228
