@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 
 ## demo: the full update on the bundled sample (codesets/sample), offline
 demo: $(STAMP)
-	$(BIN)/codegov ingest --mirror codesets/sample --offline
+	$(BIN)/codegov update --mirror codesets/sample --offline
 
 ## test: lint and the whole test suite (real-data tests need ../shared/data/cms)
 test: $(STAMP)

@@ -26,13 +26,13 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
                    help="only this code set (repeatable; default: all)")
     p.add_argument("--release", action="append", metavar="R",
                    help="only this release: id (2025-10-01) or alias (FY2026, 2019-01); repeatable")
-    p.add_argument("--out", type=Path, help="where release tables go (default: <codesets>/releases)")
     p.add_argument("--accept-changed", action="store_true",
                    help="re-ingest a release whose source files changed since it was ingested")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
+    p.add_argument("--out", type=Path, help="where release tables go (default: <codesets>/releases)")
 
 
 def selected_releases(args, sources):

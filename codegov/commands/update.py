@@ -1,0 +1,31 @@
+"""Run the whole update: fetch or read a mirror, ingest, diff, check, render the pages, build the site.
+
+This is what the scheduled GitHub Actions job and `make demo` run. Reports go to build/report/
+(pr-body.md for the pull request, report.md, report.json, report.csv). Running it twice on the same
+inputs changes no file and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from codegov.commands.ingest import add_source_arguments
+
+HELP = "run the whole pipeline: ingest, diff, check, render, site"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_arguments(p)
+    p.add_argument("--inventory", type=Path, help="inventory CSV or folder (default: <codesets>/inventory)")
+    p.add_argument("--build", type=Path, default=Path("build"), help="where reports go (default: ./build)")
+    p.add_argument("--no-site", action="store_true", help="skip the MkDocs build")
+
+
+def run(args) -> int:
+    from codegov.update import UpdateOptions, main_update
+
+    opts = UpdateOptions(codesets=args.codesets, mirror=args.mirror, offline=args.offline, cache=args.cache,
+                         systems=args.system, releases=args.release, inventory=args.inventory, build=args.build,
+                         accept_changed=args.accept_changed, site=not args.no_site)
+    return main_update(opts)

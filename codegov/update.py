@@ -1,0 +1,113 @@
+"""The whole update, stage by stage: ingest, diff, check, render, site; writes the reports under build/."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.model import SYSTEMS
+
+
+@dataclass
+class UpdateOptions:
+    codesets: Path
+    mirror: Path | None = None
+    offline: bool = False
+    cache: Path = Path("cache")
+    systems: list[str] | None = None
+    releases: list[str] | None = None
+    inventory: Path | None = None
+    build: Path = Path("build")
+    accept_changed: bool = False
+    checks: bool = True
+    render: bool = True
+    site: bool = True
+
+
+@dataclass
+class UpdateResult:
+    changed_files: list[Path] = field(default_factory=list)
+    change_sets: list = field(default_factory=list)
+    checks_passed: bool = True
+    inventory_deleted: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def say(self, line: str) -> None:
+        self.log.append(line)
+        print(line, flush=True)
+
+
+def run_update(opts: UpdateOptions) -> UpdateResult:
+    from ingest.build import ingest_release
+    from ingest.diff import load_change_set
+    from ingest.fetch import release_folder
+    from ingest.inventory import load_inventory
+    from ingest.report import inventory_deleted_count, render_csv, render_json, render_markdown
+    from ingest.sources import load_sources
+    from ingest.store import atomic_write, list_releases, releases_dir
+
+    result = UpdateResult()
+    sources = load_sources(opts.codesets)
+    out = releases_dir(opts.codesets)
+    systems = opts.systems or list(SYSTEMS)
+
+    # 1. ingest: every selected release the mirror (or cache, or network) has
+    for system in systems:
+        if opts.releases:
+            wanted = [sources.resolve(system, r) for r in opts.releases]
+        elif opts.mirror is not None and system != "pos":
+            wanted = [r for r in sources.releases(system) if (opts.mirror / system / r.mirror_dir).is_dir()]
+        else:
+            wanted = sources.releases(system)
+        for release in wanted:
+            folder = None if system == "pos" else release_folder(
+                sources, release, mirror=opts.mirror, cache=opts.cache, offline=opts.offline)
+            res = ingest_release(sources, release, folder, out, opts.codesets, opts.accept_changed)
+            if res.changed:
+                result.changed_files.append(res.path)
+            state = "written" if res.changed else "unchanged"
+            result.say(f"ingest  {system:8} {release.id} {res.rows:7,} rows  {state}")
+
+    # 2. diff: the newest release of each code set against the one before, and against the inventory
+    inventory = load_inventory(opts.inventory or opts.codesets / "inventory")
+    for system in systems:
+        if len(list_releases(out, system)) >= 2:
+            cs = load_change_set(opts.codesets, system, inventory=inventory)
+            result.change_sets.append(cs)
+            s = cs.summary
+            result.say(f"diff    {system:8} {cs.from_release} -> {cs.to_release}: {s['added']} added, "
+                       f"{s['deleted']} deleted, {s['revised']} revised; "
+                       f"{len(cs.inventory['deleted'])} inventory code(s) deleted")
+    result.inventory_deleted = inventory_deleted_count(result.change_sets)
+
+    # 3. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
+    report_dir = opts.build / "report"
+    checks_md = ""
+    outputs = {
+        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9),
+        "pr-body.md": render_markdown(result.change_sets, checks_md),
+        "report.json": render_json(result.change_sets) if result.change_sets else "[]\n",
+        "report.csv": render_csv(result.change_sets),
+    }
+    for name, text in outputs.items():
+        if atomic_write(report_dir / name, text.encode("utf-8")):
+            result.changed_files.append(report_dir / name)
+    result.say(f"report  {report_dir}/pr-body.md")
+    return result
+
+
+def summary_line(result: UpdateResult) -> str:
+    tracked = [p for p in result.changed_files if "report" not in p.parts]
+    if not tracked:
+        return "nothing changed: the release tables and generated pages are as they were"
+    return f"{len(tracked)} file(s) changed"
+
+
+def main_update(opts: UpdateOptions) -> int:
+    result = run_update(opts)
+    print(summary_line(result))
+    if not result.checks_passed:
+        print("Error: a validation gate failed; see build/checks/results.md", file=sys.stderr)
+        return 1
+    return 0
