@@ -11,38 +11,62 @@ import pyarrow.csv as pcsv
 
 from ingest.layouts import Layout
 from ingest.model import ParseError
-from ingest.readers import read_official_text
+from ingest.readers import read_official_bytes
 
 _ONE_COLUMN = dict(
     read_options=pcsv.ReadOptions(column_names=["line"], block_size=1 << 22),
     parse_options=pcsv.ParseOptions(delimiter="\x1f", quote_char=False, escape_char=False,
                                     ignore_empty_lines=False),
-    convert_options=pcsv.ConvertOptions(column_types={"line": pa.string()}, strings_can_be_null=False),
+    convert_options=pcsv.ConvertOptions(column_types={"line": pa.binary()}, strings_can_be_null=False),
 )
 
 
 def read_lines(path: Path, layout: Layout) -> pa.ChunkedArray:
-    """Every line of an ASCII fixed-width file, CR removed, validated against the layout as a whole.
+    """Every line of an ASCII fixed-width file (CR LF or LF), validated against the layout column-wise.
 
-    The first line that does not fit the layout raises ParseError naming its line number and field.
+    Lines are Arrow binary values; each check runs over a whole column of one field at a time. The
+    first line that fails raises ParseError naming its line number and the field, as read in Python.
     """
-    text = read_official_text(path, layout.encoding, f"an {layout.name}")  # empty, HTML, encoding
+    data = read_official_bytes(path, layout.encoding, f"an {layout.name}")  # empty, HTML, non-ASCII
     try:
-        table = pcsv.read_csv(pa.py_buffer(text.encode("ascii")), **_ONE_COLUMN)
+        lines = pcsv.read_csv(pa.py_buffer(data), **_ONE_COLUMN).column("line")
     except pa.ArrowInvalid as exc:
         raise ParseError(path, None, f"expected one {layout.name} record per line ({exc})") from None
-    lines = pc.utf8_rtrim(table.column("line"), characters="\r")
-    ok = pc.match_substring_regex(lines, f"^{layout.line_pattern()}$")
+    ok = _valid(lines, layout)
     if not pc.all(ok).as_py():
         first_bad = pc.index(ok, False).as_py()
-        raise_line_problem(path, first_bad + 1, lines[first_bad].as_py(), layout)
+        raise_line_problem(path, first_bad + 1, lines[first_bad].as_py().decode("ascii"), layout)
     return lines
+
+
+def _valid(lines: pa.ChunkedArray, layout: Layout) -> pa.ChunkedArray:
+    """True for each line that fits: every field's pattern on its own slice, blank gap columns, length."""
+    checks = []
+    pos = 1
+    for f in layout.fields:
+        for gap in range(pos, f.start):  # separator columns between fields must be blank
+            checks.append(pc.equal(pc.binary_slice(lines, gap - 1, gap), b" "))
+        if f.end is None:
+            checks.append(pc.greater_equal(pc.binary_length(lines), f.start))
+            if f.pattern:  # the open last field: its first character decides (not blank)
+                checks.append(pc.match_substring_regex(pc.binary_slice(lines, f.start - 1, f.start), r"^\S$"))
+            break
+        if f.pattern:
+            values = pc.binary_slice(lines, f.start - 1, f.end)
+            checks.append(pc.match_substring_regex(values, f"^(?:{f.pattern})$"))
+        pos = f.end + 1
+    else:
+        checks.append(pc.less_equal(pc.binary_length(lines), layout.fields[-1].end))
+    ok = checks[0]
+    for check in checks[1:]:
+        ok = pc.and_(ok, check)
+    return ok
 
 
 def field(lines: pa.ChunkedArray, layout: Layout, name: str, strip: bool = True) -> pa.ChunkedArray:
     f = layout.field(name)
-    values = pc.utf8_slice_codeunits(lines, f.start - 1, f.end if f.end else 1 << 30)
-    return pc.utf8_rtrim_whitespace(values) if strip else values
+    values = pc.binary_slice(lines, f.start - 1, f.end if f.end else 1 << 30).cast(pa.string())
+    return pc.ascii_rtrim_whitespace(values) if strip else values
 
 
 def raise_line_problem(path: Path, number: int, line: str, layout: Layout) -> None:

@@ -45,7 +45,8 @@ class Layout:
             gap = f.start - pos
             if gap:
                 parts.append(" " * gap)
-            parts.append(f"(?:{f.pattern})")
+            width = "*" if f.end is None else f"{{{f.end - f.start + 1}}}"
+            parts.append(f"(?:{f.pattern})" if f.pattern else f".{width}")
             pos = (f.end or 0) + 1
         return "".join(parts)
 

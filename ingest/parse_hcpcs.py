@@ -15,7 +15,8 @@ RECORD_IDS = {"3": "procedure", "4": "procedure", "7": "modifier", "8": "modifie
 FIRST_LINE = {"3", "7"}
 ACTION_CODES = set("ABCDFNPRST")
 COVERAGE_CODES = set("CDIMS")
-_DATE = re.compile(r"(?:19|20)\d{6}|")
+_PROCEDURE = re.compile(r"[A-Z]\d{4}")
+_MODIFIER = re.compile(r"[0-9A-Z]{2}")
 
 def _is_record(line: str) -> bool:
     return len(line) >= 11 and line[5:10].isdigit() and line[10] in RECORD_IDS
@@ -49,14 +50,19 @@ def parse_anweb(path: Path) -> pd.DataFrame:
     cols = {name: [line[f[name]].strip() for line in head_lines]
             for name in ("code", "short_desc", "coverage", "betos", "add_date", "action_effective_date",
                          "termination_date", "action_code")}
+    line_numbers = [first + i + 1 for i in heads]
     kinds = [RECORD_IDS[records[i]] for i in heads]
-    cols["xrefs"] = [" ".join(line[f[f"xref{k}"]].strip() for k in range(1, 6)).strip() for line in head_lines]
-    cols["xrefs"] = [" ".join(x.split()) for x in cols["xrefs"]]
+    _check_values(path, cols, kinds, line_numbers, layout)
+    xref = slice(layout.field("xref1").start - 1, layout.field("xref5").end)
+    cols["xrefs"] = [_xrefs(line[xref]) for line in head_lines]
     # Long descriptor: the head line's segment plus every continuation line up to the next head.
     desc_slice = f["long_desc"]
     bounds = heads + [len(body)]
     long_desc = []
     for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        if b - a == 1:
+            long_desc.append(body[a][desc_slice].strip())
+            continue
         code = cols["code"][n]
         for i in range(a + 1, b):
             if body[i][0:5].strip() != code:
@@ -65,37 +71,47 @@ def parse_anweb(path: Path) -> pd.DataFrame:
         long_desc.append(" ".join(s for s in (body[i][desc_slice].strip() for i in range(a, b)) if s))
     if heads and heads[0] != 0:
         raise ParseError(path, first + 1, "expected record id 3 or 7 before its continuation lines")
-    out = pd.DataFrame({"code": cols["code"], "kind": kinds, **{k: v for k, v in cols.items() if k != "code"},
-                        "long_desc": long_desc, "line": [first + i + 1 for i in heads]})
-    _check_values(path, out, layout)
     for name in ("add_date", "action_effective_date", "termination_date"):
-        out[name] = [_iso(v) for v in out[name]]
-    return out
+        cols[name] = [_iso(v) for v in cols[name]]
+    return pd.DataFrame({"code": cols.pop("code"), "kind": kinds, **cols, "long_desc": long_desc,
+                         "line": line_numbers})
 
 
-def _check_values(path: Path, out: pd.DataFrame, layout) -> None:
+def _xrefs(area: str) -> str:
+    """XREF1-5: five 5-character fields, sometimes with no blank between codes (7697876979)."""
+    if area.isspace() or not area:
+        return ""
+    return " ".join(x for x in (area[i:i + 5].strip() for i in range(0, len(area), 5)) if x)
+
+
+def _valid_date(v: str) -> bool:
+    return not v or (len(v) == 8 and v.isdigit() and v[:2] in ("19", "20"))
+
+
+def _check_values(path: Path, cols: dict[str, list[str]], kinds: list[str], lines: list[int], layout) -> None:
     """Codes, dates, action and coverage codes; the first bad value names its line and field."""
-    checks = [
-        ("code", out["code"].str.fullmatch(r"[A-Z]\d{4}").where(out["kind"] == "procedure",
-                                                                 out["code"].str.fullmatch(r"[0-9A-Z]{2}"))),
-        ("add_date", out["add_date"].str.fullmatch(_DATE.pattern)),
-        ("action_effective_date", out["action_effective_date"].str.fullmatch(_DATE.pattern)),
-        ("termination_date", out["termination_date"].str.fullmatch(_DATE.pattern)),
-        ("action_code", out["action_code"].isin(ACTION_CODES)),
-        ("coverage", out["coverage"].isin(COVERAGE_CODES | {""})),
-    ]
-    for name, ok in checks:
-        if not ok.all():
-            row = out.loc[~ok.astype(bool)].iloc[0]
-            fl = layout.field(name)
-            where = f"columns {fl.start}-{fl.end}" if fl.end != fl.start else f"column {fl.start}"
-            raise ParseError(path, int(row["line"]), f"expected {fl.expected} in {where}, found {row[name]!r}")
-    dup = out["code"].duplicated()
-    if dup.any():
-        row = out.loc[dup].iloc[0]
-        first_line = int(out.loc[out["code"] == row["code"], "line"].iloc[0])
-        raise ParseError(path, int(row["line"]), f"expected each code once; {row['code']} is already on "
-                                                 f"line {first_line}")
+    checks = {
+        "code": lambda v, k: bool(_PROCEDURE.fullmatch(v) if k == "procedure" else _MODIFIER.fullmatch(v)),
+        "add_date": lambda v, k: _valid_date(v),
+        "action_effective_date": lambda v, k: _valid_date(v),
+        "termination_date": lambda v, k: _valid_date(v),
+        "action_code": lambda v, k: v in ACTION_CODES,
+        "coverage": lambda v, k: v in COVERAGE_CODES or not v,
+    }
+    for name, ok in checks.items():
+        values = cols[name]
+        if all(map(ok, values, kinds)):
+            continue
+        n = next(i for i, (v, k) in enumerate(zip(values, kinds, strict=True)) if not ok(v, k))
+        fl = layout.field(name)
+        where = f"columns {fl.start}-{fl.end}" if fl.end != fl.start else f"column {fl.start}"
+        raise ParseError(path, lines[n], f"expected {fl.expected} in {where}, found {values[n]!r}")
+    if len(set(cols["code"])) != len(cols["code"]):
+        seen: dict[str, int] = {}
+        for code, line in zip(cols["code"], lines, strict=True):
+            if code in seen:
+                raise ParseError(path, line, f"expected each code once; {code} is already on line {seen[code]}")
+            seen[code] = line
 
 
 def _raise_first_bad_record(path: Path, first: int, body: list[str], layout) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.fixedwidth import field, read_lines
 from ingest.layouts import load_layout
@@ -21,6 +22,12 @@ def dotted(code: str) -> str:
 
 def undotted(code: str) -> str:
     return code.replace(".", "").strip().upper()
+
+
+def _unique(path: Path, table: pa.Table) -> pa.Table:
+    if pc.count_distinct(table.column("code")).as_py() != table.num_rows:
+        _check_unique(path, table.column("code").to_pandas())
+    return table
 
 
 def _check_unique(path: Path, codes: pd.Series) -> None:
@@ -38,18 +45,15 @@ def parse_order(path: Path) -> pd.DataFrame:
     lines = read_lines(path, layout)
     table = pa.table({name: field(lines, layout, name, strip=name != "long_desc")
                       for name in ("order_no", "code", "billable", "short_desc", "long_desc")})
-    df = table.to_pandas()
-    _check_unique(path, df["code"])
-    return df
+    return _unique(path, table).to_pandas()
 
 
 def parse_codes(path: Path) -> pd.DataFrame:
     """The codes file: billable codes and their long descriptions."""
     layout = load_layout("icd10cm_codes")
     lines = read_lines(path, layout)
-    df = pa.table({name: field(lines, layout, name) for name in ("code", "long_desc")}).to_pandas()
-    _check_unique(path, df["code"])
-    return df
+    table = pa.table({name: field(lines, layout, name) for name in ("code", "long_desc")})
+    return _unique(path, table).to_pandas()
 
 
 _ACTIONS = {"Add:": "add", "Delete:": "delete", "Revise from:": "revise_from", "Revise to:": "revise_to"}

@@ -1,0 +1,86 @@
+"""`python -m bench` (make bench): run every stage in its own process, print a table, write build/bench.json.
+
+Each stage runs in a child process so its peak memory (ru_maxrss) is its own. Times are the median of
+several runs after a warm-up; each baseline is measured in the same child, so the ratio is fair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.stages import ROOT, SHARED, STAGES
+
+
+def run_stage(name: str, workdir: Path, repeat: int) -> tuple[list[dict], float]:
+    """Run one stage in a child process; its rows and the peak resident memory it reported, in MB."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--child", name, "--workdir", str(workdir),
+                             "--repeat", str(repeat)], stdout=subprocess.PIPE, cwd=ROOT, text=True)
+    out, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"bench stage {name} failed with status {proc.returncode}")
+    data = json.loads(out.strip().splitlines()[-1])
+    return data["rows"], data["peak_mb"]
+
+
+def child(name: str, workdir: Path, repeat: int) -> None:
+    result = STAGES[name](workdir, repeat)
+    rows = result if isinstance(result, list) else [result]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "peak_mb": max(peak_mb, children)}))
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| stage | median s | min s | max s | peak MB | baseline | baseline median s | ratio | target |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---|"]
+    for r in rows:
+        base = f"{r['baseline_median_s']:.4f}" if r.get("baseline_median_s") else ""
+        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else ""
+        lines.append(f"| {r['stage']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['max_s']:.4f} | "
+                     f"{r['peak_mb']:.0f} | {r.get('baseline', '')} | {base} | {ratio} | {r.get('target', '')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--only", action="append", choices=sorted(STAGES), help="run only these stages")
+    p.add_argument("--output", type=Path, default=ROOT / "build" / "bench.json")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.child, args.workdir, args.repeat)
+        return 0
+    if not SHARED.exists():
+        print(f"bench needs the official files in {SHARED} (or CODEGOV_SHARED_DATA)", file=sys.stderr)
+        return 1
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="codegov-bench-") as tmp:
+        for name in args.only or list(STAGES):
+            stage_rows, peak_mb = run_stage(name, Path(tmp), args.repeat)
+            for r in stage_rows:
+                r["peak_mb"] = round(peak_mb, 1)
+                base = r.get("baseline_median_s")
+                r["ratio"] = round(r["median_s"] / base, 3) if base else None
+                rows.append(r)
+                print(f"{r['stage']}: median {r['median_s']:.4f} s", file=sys.stderr)
+    report = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
+                          "cpus": os.cpu_count()}, "results": rows}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    args.output.with_name("bench-machine.json").write_text(json.dumps(report["machine"], indent=2) + "\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
