@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.model import SYSTEMS
+from ingest.model import SYSTEMS, NotPublished
 
 
 @dataclass
@@ -61,8 +61,14 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         else:
             wanted = sources.releases(system)
         for release in wanted:
-            folder = None if system == "pos" else release_folder(
-                sources, release, mirror=opts.mirror, cache=opts.cache, offline=opts.offline)
+            try:
+                folder = None if system == "pos" else release_folder(
+                    sources, release, mirror=opts.mirror, cache=opts.cache, offline=opts.offline)
+            except NotPublished as exc:
+                if opts.releases:  # asked for by name: not being there is an error
+                    raise
+                result.say(f"skip    {system:8} {release.id} not published yet ({exc})")
+                continue
             res = ingest_release(sources, release, folder, out, opts.codesets, opts.accept_changed)
             if res.changed:
                 result.changed_files.append(res.path)

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ingest.model import FetchError, Release
+from ingest.model import FetchError, NotPublished, Release
 from ingest.sources import ReleaseSource, Sources
 from ingest.store import atomic_write, json_bytes
 
@@ -133,7 +133,7 @@ def resolve_index(source: ReleaseSource, session: requests.Session) -> list[str]
     pattern = re.compile(source.link, re.IGNORECASE)
     hits = sorted({urljoin(source.index, h) for h in links if pattern.search(h)})
     if not hits:
-        raise FetchError(f"{source.index}: no link matches {source.link!r}; has {source.release} been published?")
+        raise NotPublished(f"{source.index}: no link matches {source.link!r}; has {source.release} been published?")
     return hits[-1:]  # the last re-issue sorts last (dated or versioned suffixes)
 
 

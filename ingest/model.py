@@ -53,6 +53,10 @@ class FetchError(CodegovError):
     """A download or mirror file that is missing, corrupt or not what was asked for."""
 
 
+class NotPublished(FetchError):
+    """A release listed in sources.toml whose files the publisher has not posted yet."""
+
+
 class ChecksumChanged(CodegovError):
     """A file for a release already ingested has a different sha256 than the stored manifest."""
 

@@ -129,3 +129,31 @@ def test_index_page_link_resolution(tmp_path, sources):
     responses.get("https://www.cms.gov/files/zip/april-2026-alpha-numeric-hcpcs-file.zip", body=zipped)
     folder = release_folder(sources, release, mirror=None, cache=tmp_path, offline=False, session=requests.Session())
     assert (folder / "HCPC2026_APR_ANWEB.txt").exists()
+
+
+@responses.activate
+def test_update_skips_a_listed_release_not_yet_published(tmp_path, sources):
+    from codegov.update import UpdateOptions, run_update
+
+    release = sources.resolve("hcpcs", "2026-04")
+    src = sources.source(release)
+    responses.get(src.index, body='<html><a href="/files/zip/january-2026-alpha-numeric-hcpcs-file.zip">Jan</a></html>')
+    codesets = tmp_path / "codesets"
+    codesets.mkdir()
+    (codesets / "sources.toml").write_text(f"""
+[hcpcs]
+name = "HCPCS Level II"
+[hcpcs.files]
+anweb = '{sources.systems["hcpcs"].files["anweb"].pattern}'
+[[hcpcs.releases]]
+id = "2026-04-01"
+label = "HCPCS April 2026"
+mirror = "2026-04"
+index = "{src.index}"
+link = '{src.link}'
+""")
+    (codesets / "inventory").mkdir()
+    (codesets / "inventory" / "inventory.csv").write_text("system,code,specialty,service_line,owner,notes\n")
+    result = run_update(UpdateOptions(codesets=codesets, cache=tmp_path / "cache", systems=["hcpcs"],
+                                      build=tmp_path / "build", checks=False, render=False, site=False))
+    assert any("not published yet" in line for line in result.log)
