@@ -23,6 +23,9 @@ class UpdateOptions:
     checks: bool = True
     render: bool = True
     site: bool = True
+    playbooks: Path = Path("playbooks")
+    docs_dir: Path = Path("site_src")
+    mkdocs_config: Path = Path("mkdocs.yml")
 
 
 @dataclass
@@ -100,6 +103,26 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         if atomic_write(report_dir / name, text.encode("utf-8")):
             result.changed_files.append(report_dir / name)
     result.say(f"report  {report_dir}/pr-body.md")
+
+    # 4. render: playbooks, notices, what changed, checks, history, inventory pages
+    if opts.render:
+        from playbooks.render import GENERATED, render_site
+
+        generated = opts.docs_dir / GENERATED
+        checks_json = opts.build / "checks" / "results.json"
+        rendered = render_site(opts.codesets, generated, playbooks_dir=opts.playbooks,
+                               checks=checks_json if checks_json.exists() else None,
+                               inventory=opts.inventory or opts.codesets / "inventory")
+        result.changed_files += list(rendered.written) + list(rendered.removed)
+        result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
+                   f"{len(rendered.removed)} removed")
+
+    # 5. site: the MkDocs build (strict: a broken link fails the update)
+    if opts.site:
+        from codegov.commands.site import build_site
+
+        site_dir = build_site(opts.mkdocs_config, strict=True)
+        result.say(f"site    {site_dir}")
     return result
 
 

@@ -1,0 +1,40 @@
+"""Render the generated pages of the site: playbooks, change notices, what changed for you, checks,
+release history and the inventory lookup, as Markdown under site_src/generated.
+
+Pages are written only when their bytes change, so a rerun on the same data touches no file; pages
+that are no longer produced (a removed playbook, an old release) are deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "render playbooks, change notices and report pages for the site"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--releases", type=Path, help="release tables (default: <codesets>/releases)")
+    p.add_argument("--checks", type=Path, default=Path("build/checks/results.json"),
+                   help="check results written by `codegov check` (default: build/checks/results.json; "
+                   "the checks page says so when it is missing)")
+    p.add_argument("--inventory", type=Path,
+                   help="the organisation's code inventory (default: <codesets>/inventory/inventory.csv when present)")
+    p.add_argument("--playbooks", type=Path, default=Path("playbooks"),
+                   help="playbook YAML folder (default: playbooks)")
+    p.add_argument("--out", type=Path, default=Path("site_src/generated"),
+                   help="where the pages go (default: site_src/generated; a folder render owns)")
+
+
+def run(args) -> int:
+    from playbooks.render import render_site
+
+    inventory = args.inventory
+    if inventory is None:
+        default = Path(args.codesets) / "inventory" / "inventory.csv"
+        inventory = default if default.exists() else None
+    result = render_site(args.codesets, args.out, releases=args.releases, playbooks_dir=args.playbooks,
+                         checks=args.checks, inventory=inventory)
+    print(f"{len(result.written)} pages written, {len(result.unchanged)} unchanged, "
+          f"{len(result.removed)} removed: {args.out}")
+    return 0

@@ -1,0 +1,1 @@
+"""Specialty coding playbooks: YAML content, its loader and validator, and the site renderer."""

@@ -1,0 +1,50 @@
+"""On the real ICD-10-CM FY2025 and FY2026 releases: the FY2026 notice lists all 28 deleted codes, each with
+its replacements, and the playbooks that cite one of them get a warning box."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ingest.build import ingest_release
+from ingest.sources import load_sources
+from playbooks.render import Site, gather
+from tests.conftest import CODESETS, ROOT, SHARED
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not SHARED.exists():
+        pytest.skip(f"real data not available: {SHARED}")
+    out = tmp_path_factory.mktemp("releases")
+    sources = load_sources(CODESETS)
+    for name in ("FY2025", "FY2026"):
+        release = sources.resolve("icd10cm", name)
+        ingest_release(sources, release, SHARED / "icd10cm" / release.mirror_dir, out, CODESETS)
+    return Site(gather(CODESETS, releases=out, playbooks_dir=ROOT / "playbooks"))
+
+
+def test_fy2026_notice_lists_all_28_deleted_codes_with_replacements(site):
+    [cs] = site.data.change_sets
+    assert (cs["from_label"], cs["to_label"], cs["summary"]["deleted"]) == ("FY2025", "FY2026", 28)
+    text = site.notice(cs)
+    deleted = text.split("## Deleted codes", 1)[1].split("## Added codes", 1)[0]
+    rows = [line for line in deleted.splitlines() if line.startswith("| **")]
+    assert len(rows) == 28
+    codes = [re.match(r"\| \*\*([^*]+)\*\*", row).group(1) for row in rows]
+    assert codes == [d["display_code"] for d in cs["deleted"]]
+    assert {"G35", "R10.2", "E78.01"} <= set(codes)
+    for row in rows:
+        assert "no replacement listed" not in row
+        assert re.match(r"\*\*[A-Z0-9.]+\*\* [^|]+<br>", row.split(" | ", 3)[3]), row
+
+
+def test_playbooks_citing_fy2026_deletions_carry_a_warning(site):
+    pages = {pb["id"]: site.playbook(pb) for pb in site.data.playbooks}
+    assert '!!! warning "R10.2 is no longer billable"' in pages["imaging"]
+    assert '!!! warning "G35 is no longer billable"' in pages["dme"]
+    assert '!!! warning "E78.01 is no longer billable"' in pages["laboratory"]
+    assert "!!! warning" not in pages["physical-therapy"]

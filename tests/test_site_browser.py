@@ -1,0 +1,164 @@
+"""The built site in a real browser: Debian's chromium driven by Playwright, with every request off 127.0.0.1 blocked.
+
+Builds the site from the bundled sample (ingest -> render -> mkdocs) into tmp_path, serves it on
+127.0.0.1, opens the home page, a playbook, a change notice and the release history, finds a deleted
+code through the search box, and fails on any console error, page error or outside request.
+Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import CODESETS, ROOT, SAMPLE
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+INVENTORY = """system,code,specialty,service_line,owner,notes
+icd10cm,G35,DME,Mobility,DME intake lead,power mobility for MS patients
+icd10cm,R10.2,Imaging,Ultrasound,Imaging coding lead,pelvic | transvaginal <US>
+icd10cm,E78.01,Laboratory,Lipids,Lab manager,
+icd10cm,M54.50,Physical therapy,Spine,Rehab coding lead,
+hcpcs,C9029,Imaging,Drugs,Imaging coding lead,
+hcpcs,E0114,DME,Mobility,DME intake lead,
+cpt,97110,Physical therapy,Timed,Rehab coding lead,
+pos,11,Office E/M,Office,Revenue cycle manager,
+"""
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """The sample pipeline up to the built site, in a temporary folder; nothing in the work tree is touched."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from codegov.cli import main
+    from codegov.commands.site import build_site
+    from playbooks.render import render_site
+
+    tmp = tmp_path_factory.mktemp("site")
+    codesets = tmp / "codesets"
+    codesets.mkdir()
+    shutil.copy(CODESETS / "sources.toml", codesets)
+    shutil.copy(CODESETS / "pos.csv", codesets)
+    (codesets / "inventory").mkdir()
+    (codesets / "inventory" / "inventory.csv").write_text(INVENTORY, encoding="utf-8")
+    assert main(["--codesets", str(codesets), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
+    docs = tmp / "site_src"
+    shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
+    render_site(codesets, docs / "generated", playbooks_dir=ROOT / "playbooks",
+                inventory=codesets / "inventory" / "inventory.csv", checks=tmp / "no-checks.json")
+    return build_site(ROOT / "mkdocs.yml", docs_dir=docs, site_dir=tmp / "site", strict=True)
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A page that may only talk to our server; console errors, page errors and blocked requests are kept."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    problems: dict[str, list[str]] = {"console": [], "pageerror": [], "blocked": []}
+
+    def route(r):
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            problems["blocked"].append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+    pg.on("console", lambda m: problems["console"].append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems["pageerror"].append(str(e)))
+    pg.problems = problems
+    yield pg
+    context.close()
+    assert problems == {"console": [], "pageerror": [], "blocked": []}
+
+
+def _shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def test_home_playbook_and_notice_render_offline(page, server):
+    page.goto(f"{server}/")
+    page.wait_for_load_state("networkidle")
+    assert "Coding playbooks" in page.title()
+    assert page.locator(".md-tabs").is_visible()
+    _shot(page, "01-home")
+
+    page.goto(f"{server}/generated/playbooks/imaging/")
+    warning = page.locator(".admonition.warning").first
+    assert warning.is_visible()
+    assert "R10.2" in warning.inner_text()
+    assert "R10.20" in warning.inner_text()
+    assert page.locator("table").first.is_visible()
+    _shot(page, "02-playbook-imaging")
+
+    page.goto(f"{server}/generated/notices/icd10cm-2025-10-01/")
+    deleted = page.locator("#deleted-codes + table, #deleted-codes ~ .md-typeset__scrollwrap table").first
+    text = deleted.inner_text()
+    for code in ("G35", "R10.2", "E78.01", "G35.A", "R10.20", "E78.010"):
+        assert code in text
+    _shot(page, "03-notice-icd10cm-fy2026")
+
+    page.goto(f"{server}/generated/history/")
+    assert page.locator(".cg-chart svg").first.is_visible()
+    _shot(page, "04-history")
+
+
+def test_search_box_finds_a_deleted_code(page, server):
+    page.goto(f"{server}/")
+    page.wait_for_load_state("networkidle")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    # Typed key by key: Material's search listens to keyboard events, which fill() does not send.
+    page.locator("input.md-search__input").press_sequentially("R10.2", delay=30)
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(state="visible", timeout=15_000)
+    found = page.locator(".md-search-result").inner_text()
+    assert "R10.2" in found
+    assert "change notice" in found.lower()
+    page.wait_for_timeout(500)  # let the search panel finish its transition before the screenshot
+    _shot(page, "05-search-r10-2")
