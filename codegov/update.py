@@ -90,9 +90,26 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                        f"{len(cs.inventory['deleted'])} inventory code(s) deleted")
     result.inventory_deleted = inventory_deleted_count(result.change_sets)
 
-    # 3. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
-    report_dir = opts.build / "report"
+    # 3. checks: Great Expectations gates. Release tables gate the run (a truncated or wrong file must
+    #    never reach the PR as if it were good); inventory and playbook findings are reported for people
+    #    to act on, since on release day the inventory is expected to bill deleted codes.
     checks_md = ""
+    if opts.checks:
+        from checks.report import render_markdown as checks_markdown
+        from checks.report import write_results
+        from checks.runner import run_checks
+
+        report = run_checks(opts.codesets, systems=systems, inventory=inventory, playbooks=opts.playbooks)
+        data = report.to_dict()
+        write_results(data, opts.build / "checks")
+        checks_md = checks_markdown(data)
+        result.checks_passed = report.suite_success("release")
+        counts = report.summary()
+        result.say(f"check   {counts['passed']} passed, {counts['failed']} failed, {counts['not checked']} not "
+                   f"checked; release gates {'passed' if result.checks_passed else 'FAILED'}")
+
+    # 4. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
+    report_dir = opts.build / "report"
     outputs = {
         "report.md": render_markdown(result.change_sets, checks_md, limit=10**9),
         "pr-body.md": render_markdown(result.change_sets, checks_md),
@@ -104,7 +121,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
             result.changed_files.append(report_dir / name)
     result.say(f"report  {report_dir}/pr-body.md")
 
-    # 4. render: playbooks, notices, what changed, checks, history, inventory pages
+    # 5. render: playbooks, notices, what changed, checks, history, inventory pages
     if opts.render:
         from playbooks.render import GENERATED, render_site
 
@@ -117,7 +134,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
 
-    # 5. site: the MkDocs build (strict: a broken link fails the update)
+    # 6. site: the MkDocs build (strict: a broken link fails the update)
     if opts.site:
         from codegov.commands.site import build_site
 

@@ -18,7 +18,7 @@ _SYSTEM_ALIASES = {"icd-10-cm": "icd10cm", "icd10": "icd10cm", "icd": "icd10cm",
                    "hcpcs2": "hcpcs", "place of service": "pos"}
 
 _PATTERNS = {
-    "icd10cm": re.compile(r"[A-Z][0-9][0-9A-Z](?:[0-9A-Z]{1,4})?"),
+    "icd10cm": re.compile(r"[A-Z][0-9A-Z]{2}(?:[0-9A-Z]{1,4})?"),  # FY2026 has letters second (QA0...)
     "hcpcs": re.compile(r"[A-V]\d{4}|[0-9A-Z]{2}"),  # a Level II code or a modifier
     "cpt": re.compile(r"\d{4}[0-9FTU]|\d{2}"),  # a CPT code (Category I/II/III, PLA) or a CPT modifier
     "pos": re.compile(r"\d{2}"),

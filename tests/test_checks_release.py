@@ -1,0 +1,178 @@
+"""Release-table gates: the sample passes; each gate fails on a table broken for it, and only that gate."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from checks.pandas_baseline import validate_release_pandas
+from checks.runner import ROW_KEYS, Gates, run_checks, validate_release
+from checks.suites import ISO_DATE, drift_band
+from ingest.store import read_release
+from tests.conftest import CODESETS, SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample_releases(tmp_path_factory):
+    """The bundled sample mirror ingested once into a temporary folder (never into codesets/releases)."""
+    from codegov.cli import main
+
+    out = tmp_path_factory.mktemp("releases")
+    assert main(["--codesets", str(CODESETS), "ingest", "--mirror", str(SAMPLE), "--offline", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def gates():
+    return Gates()
+
+
+@pytest.fixture
+def hcpcs(sample_releases):
+    return read_release(sample_releases, "hcpcs", "2019-01-01")
+
+
+@pytest.fixture
+def icd(sample_releases):
+    return read_release(sample_releases, "icd10cm", "2025-10-01")
+
+
+def failing(rows):
+    return {r["gate"] for r in rows if not r["success"]}
+
+
+def row(rows, gate):
+    [hit] = [r for r in rows if r["gate"] == gate]
+    return hit
+
+
+def verdicts(rows):
+    return [(r["gate"], r["success"], r["failing_count"], r["failing_sample"]) for r in rows]
+
+
+@pytest.mark.parametrize("system, release", [("icd10cm", "2024-10-01"), ("icd10cm", "2025-10-01"),
+                                             ("hcpcs", "2018-01-01"), ("hcpcs", "2019-01-01"),
+                                             ("pos", "2024-08-01")])
+def test_sample_release_tables_pass_every_gate_and_match_the_pandas_baseline(sample_releases, gates, system,
+                                                                             release):
+    table = read_release(sample_releases, system, release)
+    rows = validate_release(table, system, release, previous=("2000-01-01", len(table)), gates=gates)
+    assert failing(rows) == set()
+    assert {r["gate"] for r in rows} >= {"columns", "unique_codes", "short_desc_present", "long_desc_present",
+                                         "billable", "effective_start_date", "effective_end_date",
+                                         "start_before_end", "drift"}
+    assert all(tuple(r) == ROW_KEYS for r in rows)
+    assert verdicts(rows) == verdicts(validate_release_pandas(table, system, release,
+                                                              previous=("2000-01-01", len(table))))
+
+
+def _set(table, code, column, value):
+    table = table.copy()
+    table.loc[table["code"] == code, column] = value
+    return table
+
+
+DAMAGES = {
+    # name: (damage, gate that must fail, a value that must be in its failing sample)
+    "missing-column": (lambda t: t.drop(columns=["betos"]), "columns", "missing betos"),
+    "extra-column": (lambda t: t.assign(notes=""), "columns", "unexpected notes"),
+    "columns-out-of-order": (lambda t: t[["code", *[c for c in t.columns if c != "code"]]], "columns",
+                             "columns out of order"),
+    "procedure-code-pattern": (lambda t: _set(t, "E0100", "code", "E01000"), "code_pattern_procedure", "E01000"),
+    "modifier-code-pattern": (lambda t: _set(t, "GP", "code", "G-P"), "code_pattern_modifier", "G-P"),
+    "duplicated-code": (lambda t: pd.concat([t, t[t["code"] == "E0110"]]).sort_values("code"), "unique_codes",
+                        "E0110"),
+    "blank-short-descriptor": (lambda t: _set(t, "E0105", "short_desc", ""), "short_desc_present", None),
+    "whitespace-long-descriptor": (lambda t: _set(t, "E0105", "long_desc", "   "), "long_desc_present", None),
+    "billable-not-0-or-1": (lambda t: _set(t, "E0143", "billable", "Y"), "billable", "Y"),
+    "date-does-not-parse": (lambda t: _set(t, "E0143", "add_date", "2019-02-29"), "add_date_date", "2019-02-29"),
+    "date-in-another-format": (lambda t: _set(t, "E0143", "effective_start", "01/01/2019"), "effective_start_date",
+                               "01/01/2019"),
+    "missing-start-date": (lambda t: _set(t, "E0143", "effective_start", ""), "effective_start_present", None),
+    "end-before-start": (lambda t: _set(t, "C9029", "effective_end", "1999-12-31"), "start_before_end",
+                         None),
+    "wrong-system": (lambda t: _set(t, "E0143", "system", "icd10cm"), "system", "icd10cm"),
+    "wrong-release": (lambda t: _set(t, "E0143", "release", "2018-01-01"), "release", "2018-01-01"),
+    "unknown-kind": (lambda t: _set(t, "E0143", "kind", "code"), "kind", "code"),
+}
+
+
+@pytest.mark.parametrize("name", list(DAMAGES))
+def test_each_gate_fails_on_a_table_broken_for_it(hcpcs, gates, name):
+    damage, gate, value = DAMAGES[name]
+    bad = damage(hcpcs).reset_index(drop=True)
+    rows = validate_release(bad, "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)), gates=gates)
+    assert failing(rows) == {gate}
+    hit = row(rows, gate)
+    assert hit["status"] == "failed" and hit["failing_count"] >= 1 and hit["suite"] == "release"
+    if value is not None:
+        assert value in hit["failing_sample"]
+    if gate not in ("columns", "unique_codes"):
+        assert len(hit["failing_codes"]) == 1  # the code of the broken row, so a reader can find it
+    if gate != "columns" or name == "extra-column":
+        baseline = validate_release_pandas(bad, "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)))
+        assert verdicts(rows) == verdicts(baseline)
+
+
+def test_dotted_icd10cm_code_fails_the_code_pattern(icd, gates):
+    bad = _set(icd, "E119", "code", "E11.9")
+    rows = validate_release(bad, "icd10cm", "2025-10-01", gates=gates)
+    assert failing(rows) == {"code_pattern"}
+    assert row(rows, "code_pattern")["failing_sample"] == ["E11.9"]
+
+
+def test_a_release_with_40_percent_of_its_lines_removed_fails_the_drift_gate(hcpcs, gates):
+    kept = hcpcs.iloc[: round(len(hcpcs) * 0.6)]
+    rows = validate_release(kept, "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)), gates=gates)
+    assert failing(rows) == {"drift"}
+    drift = row(rows, "drift")
+    assert drift["failing_sample"] == [len(kept)] and drift["observed"] == len(kept)
+    ok = validate_release(hcpcs.iloc[:-1], "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)), gates=gates)
+    assert failing(ok) == set()
+
+
+def test_drift_band_is_inclusive_and_configurable():
+    assert drift_band(100, 0.05) == (95, 105)
+    assert drift_band(97_584, 0.05) == (92_705, 102_463)
+    assert drift_band(200, 0.5) == (100, 300)
+
+
+def test_a_table_without_its_code_column_is_reported_not_raised(hcpcs, gates):
+    rows = validate_release(hcpcs.drop(columns=["code"]), "hcpcs", "2019-01-01", gates=gates)
+    assert {"columns", "unique_codes", "code_pattern_procedure"} <= failing(rows)
+    assert "could not run" in row(rows, "unique_codes")["details"]
+
+
+@pytest.mark.parametrize("text, ok", [("2024-02-29", True), ("2000-02-29", True), ("1900-02-29", False),
+                                      ("2023-02-29", False), ("2025-04-31", False), ("2025-12-31", True),
+                                      ("2025-13-01", False), ("25-01-01", False), ("2025-1-01", False)])
+def test_iso_date_pattern_is_a_calendar(text, ok):
+    import re
+
+    assert bool(re.fullmatch(ISO_DATE, text)) is ok
+
+
+def test_run_checks_on_disk_drift_and_selection(sample_releases, tmp_path, gates):
+    import shutil
+
+    out = tmp_path / "releases"
+    shutil.copytree(sample_releases, out)
+    report = run_checks(CODESETS, releases=out, suites=("release",), gates=gates)
+    assert report.success
+    drift = [r for r in report.rows if r["gate"] == "drift"]
+    assert {r["status"] for r in drift} == {"not checked"}  # the sample is too small for a percentage band
+    path = out / "hcpcs" / "2019-01-01.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[: 1 + round((len(lines) - 1) * 0.6)]), encoding="utf-8")
+    report = run_checks(CODESETS, releases=out, systems=["hcpcs"], release=["2019"], suites=("release",),
+                        drift_min_rows=0, gates=gates)
+    assert {r["target"] for r in report.rows} == {"hcpcs 2019-01-01 (HCPCS 2019)"}
+    assert not report.success and {r["gate"] for r in report.failed} == {"drift"}
+    assert report.suite_success("release") is False
+
+
+def test_the_callers_table_is_not_changed(hcpcs, gates):
+    before = hcpcs.copy()
+    validate_release(_set(hcpcs, "E0105", "short_desc", ""), "hcpcs", "2019-01-01", gates=gates)
+    validate_release(hcpcs, "hcpcs", "2019-01-01", gates=gates)
+    assert hcpcs.equals(before)
