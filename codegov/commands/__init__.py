@@ -5,4 +5,4 @@ run(), so `codegov --help` stays fast and never loads pandas or Great Expectatio
 """
 
 # Order is the order of the data flow; `codegov --help` lists them like this.
-COMMANDS = ("ingest", "diff", "check", "render", "site", "update")
+COMMANDS = ("ingest", "diff", "check", "render", "site", "update", "lookup", "scrub")

@@ -1,0 +1,171 @@
+"""Run every enabled rule over a claims file, chunk by chunk, and render the findings as CSV, JSON or Markdown."""
+
+from __future__ import annotations
+
+import io
+import json
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from claims.mue import read_mue
+from claims.ncci import read_ptp_files
+from claims.read import DEFAULT_CHUNK_LINES, Lines, iter_claim_chunks, object_frame, parse_lines
+from claims.rules import RULES, Context, RuleSet, load_rules
+from ingest.history import ReleaseHistory
+from ingest.model import SYSTEM_NAMES
+
+FINDING_COLUMNS = ("claim_id", "line", "rule", "severity", "message", "fix", "row")
+FORMATS = ("csv", "json", "md")
+
+
+def empty_findings() -> pd.DataFrame:
+    return object_frame({c: pd.Series(dtype=object if c != "row" else np.int64) for c in FINDING_COLUMNS})
+
+
+def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray:
+    """Vectorised str.format: literal text and columns added element-wise; '' when a field is empty and
+    blank_if_empty (a fix that has nothing to suggest)."""
+    n = len(cols)
+    out = np.full(n, "", dtype=object)
+    empty = np.zeros(n, dtype=bool)
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out = out + literal
+        if name is not None:
+            values = cols[name].astype(str).to_numpy(object)
+            empty |= values == ""
+            out = out + values
+    if blank_if_empty:
+        out = np.where(empty, "", out)
+    return out.astype(object)
+
+
+@dataclass
+class Scrubber:
+    """A rule set with its reference data and a release history, ready to scrub chunks of claim lines."""
+
+    ruleset: RuleSet
+    history: ReleaseHistory = field(default_factory=ReleaseHistory)
+    context: Context = field(init=False)
+
+    def __post_init__(self):
+        ptp = read_ptp_files(self.ruleset.ncci_ptp)
+        mue = [read_mue(path, eff) for path, eff in self.ruleset.mue]
+        self.context = Context(self.history, ptp, mue)
+
+    @classmethod
+    def from_files(cls, rules: str | Path, payer_rules: list[str | Path] | tuple = (),
+                   history: ReleaseHistory | None = None) -> Scrubber:
+        return cls(load_rules(rules, payer_rules), history or ReleaseHistory())
+
+    def scrub_lines(self, lines: Lines) -> pd.DataFrame:
+        """Findings of one parsed chunk, unsorted."""
+        f = lines.frame
+        payer = f["payer"].to_numpy(object)
+        payers = list(pd.unique(payer))
+        out = []
+        for rule_id, rule in RULES.items():
+            for settings, group in self.ruleset.groups(rule_id, payers):
+                sel = np.ones(len(f), bool) if len(group) == len(payers) else np.isin(payer, group)
+                res = rule.run(self.context, lines, sel, settings.params)
+                if not len(res):
+                    continue
+                i = res["i"].to_numpy(np.int64)
+                out.append(object_frame({
+                    "claim_id": f["claim_id"].to_numpy(object)[i], "line": f["line"].to_numpy(object)[i],
+                    "rule": np.full(len(i), rule_id, dtype=object),
+                    "severity": np.full(len(i), settings.severity, dtype=object),
+                    "message": _fill(settings.message, res, False), "fix": _fill(settings.fix, res, True),
+                    "row": f["row"].to_numpy(np.int64)[i]}))
+        return pd.concat(out, ignore_index=True) if out else empty_findings()
+
+    def reset(self) -> None:
+        """Forget state carried between chunks (KX year-to-date totals) and the not-checked counts."""
+        self.context.state.clear()
+        self.context.skipped.clear()
+
+    def scrub_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Findings of a DataFrame of claim lines (strings, the claim columns), sorted."""
+        self.reset()
+        frame = frame.astype(object).fillna("")
+        if "_row" not in frame:
+            frame["_row"] = np.arange(len(frame), dtype=np.int64) + 2
+        return sort_findings(self.scrub_lines(parse_lines(frame)))
+
+    def iter_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
+                  allow_unknown_columns: bool = False) -> Iterator[pd.DataFrame]:
+        """Findings chunk by chunk (each sorted), in bounded memory; claims are never split."""
+        self.reset()
+        for chunk in iter_claim_chunks(path, chunk_lines, allow_unknown_columns):
+            yield sort_findings(self.scrub_lines(parse_lines(chunk)))
+
+    def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
+                   allow_unknown_columns: bool = False) -> pd.DataFrame:
+        """All findings of a claims file, sorted by claim_id, line, rule."""
+        parts = list(self.iter_file(path, chunk_lines, allow_unknown_columns))
+        return sort_findings(pd.concat(parts, ignore_index=True)) if parts else empty_findings()
+
+    def notes(self) -> list[str]:
+        """What was not checked (dates no release covers, years with no threshold), one line each."""
+        out = []
+        for (rule, what), count in sorted(self.context.skipped.items()):
+            out.append(f"{rule}: {count} {what} were not checked")
+        for system, name in SYSTEM_NAMES.items():
+            if any(k[1].endswith(f"no loaded {name} release covers") for k in self.context.skipped):
+                cov = self.history.coverage(system)
+                out.append(f"{name} releases loaded: " + (f"{cov[0]} to {cov[1] or 'open'}" if cov else
+                                                          "none (run `codegov ingest`)"))
+        return out
+
+
+def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """Sorted by claim_id, line (numerically when it is a number), rule, then row and message."""
+    if not len(findings):
+        return findings.reset_index(drop=True)
+    line_num = pd.to_numeric(findings["line"], errors="coerce")
+    order = object_frame({"c": findings["claim_id"].to_numpy(object), "ln": line_num.to_numpy(float),
+                          "l": findings["line"].to_numpy(object), "r": findings["rule"].to_numpy(object),
+                          "row": findings["row"].to_numpy(), "m": findings["message"].to_numpy(object)})
+    idx = order.sort_values(["c", "ln", "l", "r", "row", "m"], na_position="last", kind="stable").index
+    return findings.take(idx).reset_index(drop=True)
+
+
+def summary(findings: pd.DataFrame) -> dict:
+    counts = findings.groupby(["rule", "severity"]).size() if len(findings) else pd.Series(dtype=int)
+    return {
+        "findings": int(len(findings)),
+        "errors": int((findings["severity"] == "error").sum()) if len(findings) else 0,
+        "warnings": int((findings["severity"] == "warning").sum()) if len(findings) else 0,
+        "by_rule": {f"{r} ({s})": int(n) for (r, s), n in counts.items()},
+    }
+
+
+def render(findings: pd.DataFrame, fmt: str) -> str:
+    """csv: one row per finding; json: {"summary", "findings"}; md: a summary and a table."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        findings.loc[:, list(FINDING_COLUMNS)].to_csv(buf, index=False, lineterminator="\n")
+        return buf.getvalue()
+    if fmt == "json":
+        records = findings.loc[:, list(FINDING_COLUMNS)].astype({"row": int}).to_dict(orient="records")
+        return json.dumps({"summary": summary(findings), "findings": records}, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "md":
+        s = summary(findings)
+        out = ["# Claim scrub findings", "",
+               f"{s['findings']} finding(s): {s['errors']} error(s), {s['warnings']} warning(s).", ""]
+        if s["by_rule"]:
+            out += ["| rule | findings |", "|---|---|"] + [f"| {k} | {v} |" for k, v in s["by_rule"].items()]
+            out += ["", "| claim | line | rule | severity | message | suggested fix |", "|---|---|---|---|---|---|"]
+
+            def cell(v: object) -> str:
+                return str(v).replace("|", "\\|").replace("\n", " ")
+
+            for r in findings.itertuples(index=False):
+                out.append("| " + " | ".join(cell(getattr(r, c)) for c in
+                                             ("claim_id", "line", "rule", "severity", "message", "fix")) + " |")
+        return "\n".join(out) + "\n"
+    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -1,0 +1,49 @@
+"""Look up a code on a date of service: valid and billable, a header, not yet effective, or deleted.
+
+Answers from every ingested release of ICD-10-CM (October and April), HCPCS Level II (with add and
+termination dates; a reused code answers with the meaning in force on the date) and Place of Service.
+The code set is guessed from the code's shape unless --system is given; CPT codes are recognised but not
+validated (AMA licence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+HELP = "is a code valid on a date of service? (ICD-10-CM, HCPCS, POS)"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("code", metavar="CODE", help="E11.9, e119, G0283, 02 or 2, a modifier such as GP")
+    p.add_argument("--on", type=_date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today)")
+    p.add_argument("--system", choices=("icd10cm", "hcpcs", "pos"), help="code set (default: guessed)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args) -> int:
+    from ingest.history import ReleaseHistory
+
+    history = ReleaseHistory.from_store(args.codesets)
+    v = history.lookup(args.code, args.on or dt.date.today(), args.system)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(v.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    print(f"{v.display_code}  {v.system}  {v.status}{'  billable' if v.billable else ''}")
+    if v.description:
+        print(f"  {v.description}")
+    print(f"  {v.message}")
+    if v.release:
+        print(f"  release in force: {v.release}" + (f"; since {v.since}" if v.since else ""))
+    if v.replacements:
+        print("  replacements: " + ", ".join(f"{c} ({s})" for c, s in v.replacements))
+    return 0

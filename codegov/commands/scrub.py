@@ -1,0 +1,60 @@
+"""Scrub a claims file: run the edits of a rule file over every service line and report the findings.
+
+Input: a CSV with one row per service line (claim_id, line, patient_id, patient_sex, date_of_service,
+payer, place_of_service, procedure_code, modifiers, units, minutes, charge, diagnosis_codes, provider_npi).
+Output: one finding per problem (claim_id, line, rule, severity, message, suggested fix, row), as CSV,
+JSON or Markdown. The rules, their severities and per-payer parameters live in a YAML rule file
+(default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables.
+Large files are read in chunks (each claim's lines must be together). Exit status 0, or 2 with
+--fail-on when a finding of that severity is found; 1 on an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "check a claims file against the code sets in force and the billing edits"
+POLICY_EXIT = 2  # exit status when a --fail-on gate trips (1 is kept for errors)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("claims", type=Path, metavar="CLAIMS.csv", help="claims file, one row per service line")
+    p.add_argument("--rules", type=Path, help="rule file (default: <codesets>/rules/scrub.yml)")
+    p.add_argument("--payer-rules", type=Path, action="append", default=[], metavar="FILE",
+                   help="more per-payer overrides (a YAML file with a `payers:` section); repeatable")
+    p.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+    p.add_argument("--output", type=Path, help="write here instead of standard output")
+    p.add_argument("--fail-on", choices=("error", "warning"),
+                   help=f"exit {POLICY_EXIT} when a finding of this severity (or worse) is found")
+    p.add_argument("--chunk-lines", type=int, default=250_000, metavar="N",
+                   help="lines read at a time (default: 250000); memory stays bounded for any file size")
+    p.add_argument("--ignore-unknown-columns", action="store_true",
+                   help="scrub a file with extra columns instead of stopping at them")
+
+
+def run(args) -> int:
+    from claims.scrub import Scrubber, render
+    from ingest.history import ReleaseHistory
+    from ingest.model import CodegovError
+    from ingest.store import atomic_write
+
+    if args.chunk_lines < 1:
+        raise CodegovError("--chunk-lines must be at least 1")
+    rules = args.rules or args.codesets / "rules" / "scrub.yml"
+    scrubber = Scrubber.from_files(rules, args.payer_rules, ReleaseHistory.from_store(args.codesets))
+    findings = scrubber.scrub_file(args.claims, args.chunk_lines, args.ignore_unknown_columns)
+    text = render(findings, args.format)
+    if args.output:
+        atomic_write(args.output, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+    errors = int((findings["severity"] == "error").sum())
+    warnings = int((findings["severity"] == "warning").sum())
+    for note in scrubber.notes():
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s) in {args.claims}", file=sys.stderr)
+    if args.fail_on == "error" and errors or args.fail_on == "warning" and (errors or warnings):
+        return POLICY_EXIT
+    return 0

@@ -1,0 +1,495 @@
+"""Validity by date of service across the release history: look up one code, or validate a column of codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ingest.model import SYSTEM_NAMES, SYSTEMS, CodegovError
+
+STATUSES = ("valid", "header", "not-yet-effective", "deleted", "unknown")
+VALID, HEADER, NOT_YET, DELETED, UNKNOWN = range(5)
+
+# Days since 1970-01-01 stand for dates inside the arrays; these stand for "no date".
+NO_START = np.iinfo(np.int64).min
+NO_END = np.iinfo(np.int64).max
+
+# How many months the newest release of a code set stays in force when nothing newer is loaded. ICD-10-CM
+# rows carry their fiscal year's end (effective_end), which wins; POS snapshots stay in force until replaced.
+DEFAULT_HORIZON_MONTHS = {"icd10cm": 12, "hcpcs": 12, "pos": None}
+
+CPT_MESSAGE = ("CPT codes are not validated: CPT is licensed by the AMA and codegov ships no CPT data; "
+               "check it against your organisation's licensed CPT file")
+
+_CPT = re.compile(r"\d{4}[0-9FTU]")
+_HCPCS = re.compile(r"[A-Z]\d{4}")
+_MODIFIER = re.compile(r"[A-Z0-9]{2}")
+_POS = re.compile(r"\d{1,2}")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ICD = re.compile(r"[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
+
+ReplacementSource = Callable[[str, str], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Validity:
+    """What one code means on one date of service, and whether it can be billed."""
+
+    system: str
+    code: str
+    display_code: str
+    status: str  # valid | header | not-yet-effective | deleted | unknown
+    billable: bool
+    description: str
+    release: str | None  # the release in force on the date (None: no loaded release covers it)
+    since: dt.date | None  # valid/header: in this state since; deleted: deleted on; not yet: effective on
+    replacements: list[tuple[str, str]] = field(default_factory=list)  # (display code, source)
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["since"] = self.since.isoformat() if self.since else None
+        data["replacements"] = [{"code": c, "source": s} for c, s in self.replacements]
+        return data
+
+
+def dotted(code: str) -> str:
+    """ICD-10-CM display form: a dot after the third character."""
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def normalize_code(raw: str, system: str) -> str:
+    """The official form of a code as people type it: upper case, ICD without its dot, POS with two digits."""
+    code = str(raw).strip().upper()
+    if system == "icd10cm":
+        return code.replace(".", "").replace(" ", "")
+    if system == "pos" and code.isdigit():
+        return code.zfill(2)
+    return code
+
+
+def guess_system(raw: str, history: ReleaseHistory | None = None) -> str:
+    """icd10cm, hcpcs, pos or cpt from the code's shape; 'unknown' when it has none of them.
+
+    A letter and four digits is both a HCPCS code and an undotted ICD-10-CM code (A0425): it is the code
+    set that holds it in the loaded history, HCPCS when both or neither do.
+    """
+    code = str(raw).strip().upper()
+    if _POS.fullmatch(code):
+        return "pos"
+    if "." in code:
+        return "icd10cm" if _ICD.fullmatch(code) else "unknown"
+    if _CPT.fullmatch(code):
+        return "cpt"
+    if _HCPCS.fullmatch(code):
+        if history is not None and not history.knows("hcpcs", code) and history.knows("icd10cm", code):
+            return "icd10cm"
+        return "hcpcs"
+    if _MODIFIER.fullmatch(code):
+        return "hcpcs"
+    if _ICD.fullmatch(code):
+        return "icd10cm"
+    return "unknown"
+
+
+def _days(values: pd.Series, missing: int) -> np.ndarray:
+    """ISO date strings (or dates) as int64 days since 1970-01-01; empty or malformed -> missing."""
+    parsed = pd.to_datetime(pd.Series(values, dtype=object).replace("", None), format="%Y-%m-%d",
+                            errors="coerce")
+    days = parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    days[parsed.isna().to_numpy()] = missing
+    return days
+
+
+def _day_to_date(day: int) -> dt.date | None:
+    if day in (NO_START, NO_END):
+        return None
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+
+
+def _date_days(dates: pd.Series) -> np.ndarray:
+    """A column of dates (datetime64, date objects or ISO strings) as int64 days; missing -> NO_START."""
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        ids, uniques = pd.factorize(pd.Series(dates, dtype=object))
+        conv = pd.to_datetime(pd.Series(uniques, dtype=object), format="mixed", errors="coerce")
+        values = conv.to_numpy(dtype="datetime64[D]")
+        days = np.where(ids >= 0, values[np.maximum(ids, 0)] if len(values) else np.datetime64("NaT"),
+                        np.datetime64("NaT")).astype("datetime64[D]")
+        return days.astype(np.int64)  # NaT is int64 min, which is NO_START
+    return np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+
+
+def _last_true_upto(mask: np.ndarray, upto: np.ndarray) -> np.ndarray:
+    """Per row, the last column index <= upto[row] where mask is true, -1 if none."""
+    n, k = mask.shape
+    m = mask & (np.arange(k)[None, :] <= upto[:, None])
+    idx = k - 1 - np.argmax(m[:, ::-1], axis=1)
+    return np.where(m.any(axis=1), idx, -1)
+
+
+def _first_true_after(mask: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per row, the first column index > after[row] where mask is true, -1 if none."""
+    n, k = mask.shape
+    m = mask & (np.arange(k)[None, :] > after[:, None])
+    return np.where(m.any(axis=1), np.argmax(m, axis=1), -1)
+
+
+class _SystemHistory:
+    """One code set's releases as arrays: a (code x release) matrix of row positions into one table."""
+
+    def __init__(self, system: str, tables: Mapping[str, pd.DataFrame], horizon_months: int | None):
+        self.system = system
+        self.release_ids = sorted(tables)
+        self.release_days = np.array([_days(pd.Series([r]), NO_START)[0] for r in self.release_ids],
+                                     dtype=np.int64)
+        if (self.release_days == NO_START).any():
+            bad = [r for r, d in zip(self.release_ids, self.release_days, strict=True) if d == NO_START]
+            raise CodegovError(f"{system}: release ids must be ISO effective dates, found {bad}")
+        frames = []
+        for i, rid in enumerate(self.release_ids):
+            t = tables[rid]
+            desc = t["long_desc"].where(t["long_desc"] != "", t["short_desc"]) if "short_desc" in t else t[
+                "long_desc"]
+            frames.append(pd.DataFrame({
+                "code": [normalize_code(c, system) for c in t["code"]],
+                "rel": np.int32(i),
+                "display_code": t["display_code"].to_numpy(dtype=object),
+                "kind": t["kind"].to_numpy(dtype=object),
+                "billable": (t["billable"] == "1").to_numpy(),
+                "desc": desc.to_numpy(dtype=object),
+                "start_s": t[self._start_col].to_numpy(dtype=object) if self._start_col else "",
+                "end_s": t[self._end_col].to_numpy(dtype=object) if self._end_col else "",
+                "xrefs": t["xrefs"].to_numpy(dtype=object) if "xrefs" in t else "",
+                "rel_end_s": t["effective_end"].to_numpy(dtype=object) if "effective_end" in t else "",
+            }))
+        rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["code", "rel", "display_code", "kind", "billable", "desc", "start_s", "end_s", "xrefs",
+                     "rel_end_s"])
+        rows = rows.drop_duplicates(["code", "rel"], keep="last").reset_index(drop=True)
+        codes, uniques = pd.factorize(rows["code"])
+        self.codes = pd.Index(uniques, dtype=object)
+        self.code_id = codes.astype(np.int64)
+        self.rel = rows["rel"].to_numpy(np.int64)
+        self.display = rows["display_code"].to_numpy(object)
+        self.kind = rows["kind"].to_numpy(object)
+        self.billable = rows["billable"].to_numpy(bool)
+        self.desc = pd.Categorical(rows["desc"].astype(object))
+        self.xrefs = rows["xrefs"].to_numpy(object)
+        self.start = _days(rows["start_s"], NO_START) if self._start_col else np.full(len(rows), NO_START)
+        self.end = _days(rows["end_s"], NO_END) if self._end_col else np.full(len(rows), NO_END)
+        nrel = len(self.release_ids)
+        self.presence = np.full((len(uniques), max(nrel, 1)), -1, dtype=np.int64)
+        self.presence[self.code_id, self.rel] = np.arange(len(rows))
+        # The newest release covers until its rows' effective_end (ICD-10-CM fiscal year) or the horizon.
+        self.cover_end = NO_END
+        if nrel:
+            last = rows.loc[rows["rel"] == nrel - 1, "rel_end_s"]
+            ends = _days(last[last != ""], NO_END) if system == "icd10cm" else np.array([], np.int64)
+            if len(ends) and (ends != NO_END).any():
+                self.cover_end = int(ends[ends != NO_END].max())
+            elif horizon_months is not None:
+                until = pd.Timestamp(self.release_ids[-1]) + pd.DateOffset(months=int(horizon_months))
+                self.cover_end = int(self.release_days[-1]) + (until - pd.Timestamp(self.release_ids[-1])).days - 1
+        self._children: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def _start_col(self) -> str | None:
+        return {"hcpcs": "add_date", "pos": "effective_start"}.get(self.system)
+
+    @property
+    def _end_col(self) -> str | None:
+        return {"hcpcs": "termination_date", "pos": "effective_end"}.get(self.system)
+
+    def code_ids(self, codes: np.ndarray) -> np.ndarray:
+        return self.codes.get_indexer(codes) if len(self.codes) else np.full(len(codes), -1)
+
+    def children(self, code: str, rel: int) -> list[str]:
+        """Billable codes of release rel that extend code (ICD-10-CM replacements of a header)."""
+        if rel not in self._children:
+            mask = (self.rel == rel) & self.billable
+            order = np.argsort(self.codes.to_numpy()[self.code_id[mask]], kind="stable")
+            rows = np.flatnonzero(mask)[order]
+            self._children[rel] = (rows, self.codes.to_numpy()[self.code_id[rows]])
+        rows, names = self._children[rel]
+        lo = np.searchsorted(names, code, side="left")
+        hi = np.searchsorted(names, code + "\uffff", side="left")
+        return [str(self.display[r]) for r, n in zip(rows[lo:hi], names[lo:hi], strict=True) if n != code]
+
+    def resolve(self, cid: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
+        """Status of unique (code id, day) pairs: arrays status, row, rel, since, ref_row."""
+        n, nrel = len(cid), len(self.release_ids)
+        status = np.full(n, UNKNOWN, dtype=np.int64)
+        row = np.full(n, -1, dtype=np.int64)
+        ref = np.full(n, -1, dtype=np.int64)
+        since = np.full(n, NO_START, dtype=np.int64)
+        rin = np.searchsorted(self.release_days, day, side="right") - 1 if nrel else np.full(n, -1)
+        covered = (day != NO_START) & (rin >= 0) & ~((rin == nrel - 1) & (day > self.cover_end))
+        rel = np.where(covered, rin, -1)
+        known = covered & (cid >= 0)
+        if not known.any():
+            return {"status": status, "row": row, "rel": rel, "since": since, "ref_row": ref, "covered": covered}
+        k = np.flatnonzero(known)
+        c, d, r = cid[k], day[k], rin[k]
+        pres = self.presence[c]  # (m, nrel)
+        has = pres >= 0
+        ix = np.arange(len(k))
+        row0 = pres[ix, r]
+        chosen, chosen_rel = row0.copy(), r.copy()
+        if self.system == "hcpcs" and nrel > 1:
+            # A code (re)added between two loaded files: the next file's row with an add date on or before
+            # the date of service is the meaning in force (G9890 in 2018: quarterly change the annual missed).
+            nxt = np.minimum(r + 1, nrel - 1)
+            row1 = np.where(r + 1 < nrel, pres[ix, nxt], -1)
+            add1 = np.where(row1 >= 0, self.start[np.maximum(row1, 0)], NO_START)
+            add0 = np.where(row0 >= 0, self.start[np.maximum(row0, 0)], NO_START)
+            use1 = (row1 >= 0) & (add1 != NO_START) & (add1 <= d) & ((row0 < 0) | (add1 > add0))
+            chosen = np.where(use1, row1, row0)
+            chosen_rel = np.where(use1, nxt, r)
+        st = np.full(len(k), UNKNOWN, dtype=np.int64)
+        sn = np.full(len(k), NO_START, dtype=np.int64)
+        present = chosen >= 0
+        safe = np.maximum(chosen, 0)
+        rel_day = self.release_days
+        if self.system == "icd10cm":
+            bill_m = has & self.billable[np.maximum(pres, 0)]
+            head_m = has & ~bill_m
+            is_bill = present & self.billable[safe]
+            st[is_bill] = VALID
+            run = _last_true_upto(~bill_m, r)  # start of the current billable run
+            sn = np.where(is_bill, rel_day[np.minimum(run + 1, nrel - 1)], sn)
+            is_head = present & ~self.billable[safe]
+            was_bill = _last_true_upto(bill_m, r)
+            became = is_head & (was_bill >= 0)
+            st[is_head] = HEADER
+            st[became] = DELETED
+            sn = np.where(became, rel_day[np.minimum(was_bill + 1, nrel - 1)], sn)
+            hrun = _last_true_upto(~head_m, r)
+            sn = np.where(is_head & ~became, rel_day[np.minimum(hrun + 1, nrel - 1)], sn)
+        else:
+            s, e = self.start[safe], self.end[safe]
+            gone = present & (e != NO_END) & (e < d)
+            early = present & ~gone & (s != NO_START) & (s > d)
+            ok = present & ~gone & ~early
+            st[ok], st[gone], st[early] = VALID, DELETED, NOT_YET
+            run = _last_true_upto(~has, chosen_rel)
+            first_day = rel_day[np.minimum(run + 1, nrel - 1)]
+            sn = np.where(ok, np.where(s != NO_START, s, first_day), sn)
+            sn = np.where(gone, e + 1, sn)
+            sn = np.where(early, s, sn)
+        absent = ~present
+        before = _last_true_upto(has, r)
+        after = _first_true_after(has, r)
+        dele = absent & (before >= 0)
+        later = absent & (before < 0) & (after >= 0)
+        st[dele], st[later] = DELETED, NOT_YET
+        prev_row = pres[ix, np.maximum(before, 0)]
+        next_row = pres[ix, np.maximum(after, 0)]
+        gone_day = rel_day[np.minimum(before + 1, nrel - 1)]
+        if self.system != "icd10cm":
+            e = self.end[np.maximum(prev_row, 0)]
+            gone_day = np.where((e != NO_END) & (e + 1 < gone_day), e + 1, gone_day)
+        sn = np.where(dele, gone_day, sn)
+        nxt_day = rel_day[np.maximum(after, 0)]
+        if self.system != "icd10cm":
+            s = self.start[np.maximum(next_row, 0)]
+            nxt_day = np.where((s != NO_START) & (s > d), s, nxt_day)
+        sn = np.where(later, nxt_day, sn)
+        status[k], since[k] = st, sn
+        row[k] = np.where(present, chosen, -1)
+        ref[k] = np.where(present, chosen, np.where(dele, prev_row, np.where(later, next_row, -1)))
+        rel[k] = np.where(present, chosen_rel, r)
+        return {"status": status, "row": row, "rel": rel, "since": since, "ref_row": ref, "covered": covered}
+
+
+class ReleaseHistory:
+    """Every loaded release of every code set, answering "what did this code mean on that day"."""
+
+    def __init__(self, tables: Mapping[tuple[str, str], pd.DataFrame] | None = None,
+                 horizon_months: Mapping[str, int | None] | None = None):
+        horizon = {**DEFAULT_HORIZON_MONTHS, **(horizon_months or {})}
+        by_system: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in SYSTEMS}
+        for (system, release_id), table in (tables or {}).items():
+            if system not in by_system:
+                raise CodegovError(f"unknown code set {system!r}: expected one of {', '.join(SYSTEMS)}")
+            by_system[system][release_id] = table
+        self._systems = {s: _SystemHistory(s, t, horizon.get(s)) for s, t in by_system.items()}
+        self._sources: dict[str, list[ReplacementSource]] = {s: [] for s in SYSTEMS}
+
+    @classmethod
+    def from_store(cls, codesets_dir: str | Path, systems: Iterable[str] = SYSTEMS,
+                   horizon_months: Mapping[str, int | None] | None = None) -> ReleaseHistory:
+        """Every release table under codesets_dir/releases (see ingest.store)."""
+        from ingest.store import list_releases, read_release, releases_dir
+
+        out = releases_dir(Path(codesets_dir))
+        tables = {(s, r): read_release(out, s, r) for s in systems for r in list_releases(out, s)
+                  if _ISO_DAY.fullmatch(r)}  # other CSVs beside the tables (conversion) are not releases
+        return cls(tables, horizon_months)
+
+    def releases(self, system: str) -> list[str]:
+        return list(self._systems[system].release_ids)
+
+    def coverage(self, system: str) -> tuple[dt.date, dt.date | None] | None:
+        """First and last day some loaded release of system is in force (None: no release loaded)."""
+        h = self._systems[system]
+        if not h.release_ids:
+            return None
+        return _day_to_date(int(h.release_days[0])), _day_to_date(h.cover_end)
+
+    def knows(self, system: str, code: str) -> bool:
+        h = self._systems.get(system)
+        return h is not None and normalize_code(code, system) in h.codes
+
+    def add_replacement_source(self, system: str, source: ReplacementSource) -> None:
+        """Register fn(code, release_id) -> [(display code, source name)], asked after the built-in ones."""
+        self._sources[system].append(source)
+
+    def replacements(self, system: str, code: str, release_id: str | None, status: str,
+                     ref_row: int = -1) -> list[tuple[str, str]]:
+        """Replacement suggestions: ICD children of a header, HCPCS XREF codes, then registered sources."""
+        h = self._systems[system]
+        out: list[tuple[str, str]] = []
+        if status in ("header", "deleted") and release_id in h.release_ids:
+            rel = h.release_ids.index(release_id)
+            if system == "icd10cm":
+                out += [(c, "children") for c in h.children(code, rel)]
+            elif system == "hcpcs" and ref_row >= 0:
+                out += [(c, "xref") for c in str(h.xrefs[ref_row]).split()]
+            for source in self._sources[system]:
+                out += [(c, s) for c, s in source(code, release_id) if (c, s) not in out]
+        return out
+
+    def lookup(self, code: str, on: dt.date | None = None, system: str | None = None) -> Validity:
+        """What code means on the date on (default today), in system (default: guessed from its shape)."""
+        on = on or dt.date.today()
+        system = system or guess_system(code, self)
+        if system not in SYSTEMS:
+            raw = str(code).strip().upper()
+            msg = CPT_MESSAGE if system == "cpt" else (
+                f"{raw!r} has the shape of no supported code set (ICD-10-CM, HCPCS Level II, POS, CPT)")
+            return Validity(system, raw, raw, "unknown", False, "", None, None, [], msg)
+        frame = self.validate(pd.Series([code], dtype=object), pd.Series([pd.Timestamp(on)]), system,
+                              detail=True)
+        r = frame.iloc[0]
+        since = r["since"]
+        return Validity(system, r["code"], r["display_code"], r["status"], bool(r["billable"]),
+                        r["description"], r["release"] or None,
+                        since.date() if not pd.isna(since) else None, list(r["replacement_list"]), r["message"])
+
+    def validate(self, codes: pd.Series, dates: pd.Series, system: str, detail: bool = False) -> pd.DataFrame:
+        """Vectorised look-up of codes[i] on dates[i] in one code set, one output row per input row.
+
+        Columns: code (official form), status, billable, release (in force; '' when none covers the date),
+        since, covered, present (the code is in the release in force: a deleted code still present became
+        an ICD-10-CM header or carries a HCPCS termination date); with detail also display_code, description,
+        replacements (space separated), replacement_list and message. Work is done once per distinct (code, date) pair.
+        """
+        if system not in self._systems:
+            raise CodegovError(f"unknown code set {system!r}: expected one of {', '.join(SYSTEMS)}")
+        h = self._systems[system]
+        index = codes.index
+        raw_ids, raw_uniques = pd.factorize(pd.Series(codes).fillna("").astype(object).to_numpy())
+        norm = np.array([normalize_code(c, system) for c in raw_uniques], dtype=object)
+        cid_u = h.code_ids(norm)
+        day = _date_days(pd.Series(dates).reset_index(drop=True))
+        key = raw_ids.astype(np.int64) * (1 << 32) + (day - np.int64(-(1 << 31))).clip(0, (1 << 32) - 1)
+        pair_ids, pair_keys = pd.factorize(key)
+        first = np.full(len(pair_keys), -1, dtype=np.int64)
+        first[pair_ids[::-1]] = np.arange(len(key))[::-1]
+        p_raw, p_day = raw_ids[first], day[first]
+        res = h.resolve(cid_u[p_raw], p_day)
+        rel_names = np.array(h.release_ids + [""], dtype=object)
+        status_names = np.array(STATUSES, dtype=object)
+        since = res["since"]
+        since_dt = np.where((since == NO_START) | (since == NO_END), np.datetime64("NaT"),
+                            since.astype("datetime64[D]"))
+        out = {
+            "code": norm[p_raw],
+            "status": status_names[res["status"]],
+            "billable": res["status"] == VALID,
+            "release": rel_names[np.where(res["covered"], res["rel"], -1)],
+            "since": since_dt.astype("datetime64[ns]"),
+            "covered": res["covered"],
+            "present": res["row"] >= 0,
+        }
+        if detail:
+            out.update(self._detail(h, norm[p_raw], p_day, res))
+        result = pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v for k, v in out.items()},
+                              copy=False).take(pair_ids)
+        result.index = index
+        return result
+
+    def _detail(self, h: _SystemHistory, codes: np.ndarray, days: np.ndarray, res: dict) -> dict:
+        name = SYSTEM_NAMES.get(h.system, h.system)
+        n = len(codes)
+        display, desc, reps, rep_lists, messages = [], [], [], [], []
+        cats = np.asarray(h.desc.categories, dtype=object)
+        desc_codes = h.desc.codes
+        for i in range(n):
+            code, st, ref = codes[i], int(res["status"][i]), int(res["ref_row"][i])
+            rel = int(res["rel"][i])
+            release = h.release_ids[rel] if res["covered"][i] and rel >= 0 else None
+            day = _day_to_date(int(days[i]))
+            since = _day_to_date(int(res["since"][i]))
+            disp = str(h.display[ref]) if ref >= 0 else (dotted(code) if h.system == "icd10cm" else code)
+            display.append(disp)
+            desc.append(str(cats[desc_codes[ref]]) if ref >= 0 and desc_codes[ref] >= 0 else "")
+            status = STATUSES[st]
+            if status == "deleted" and h.system == "icd10cm" and int(res["row"][i]) >= 0:
+                rep_release = release  # became a header: its children in the release in force
+            elif status == "deleted" and since is not None:
+                later = [r for r in h.release_ids if r <= since.isoformat()]
+                rep_release = later[-1] if later else release
+            else:
+                rep_release = release
+            rep = self.replacements(h.system, code, rep_release, status, ref)
+            rep_lists.append(rep)
+            reps.append(" ".join(c for c, _ in rep))
+            messages.append(_message(name, disp, status, day, since, release, rep, h, int(res["row"][i]),
+                                     bool(res["covered"][i])))
+        return {"display_code": np.array(display, dtype=object), "description": np.array(desc, dtype=object),
+                "replacements": np.array(reps, dtype=object),
+                "replacement_list": pd.Series(rep_lists, dtype=object).to_numpy(),
+                "message": np.array(messages, dtype=object)}
+
+
+def short_list(codes: list[str], limit: int = 5) -> str:
+    """'A, B, C (+4 more)'."""
+    head = ", ".join(codes[:limit])
+    return head + (f" (+{len(codes) - limit} more)" if len(codes) > limit else "")
+
+
+def _message(name: str, disp: str, status: str, day: dt.date | None, since: dt.date | None,
+             release: str | None, reps: list[tuple[str, str]], h: _SystemHistory, row: int,
+             covered: bool) -> str:
+    when = day.isoformat() if day else "that date"
+    rep_text = short_list([c for c, _ in reps])
+    if status == "valid":
+        if release and day and release > day.isoformat():  # a code added between two loaded files
+            return (f"{disp} is valid and billable on {when} (added {since}, as the {name} release {release} "
+                    "lists it)")
+        return f"{disp} is valid and billable on {when} ({name} release {release})"
+    if status == "header":
+        more = f"; bill one of {rep_text}" if reps else ""
+        return f"{disp} is a header on {when}, not billable: it needs more characters{more}"
+    if status == "deleted":
+        if h.system == "icd10cm" and row >= 0:
+            head = f"{disp} became a header on {since}: it needs more characters"
+        else:
+            head = f"{disp} was deleted on {since}"
+        return head + (f"; replaced by {rep_text}" if reps else "")
+    if status == "not-yet-effective":
+        return f"{disp} is not yet effective on {when}: it takes effect on {since}"
+    if not covered:
+        if not h.release_ids:
+            return f"no {name} release is loaded: run `codegov ingest` first"
+        end = _day_to_date(h.cover_end)
+        span = f"{h.release_ids[0]} to {end}" if end else f"{h.release_ids[0]} on"
+        return f"no loaded {name} release covers {when} (loaded releases cover {span})"
+    return f"{disp} is in no loaded {name} release ({h.release_ids[0]} to {h.release_ids[-1]})"

@@ -1,0 +1,156 @@
+"""Reading claims files: bad columns, bad values as findings with their row, streaming without splitting a claim."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from claims.read import CLAIM_COLUMNS, iter_claim_chunks, parse_lines
+from ingest.model import ParseError
+from tests.test_claims_rules import FIXTURES, HEADER, claims_csv, line, make_scrubber, triples
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_missing_required_column_is_an_error_naming_the_header_row(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text(HEADER.replace(",units", "") + "\nC1,1,P1,F,2025-06-03,MEDICARE,11,99213,,,100,I10,1\n")
+    with pytest.raises(ParseError, match=r"claims.csv:1: missing required column\(s\) units"):
+        make_scrubber().scrub_file(path)
+
+
+def test_unknown_column_is_an_error_unless_ignored(tmp_path):
+    path = tmp_path / "claims.csv"
+    row = line("C1", 1, "MEDICARE", "11", "99213")
+    path.write_text(HEADER.replace("modifiers", "modifers") + ",note\n" + row + ",x\n")
+    with pytest.raises(ParseError, match=r"claims.csv:1: unknown column\(s\) modifers, note"):
+        make_scrubber().scrub_file(path)
+    path.write_text(HEADER + ",note\n" + row + ",x\n")
+    assert len(make_scrubber().scrub_file(path, allow_unknown_columns=True)) == 0
+
+
+def test_optional_columns_may_be_absent(tmp_path):
+    cols = [c for c in CLAIM_COLUMNS if c not in ("minutes", "provider_npi", "patient_sex", "charge")]
+    path = tmp_path / "claims.csv"
+    path.write_text(",".join(cols) + "\nC1,1,P1,2025-06-03,MEDICARE,11,99213,,1,I10\n")
+    assert len(make_scrubber().scrub_file(path)) == 0
+
+
+def test_bad_values_are_findings_with_their_row_never_a_crash(tmp_path):
+    lines = [line("C1", 1, "MEDICARE", "11", "99213", dos="2025-13-01"),
+             line("C2", 1, "MEDICARE", "11", "99213", units="0"),
+             line("C3", 1, "MEDICARE", "11", "97110", "GP", units="1.5", minutes="ten", dx="M54.50"),
+             line("C4", 1, "MEDICARE", "11", "99213", charge="abc"),
+             line("C5", 1, "MEDICARE", "", "99213", units=""),
+             line("C6", 1, "MEDICARE", "11", "99213", "GP KX XU XS 59"),
+             line("C7", 1, "MEDICARE", "11", "99213", dx=";".join(["I10"] * 13)),
+             line("", 1, "MEDICARE", "11", "")]
+    f = make_scrubber().scrub_file(claims_csv(tmp_path, lines))
+    bad = f[f["rule"] == "malformed-field"]
+    got = sorted(zip(bad["row"], bad["message"], strict=True))
+    assert got == [
+        (2, "date_of_service '2025-13-01' is not a date (YYYY-MM-DD or MM/DD/YYYY)"),
+        (3, "units '0' is not a whole number of units of at least 1"),
+        (4, "minutes 'ten' is not a number of minutes"),
+        (4, "units '1.5' is not a whole number of units of at least 1"),
+        (5, "charge 'abc' is not an amount"),
+        (6, "place_of_service '' is empty: it is required on every line"),
+        (6, "units '' is not a whole number of units of at least 1"),
+        (7, "modifiers 'GP KX XU XS 59' holds more than 4 modifiers; a claim line holds at most 4"),
+        (8, "diagnosis_codes '" + ";".join(["I10"] * 13) + "' holds more than 12 diagnosis codes; a claim holds "
+            "at most 12"),
+        (9, "claim_id '' is empty: it is required on every line"),
+        (9, "procedure_code '' is empty: it is required on every line"),
+    ]
+
+
+def test_other_formats_of_values_that_are_accepted(tmp_path):
+    lines = [line("C1", 1, "MEDICARE", "11", "99213", dos="06/03/2025", charge='"$1,250.00"', dx="i10; e11.9"),
+             line("C2", 1, "MEDICARE", "2", "99213", dos="2025-06-03")]  # POS '2' is 02 (telehealth)
+    f = make_scrubber().scrub_file(claims_csv(tmp_path, lines))
+    assert triples(f) == []
+
+
+def test_a_short_row_is_read_as_empty_fields(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text(HEADER + "\nC1,1,P1,F,2025-06-03\n")
+    f = make_scrubber().scrub_file(path)
+    assert ("C1", "1", "malformed-field") in triples(f)
+    assert set(f["row"]) == {2}
+
+
+def test_a_row_with_too_many_fields_is_an_error_naming_its_line(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text(HEADER + "\n" + line("C1", 1, "MEDICARE", "11", "99213") + ",extra\n")
+    with pytest.raises(ParseError, match="claims.csv:2: expected at most 14 fields like the header, found 15"):
+        make_scrubber().scrub_file(path)
+    path.write_text(HEADER + "\n" + line("C1", 1, "MEDICARE", "11", "99213") + "\n" +
+                    line("C2", 1, "MEDICARE", "11", "99213") + ",extra\n")
+    with pytest.raises(ParseError, match="Expected 14 fields in line 3, saw 15"):
+        make_scrubber().scrub_file(path)
+
+
+def test_empty_file_and_header_only(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ParseError, match="empty.csv:1: expected a header row"):
+        make_scrubber().scrub_file(empty)
+    assert len(make_scrubber().scrub_file(claims_csv(tmp_path, []))) == 0
+
+
+def test_input_file_is_not_changed(tmp_path):
+    path = tmp_path / "errors.csv"
+    path.write_bytes((FIXTURES / "errors.csv").read_bytes())
+    before = sha(path)
+    make_scrubber().scrub_file(path, chunk_lines=3)
+    assert sha(path) == before == sha(FIXTURES / "errors.csv")
+
+
+@pytest.mark.parametrize("name", ["errors.csv", "clean.csv"])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 11])
+def test_streaming_across_chunk_boundaries_gives_the_same_findings(name, chunk):
+    s = make_scrubber()
+    whole = s.scrub_file(FIXTURES / name, chunk_lines=None)
+    assert s.scrub_file(FIXTURES / name, chunk_lines=chunk).equals(whole)
+
+
+def test_chunks_never_split_a_claim():
+    chunks = list(iter_claim_chunks(FIXTURES / "errors.csv", chunk_lines=2))
+    seen: set[str] = set()
+    for c in chunks:
+        ids = set(c["claim_id"])
+        assert not ids & seen
+        seen |= ids
+    assert sum(len(c) for c in chunks) == 20
+    assert np.concatenate([c["_row"].to_numpy() for c in chunks]).tolist() == list(range(2, 22))
+
+
+def test_a_claim_that_comes_back_after_other_claims_is_an_error_naming_its_row(tmp_path):
+    lines = [line("A", 1, "MEDICARE", "11", "99213"), line("B", 1, "MEDICARE", "11", "99213"),
+             line("B", 2, "MEDICARE", "11", "36415"), line("A", 2, "MEDICARE", "11", "36415")]
+    path = claims_csv(tmp_path, lines)
+    with pytest.raises(ParseError, match=r"claims.csv:5: claim 'A' appears again after other claims"):
+        make_scrubber().scrub_file(path, chunk_lines=2)
+    assert len(make_scrubber().scrub_file(path, chunk_lines=None)) == 0  # one chunk: order does not matter
+
+
+def test_scrub_frame_takes_a_dataframe():
+    frame = pd.read_csv(FIXTURES / "errors.csv", dtype=str, keep_default_na=False)
+    f = make_scrubber().scrub_frame(frame)
+    assert triples(f) == triples(make_scrubber().scrub_file(FIXTURES / "errors.csv"))
+
+
+def test_parse_lines_types_and_splits():
+    frame = pd.read_csv(FIXTURES / "clean.csv", dtype=object, keep_default_na=False)
+    lines = parse_lines(frame)
+    assert lines.frame["pos"].tolist()[:2] == ["11", "11"]
+    assert lines.mods[16].tolist() == ["GP", "XU", "", ""]
+    assert lines.dx[lines.dx["i"] == 7]["code"].tolist() == ["I10", "E119", "Z794"]
+    assert lines.dx[lines.dx["i"] == 7]["k"].tolist() == [0, 1, 2]
+    assert lines.frame["units"].iloc[1] == 2.0 and np.isnan(lines.frame["minutes"].iloc[0])
+    assert lines.has_mod(["XU"]).sum() == 1 and lines.code_in(["97110"]).sum() == 8
