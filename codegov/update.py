@@ -129,7 +129,8 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         checks_json = opts.build / "checks" / "results.json"
         rendered = render_site(opts.codesets, generated, playbooks_dir=opts.playbooks,
                                checks=checks_json if checks_json.exists() else None,
-                               inventory=opts.inventory or opts.codesets / "inventory")
+                               inventory=opts.inventory or opts.codesets / "inventory",
+                               extra=stage_pages(opts.codesets))
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
@@ -141,6 +142,19 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         site_dir = build_site(opts.mkdocs_config, strict=True)
         result.say(f"site    {site_dir}")
     return result
+
+
+def stage_pages(codesets: Path) -> dict[str, tuple[dict[str, str], list]]:
+    """Site pages other stages generate from their own metadata: the claim scrubber's rule pages."""
+    from claims.rules import load_rules, rule_pages
+
+    rules_file = Path(codesets) / "rules" / "scrub.yml"
+    if not rules_file.exists():
+        return {}
+    pages = rule_pages(load_rules(rules_file))
+    named = {f"rules/{name}": text for name, text in sorted(pages.items())}
+    entries = ["rules/index.md"] + [f"rules/{name}" for name in sorted(pages) if name != "index.md"]
+    return {"Claim scrubber rules": (named, entries)}
 
 
 def summary_line(result: UpdateResult) -> str:

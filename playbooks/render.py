@@ -715,10 +715,23 @@ def write_pages(pages: dict[str, str], out: Path) -> RenderResult:
 
 
 def render_site(codesets: Path, out: Path, *, releases: Path | None = None, playbooks_dir: Path = Path("playbooks"),
-                checks: Path | None = None, inventory: Path | None = None) -> RenderResult:
-    """Gather the data, render every page and write the generated folder."""
+                checks: Path | None = None, inventory: Path | None = None,
+                extra: dict[str, tuple[dict[str, str], list]] | None = None) -> RenderResult:
+    """Gather the data, render every page and write the generated folder.
+
+    extra: pages other stages make from their own metadata, as {nav title: ({path: markdown}, nav entries)},
+    written and listed in the nav like the rest (the CLI passes the claim scrubber's rule pages).
+    """
     data = gather(codesets, releases=releases, playbooks_dir=playbooks_dir, checks=checks, inventory=inventory)
-    return write_pages(Site(data).pages(), out)
+    site = Site(data)
+    pages = site.pages()
+    if extra:
+        nav = json.loads(pages[NAV_FILE])
+        for title, (more, entries) in extra.items():
+            pages.update(more)
+            nav.append({title: entries})
+        pages[NAV_FILE] = json.dumps(nav, indent=2, ensure_ascii=False) + "\n"
+    return write_pages(pages, out)
 
 
 # ---------------------------------------------------------------------------------------------------------

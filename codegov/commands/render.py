@@ -27,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from codegov.update import stage_pages
     from playbooks.render import render_site
 
     inventory = args.inventory
@@ -34,7 +35,7 @@ def run(args) -> int:
         default = Path(args.codesets) / "inventory" / "inventory.csv"
         inventory = default if default.exists() else None
     result = render_site(args.codesets, args.out, releases=args.releases, playbooks_dir=args.playbooks,
-                         checks=args.checks, inventory=inventory)
+                         checks=args.checks, inventory=inventory, extra=stage_pages(args.codesets))
     print(f"{len(result.written)} pages written, {len(result.unchanged)} unchanged, "
           f"{len(result.removed)} removed: {args.out}")
     return 0
