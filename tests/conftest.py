@@ -32,3 +32,56 @@ def codegov(capsys):
         return status, out.out, out.err
 
     return run
+
+
+REAL_RELEASES = {"icd10cm": ("FY2024", "FY2025", "FY2026"), "hcpcs": ("2017", "2018", "2019")}
+
+
+def ingest_real(out: Path, releases: dict[str, tuple[str, ...]] = REAL_RELEASES) -> Path:
+    """Ingest real releases from ../shared/data/cms into `out` (skips the test when the data is absent)."""
+    from ingest.build import ingest_release
+    from ingest.sources import load_sources
+
+    mirror = shared()
+    sources = load_sources(CODESETS)
+    for system, names in releases.items():
+        for name in names:
+            release = sources.resolve(system, name)
+            ingest_release(sources, release, mirror / system / release.mirror_dir, out, CODESETS)
+    return out
+
+
+def make_sample_codesets(folder: Path, inventory: str | None = None, rules: bool = False) -> Path:
+    """A codesets folder of a test's own with the sample mirror ingested (never the repository's)."""
+    import shutil
+
+    from codegov.cli import main
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CODESETS / "sources.toml", folder)
+    shutil.copy(CODESETS / "pos.csv", folder)
+    if inventory is not None:
+        (folder / "inventory").mkdir(exist_ok=True)
+        (folder / "inventory" / "inventory.csv").write_text(inventory, encoding="utf-8")
+    if rules:
+        shutil.copytree(CODESETS / "rules", folder / "rules")
+        shutil.copytree(SAMPLE / "ncci", folder / "sample" / "ncci")
+        shutil.copytree(SAMPLE / "mue", folder / "sample" / "mue")
+    assert main(["--codesets", str(folder), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_releases(tmp_path_factory):
+    """The bundled sample mirror ingested once into a temporary folder (never into codesets/releases)."""
+    from codegov.cli import main
+
+    out = tmp_path_factory.mktemp("sample-releases")
+    assert main(["--codesets", str(CODESETS), "ingest", "--mirror", str(SAMPLE), "--offline", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_releases(tmp_path_factory):
+    """ICD-10-CM FY2024-FY2026 and HCPCS 2017-2019 from ../shared/data/cms, ingested once."""
+    return ingest_real(tmp_path_factory.mktemp("real-releases"))

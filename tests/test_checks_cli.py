@@ -10,16 +10,7 @@ import pytest
 
 from checks.report import render_markdown
 from checks.runner import ROW_KEYS
-from tests.conftest import CODESETS, ROOT, SAMPLE
-
-
-@pytest.fixture(scope="module")
-def sample_releases(tmp_path_factory):
-    from codegov.cli import main
-
-    out = tmp_path_factory.mktemp("releases")
-    assert main(["--codesets", str(CODESETS), "ingest", "--mirror", str(SAMPLE), "--offline", "--out", str(out)]) == 0
-    return out
+from tests.conftest import CODESETS, ROOT
 
 
 def test_release_gates_pass_on_the_sample_and_reruns_are_byte_identical(codegov, sample_releases, tmp_path):

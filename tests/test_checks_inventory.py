@@ -7,18 +7,9 @@ import pandas as pd
 import pytest
 
 from checks.runner import Gates, run_checks
-from tests.conftest import CODESETS, SAMPLE
+from tests.conftest import CODESETS
 
 HEADER = "system,code,specialty,service_line,owner,notes\n"
-
-
-@pytest.fixture(scope="module")
-def sample_releases(tmp_path_factory):
-    from codegov.cli import main
-
-    out = tmp_path_factory.mktemp("releases")
-    assert main(["--codesets", str(CODESETS), "ingest", "--mirror", str(SAMPLE), "--offline", "--out", str(out)]) == 0
-    return out
 
 
 @pytest.fixture(scope="module")

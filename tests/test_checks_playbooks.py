@@ -13,18 +13,9 @@ import yaml
 from checks.runner import Gates, run_checks
 from ingest.model import CodegovError
 from playbooks.load import cited_codes, display_code, load_playbooks, official_code
-from tests.conftest import CODESETS, ROOT, SAMPLE
+from tests.conftest import CODESETS, ROOT
 
 PLAYBOOKS = ROOT / "playbooks"
-
-
-@pytest.fixture(scope="module")
-def sample_releases(tmp_path_factory):
-    from codegov.cli import main
-
-    out = tmp_path_factory.mktemp("releases")
-    assert main(["--codesets", str(CODESETS), "ingest", "--mirror", str(SAMPLE), "--offline", "--out", str(out)]) == 0
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -10,27 +10,9 @@ import pytest
 
 from checks.runner import Gates, run_checks
 from ingest.store import read_release
-from tests.conftest import CODESETS, shared
+from tests.conftest import CODESETS
 
 pytestmark = pytest.mark.realdata
-
-RELEASES = {"icd10cm": ("FY2024", "FY2025", "FY2026"), "hcpcs": ("2017", "2018", "2019")}
-
-
-@pytest.fixture(scope="module")
-def real_releases(tmp_path_factory):
-    from ingest.build import ingest_release
-    from ingest.sources import load_sources
-
-    mirror = shared()
-    out = tmp_path_factory.mktemp("real-releases")
-    sources = load_sources(CODESETS)
-    for system, names in RELEASES.items():
-        for name in names:
-            release = sources.resolve(system, name)
-            ingest_release(sources, release, mirror / system / release.mirror_dir, out, CODESETS)
-    return out
-
 
 @pytest.fixture(scope="module")
 def gates():

@@ -9,17 +9,7 @@ from checks.pandas_baseline import validate_release_pandas
 from checks.runner import ROW_KEYS, Gates, run_checks, validate_release
 from checks.suites import ISO_DATE, drift_band
 from ingest.store import read_release
-from tests.conftest import CODESETS, SAMPLE
-
-
-@pytest.fixture(scope="module")
-def sample_releases(tmp_path_factory):
-    """The bundled sample mirror ingested once into a temporary folder (never into codesets/releases)."""
-    from codegov.cli import main
-
-    out = tmp_path_factory.mktemp("releases")
-    assert main(["--codesets", str(CODESETS), "ingest", "--mirror", str(SAMPLE), "--offline", "--out", str(out)]) == 0
-    return out
+from tests.conftest import CODESETS
 
 
 @pytest.fixture(scope="module")

@@ -9,31 +9,16 @@ import shutil
 import pandas as pd
 import pytest
 
-import codegov.cli as cli
 from codegov.commands import lookup as lookup_cmd
 from codegov.commands import scrub as scrub_cmd
-from tests.conftest import CODESETS, SAMPLE
+from tests.conftest import SAMPLE, make_sample_codesets
 from tests.test_claims_rules import FIXTURES, RULES_FILE
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """lookup and scrub as CLI commands, whether or not codegov.commands.COMMANDS lists them yet."""
-    missing = tuple(c for c in ("lookup", "scrub") if c not in cli.COMMANDS)
-    monkeypatch.setattr(cli, "COMMANDS", tuple(cli.COMMANDS) + missing)
 
 
 @pytest.fixture(scope="module")
 def sample_codesets(tmp_path_factory):
     """A codesets folder with the sample mirror ingested (the demo's setup)."""
-    codesets = tmp_path_factory.mktemp("codesets")
-    shutil.copy(CODESETS / "sources.toml", codesets)
-    shutil.copy(CODESETS / "pos.csv", codesets)
-    shutil.copytree(CODESETS / "rules", codesets / "rules")
-    shutil.copytree(SAMPLE / "ncci", codesets / "sample" / "ncci")
-    shutil.copytree(SAMPLE / "mue", codesets / "sample" / "mue")
-    assert cli.main(["--codesets", str(codesets), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
-    return codesets
+    return make_sample_codesets(tmp_path_factory.mktemp("claims") / "codesets", rules=True)
 
 
 def test_commands_follow_the_cli_contract():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
 from ingest.diff import load_change_set
 from ingest.inventory import load_inventory
 from ingest.report import md_cell, render_csv, render_markdown
-from tests.conftest import CODESETS, ROOT, SAMPLE
+from tests.conftest import ROOT, make_sample_codesets
 
 FIXTURE_INVENTORY = ROOT / "tests" / "fixtures" / "inventory.csv"
 GOLDEN = ROOT / "tests" / "golden"
@@ -19,13 +18,7 @@ GOLDEN = ROOT / "tests" / "golden"
 
 @pytest.fixture(scope="module")
 def sample_codesets(tmp_path_factory):
-    codesets = tmp_path_factory.mktemp("codesets")
-    shutil.copy(CODESETS / "sources.toml", codesets)
-    shutil.copy(CODESETS / "pos.csv", codesets)
-    from codegov.cli import main
-
-    assert main(["--codesets", str(codesets), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
-    return codesets
+    return make_sample_codesets(tmp_path_factory.mktemp("diff") / "codesets")
 
 
 def by_code(items):

@@ -5,27 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ingest.build import ingest_release
 from ingest.diff import diff_releases
 from ingest.parse_icd10cm import parse_addenda
-from ingest.sources import load_sources
 from ingest.store import read_release
-from tests.conftest import CODESETS, SHARED, shared
+from tests.conftest import shared
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def real_releases(tmp_path_factory):
-    if not SHARED.exists():
-        pytest.skip(f"real data not available: {SHARED}")
-    out = tmp_path_factory.mktemp("releases")
-    sources = load_sources(CODESETS)
-    for system, names in (("icd10cm", ("FY2024", "FY2025", "FY2026")), ("hcpcs", ("2018", "2019"))):
-        for name in names:
-            release = sources.resolve(system, name)
-            ingest_release(sources, release, SHARED / system / release.mirror_dir, out, CODESETS)
-    return out
 
 
 def change_set(out, system, a, b):

@@ -7,23 +7,15 @@ import re
 
 import pytest
 
-from ingest.build import ingest_release
-from ingest.sources import load_sources
 from playbooks.render import Site, gather
-from tests.conftest import CODESETS, ROOT, SHARED
+from tests.conftest import CODESETS, ROOT, ingest_real
 
 pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    if not SHARED.exists():
-        pytest.skip(f"real data not available: {SHARED}")
-    out = tmp_path_factory.mktemp("releases")
-    sources = load_sources(CODESETS)
-    for name in ("FY2025", "FY2026"):
-        release = sources.resolve("icd10cm", name)
-        ingest_release(sources, release, SHARED / "icd10cm" / release.mirror_dir, out, CODESETS)
+    out = ingest_real(tmp_path_factory.mktemp("releases"), {"icd10cm": ("FY2025", "FY2026")})
     return Site(gather(CODESETS, releases=out, playbooks_dir=ROOT / "playbooks"))
 
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from playbooks.render import MARKER, NAV_FILE, on_config, render_site
-from tests.conftest import CODESETS, ROOT, SAMPLE
+from tests.conftest import ROOT, make_sample_codesets
 
 INVENTORY = """system,code,specialty,service_line,owner,notes
 icd10cm,G35,DME,Mobility,DME intake lead,
@@ -25,16 +25,9 @@ cpt,415,Laboratory,Venipuncture,Lab manager,lost leading zero
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The sample ingested into a codesets folder of our own, with a small inventory."""
-    from codegov.cli import main
 
     tmp = tmp_path_factory.mktemp("render")
-    codesets = tmp / "codesets"
-    codesets.mkdir()
-    shutil.copy(CODESETS / "sources.toml", codesets)
-    shutil.copy(CODESETS / "pos.csv", codesets)
-    (codesets / "inventory").mkdir()
-    (codesets / "inventory" / "inventory.csv").write_text(INVENTORY, encoding="utf-8")
-    assert main(["--codesets", str(codesets), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
+    codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY)
     return codesets
 
 
