@@ -168,9 +168,11 @@ def _diff_icd10cm(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, conversio
                 cs.header_to_billable.append(_entry(n))
         if o_bill and not n_bill:
             # Children: the new billable codes under this one (they are all new, as it was a leaf).
-            start = bisect.bisect_left(added_billable, code)
-            children = [c for c in added_billable[start:] if c.startswith(code)][: 10_000]
-            children = [c for c in children if c != code]
+            children, i = [], bisect.bisect_left(added_billable, code)
+            while i < len(added_billable) and added_billable[i].startswith(code):  # contiguous when sorted
+                if added_billable[i] != code:
+                    children.append(added_billable[i])
+                i += 1
             expanded = n is not None and n["kind"] == "header"
             sources: dict[str, list[str]] = {c: ["new child code"] for c in children}
             for c in sorted(conversion.current_for(code)):
