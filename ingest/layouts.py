@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-LAYOUT_DIR = Path(__file__).resolve().parent.parent / "codesets" / "layouts"
+
+def _layout_dir() -> Path:
+    """codesets/layouts beside the package (a checkout), else under the working folder (an installed wheel
+    run from a checkout, as the scheduled workflow does); CODEGOV_LAYOUTS overrides both."""
+    if os.environ.get("CODEGOV_LAYOUTS"):
+        return Path(os.environ["CODEGOV_LAYOUTS"])
+    beside = Path(__file__).resolve().parent.parent / "codesets" / "layouts"
+    return beside if beside.is_dir() else Path.cwd() / "codesets" / "layouts"
+
+
+LAYOUT_DIR = _layout_dir()
 
 
 @dataclass(frozen=True)
