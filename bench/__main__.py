@@ -38,6 +38,22 @@ def child(name: str, workdir: Path, repeat: int) -> None:
     print(json.dumps({"rows": rows, "peak_mb": max(peak_mb, children)}))
 
 
+def reference_loop() -> float:
+    """The machine's speed in one number: median seconds for 10 million pure-Python additions.
+
+    Hosts of one machine class differ in CPU speed; absolute times from two runs compare only beside this.
+    """
+    import time
+
+    times = []
+    for _ in range(3):
+        start, total = time.perf_counter(), 0
+        for i in range(10_000_000):
+            total += i
+        times.append(time.perf_counter() - start)
+    return round(sorted(times)[1], 2)
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| stage | median s | min s | max s | peak MB | baseline | baseline median s | ratio | target |",
              "|---|---:|---:|---:|---:|---|---:|---:|---|"]
@@ -54,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--only", action="append", choices=sorted(STAGES), help="run only these stages")
     p.add_argument("--output", type=Path, default=ROOT / "build" / "bench.json")
+    p.add_argument("--page", type=Path, default=ROOT / "site_src" / "performance.md",
+                   help="the site's performance page, rewritten after a full run (not with --only)")
+    p.add_argument("--readme", type=Path, default=ROOT / "README.md",
+                   help="the README whose Performance table is rewritten after a full run (not with --only)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -68,17 +88,25 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only or list(STAGES):
             stage_rows, peak_mb = run_stage(name, Path(tmp), args.repeat)
             for r in stage_rows:
-                r["peak_mb"] = round(peak_mb, 1)
+                # a stage that measured its own worker process reports that process's peak
+                r["peak_mb"] = round(r.pop("peak_rss_mb", peak_mb), 1)
                 base = r.get("baseline_median_s")
                 r["ratio"] = round(r["median_s"] / base, 3) if base else None
                 rows.append(r)
                 print(f"{r['stage']}: median {r['median_s']:.4f} s", file=sys.stderr)
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     report = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
-                          "cpus": os.cpu_count()}, "results": rows}
+                          "cpus": os.cpu_count(), "memory_gib": round(memory_gib),
+                          "reference_loop_s": reference_loop()}, "results": rows}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     args.output.with_name("bench-machine.json").write_text(json.dumps(report["machine"], indent=2) + "\n")
     print(table(rows))
+    if not args.only:
+        from bench.page import write_performance_page, write_readme_table
+
+        write_performance_page(args.page, rows, report["machine"], table(rows))
+        write_readme_table(args.readme, report["machine"], table(rows))
     return 0
 
 

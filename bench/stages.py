@@ -157,6 +157,20 @@ def render_and_site(workdir: Path, repeat: int) -> list[dict]:
              "target": "median <= 10 s"}]
 
 
+def scrub(workdir: Path, repeat: int, sizes=(10_000, 100_000, 1_000_000)) -> list[dict]:
+    """codegov scrub on generated claim lines at several sizes (each run in a fresh process)."""
+    from bench.bench_scrub import bench_scrub
+
+    rows = []
+    for n in sizes:
+        row = bench_scrub(workdir, repeat=max(3, repeat // 2), n_lines=n)
+        row["rows"] = n
+        if n != 1_000_000:  # the target is set for a million lines; smaller sizes show how cost grows
+            row["target"] = ""
+        rows.append(row)
+    return rows
+
+
 def validate(workdir: Path, repeat: int) -> dict:
     from bench.bench_checks import bench_checks
 
@@ -177,6 +191,7 @@ STAGES = {
     "diff": diff_icd10cm,
     "diff-scaling": diff_scaling,
     "validate": validate,
+    "scrub": scrub,
     "site": render_and_site,
     "update": update_real,
     "help": help_startup,

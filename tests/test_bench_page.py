@@ -1,0 +1,53 @@
+"""The benchmark's report: the site's performance page (table and chart) and the README's copy of the table."""
+
+from __future__ import annotations
+
+import re
+
+from bench.__main__ import table
+from bench.page import performance_page
+from tests.conftest import ROOT
+
+
+def row(stage, median, rows=None, **extra):
+    r = {"stage": stage, "median_s": median, "min_s": median * 0.9, "max_s": median * 1.1, "peak_mb": 100.0, **extra}
+    if rows:
+        r["rows"] = rows
+    return r
+
+
+def test_page_has_the_table_and_one_chart_line_per_scaled_stage():
+    rows = [row("parse ICD-10-CM FY2026 order file", 0.03, baseline="pandas.read_fwf", baseline_median_s=0.3,
+                ratio=0.1, target="ratio <= 0.25")]
+    rows += [row(f"diff synthetic {n:,} rows", n / 2e6, rows=n) for n in (10_000, 100_000, 1_000_000)]
+    rows += [row(f"codegov scrub, {n:,} claim lines", n / 2e5, rows=n) for n in (10_000, 100_000, 1_000_000)]
+    page = performance_page(rows, {"cpus": 2, "python": "3.11.7", "platform": "Linux <x>"}, table(rows))
+    assert "| parse ICD-10-CM FY2026 order file | 0.0300 |" in page
+    assert "Linux &lt;x&gt;" in page  # machine text is escaped
+    assert page.count("<polyline") == 2 and page.count("<circle") == 6
+    # linear growth draws a straight line: equal steps on the log axes
+    for line in re.findall(r'<polyline points="([^"]+)"', page):
+        (x0, y0), (x1, y1), (x2, y2) = [tuple(map(float, p.split(","))) for p in line.split()]
+        assert abs((y1 - y0) - (y2 - y1)) < 0.5 and abs((x1 - x0) - (x2 - x1)) < 0.5
+
+
+def test_page_without_scaled_stages_has_no_chart():
+    page = performance_page([row("codegov --help start-up", 0.03)], {}, table([row("codegov --help start-up", 0.03)]))
+    assert "<svg" not in page and "How cost grows" not in page
+
+
+def test_readme_shows_the_table_of_the_committed_performance_page():
+    page = (ROOT / "site_src" / "performance.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page_table = [line for line in page.splitlines() if line.startswith("| ")]
+    assert page_table and all(line in readme for line in page_table), "rerun make bench and copy its table"
+
+
+def test_readme_block_is_replaced_and_the_rest_kept():
+    from bench.page import readme_with_table
+
+    readme = "# x\n\n<!-- bench:start (note) -->\nold table\n<!-- bench:end -->\n\n## Next\n"
+    new = readme_with_table(readme, {"cpus": 2, "memory_gib": 24, "python": "3.11", "platform": "Linux"}, "| t |")
+    assert new == ("# x\n\n<!-- bench:start (note) -->\nThe latest run (2 CPUs, 24 GiB of memory, Python 3.11, "
+                   "Linux):\n\n| t |\n<!-- bench:end -->\n\n## Next\n")
+    assert readme_with_table(new, {"cpus": 2, "memory_gib": 24, "python": "3.11", "platform": "Linux"}, "| t |") == new
