@@ -101,14 +101,17 @@ def parse_conversion(path: Path) -> pd.DataFrame:
     assignments may be a code, a range (H02.101-H02.106), several codes, or 'None'. Ranges are kept
     as `A-B` here and expanded against a release's codes by the diff.
     """
-    raw = pd.read_excel(path, header=None, dtype=str).fillna("")
+    raw = pd.read_excel(path, header=None, dtype=str, engine="calamine").fillna("")
+    if raw.shape[1] < 3:
+        raise ParseError(path, None, "expected three columns: current code, effective, previous code(s)")
     header_rows = raw.index[raw.iloc[:, 0].str.strip().str.lower() == "current code assignment"]
     if len(header_rows) == 0:
         raise ParseError(path, None, "expected a header row 'Current code assignment | Effective | Previous ...'")
     start = int(header_rows[0])
     out = []
-    for idx in range(start + 1, len(raw)):
-        current, effective, previous = (str(v).strip() for v in raw.iloc[idx, :3])
+    rows = raw.iloc[start + 1:, :3].to_numpy().tolist()
+    for idx, values in enumerate(rows, start=start + 1):
+        current, effective, previous = (str(v).strip() for v in values)
         if not current:
             continue
         if not _CONVERSION_CODE.fullmatch(current):
