@@ -299,12 +299,12 @@ def load_change_set(codesets: Path, system: str, from_id: str | None = None, to_
     conv_path = conversion_path(out, system, to_id)
     conversion = pd.read_csv(conv_path, dtype=str, keep_default_na=False) if conv_path.exists() else None
     labels = {r.id: r.label for r in sources.releases(system)}
-    cs = diff_releases(read_release(out, system, from_id), read_release(out, system, to_id),
-                       conversion=conversion, conversion_label=f"conversion table {labels.get(to_id, to_id)}",
+    old, new = read_release(out, system, from_id), read_release(out, system, to_id)
+    cs = diff_releases(old, new, conversion=conversion,
+                       conversion_label=f"conversion table {labels.get(to_id, to_id)}",
                        from_label=labels.get(from_id, from_id), to_label=labels.get(to_id, to_id))
     if inventory is not None:
         from ingest.impact import inventory_impact
 
-        cs.inventory = inventory_impact(cs, inventory, read_release(out, system, to_id),
-                                        read_release(out, system, from_id))
+        cs.inventory = inventory_impact(cs, inventory, new, old)
     return cs
