@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ingest.layouts import load_layout
 from ingest.model import COLUMNS, ParseError, Release
@@ -20,10 +21,6 @@ _MODIFIER = re.compile(r"[0-9A-Z]{2}")
 
 def _is_record(line: str) -> bool:
     return len(line) >= 11 and line[5:10].isdigit() and line[10] in RECORD_IDS
-
-
-def _iso(yyyymmdd: str) -> str:
-    return f"{yyyymmdd[:4]}-{yyyymmdd[4:6]}-{yyyymmdd[6:]}" if yyyymmdd else ""
 
 
 def parse_anweb(path: Path) -> pd.DataFrame:
@@ -72,9 +69,11 @@ def parse_anweb(path: Path) -> pd.DataFrame:
     if heads and heads[0] != 0:
         raise ParseError(path, first + 1, "expected record id 3 or 7 before its continuation lines")
     for name in ("add_date", "action_effective_date", "termination_date"):
-        cols[name] = [_iso(v) for v in cols[name]]
-    return pd.DataFrame({"code": cols.pop("code"), "kind": kinds, **cols, "long_desc": long_desc,
-                         "line": line_numbers})
+        cols[name] = [f"{v[:4]}-{v[4:6]}-{v[6:]}" if v else "" for v in cols[name]]
+    data = {"code": cols.pop("code"), "kind": kinds, **cols, "long_desc": long_desc}
+    # through Arrow: the same str columns as pd.DataFrame(data) makes, in half the time
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in data.items()})
+    return table.append_column("line", pa.array(line_numbers, pa.int64())).to_pandas()
 
 
 def _xrefs(area: str) -> str:
@@ -84,28 +83,39 @@ def _xrefs(area: str) -> str:
     return " ".join(x for x in (area[i:i + 5].strip() for i in range(0, len(area), 5)) if x)
 
 
-def _valid_date(v: str) -> bool:
-    return not v or (len(v) == 8 and v.isdigit() and v[:2] in ("19", "20"))
+_DATE = r"(?:(?:19|20)\d{6})?"  # blank, or YYYYMMDD in 19xx/20xx
+_VALUE_PATTERNS = {
+    "add_date": _DATE,
+    "action_effective_date": _DATE,
+    "termination_date": _DATE,
+    "action_code": f"[{''.join(sorted(ACTION_CODES))}]",
+    "coverage": f"[{''.join(sorted(COVERAGE_CODES))}]?",
+}
+
+
+def _all_match(pattern: str, values: list[str]) -> bool:
+    """Every value matches: one regex over the values joined by newlines (no value holds one)."""
+    return not values or re.fullmatch(f"{pattern}(?:\n{pattern})*", "\n".join(values)) is not None
 
 
 def _check_values(path: Path, cols: dict[str, list[str]], kinds: list[str], lines: list[int], layout) -> None:
     """Codes, dates, action and coverage codes; the first bad value names its line and field."""
-    checks = {
-        "code": lambda v, k: bool(_PROCEDURE.fullmatch(v) if k == "procedure" else _MODIFIER.fullmatch(v)),
-        "add_date": lambda v, k: _valid_date(v),
-        "action_effective_date": lambda v, k: _valid_date(v),
-        "termination_date": lambda v, k: _valid_date(v),
-        "action_code": lambda v, k: v in ACTION_CODES,
-        "coverage": lambda v, k: v in COVERAGE_CODES or not v,
-    }
-    for name, ok in checks.items():
-        values = cols[name]
-        if all(map(ok, values, kinds)):
-            continue
-        n = next(i for i, (v, k) in enumerate(zip(values, kinds, strict=True)) if not ok(v, k))
+    is_modifier = [k == "modifier" for k in kinds]
+    codes = cols["code"]
+    procedures = [c for c, m in zip(codes, is_modifier, strict=True) if not m]
+    modifiers = [c for c, m in zip(codes, is_modifier, strict=True) if m]
+    checks = [("code", None)] if not (_all_match(_PROCEDURE.pattern, procedures)
+                                      and _all_match(_MODIFIER.pattern, modifiers)) else []
+    checks += [(name, pattern) for name, pattern in _VALUE_PATTERNS.items() if not _all_match(pattern, cols[name])]
+    for name, pattern in checks:  # only a file that fails gets here: find the first bad value
+        if name == "code":
+            n = next(i for i, (v, m) in enumerate(zip(codes, is_modifier, strict=True))
+                     if not (_MODIFIER if m else _PROCEDURE).fullmatch(v))
+        else:
+            n = next(i for i, v in enumerate(cols[name]) if not re.fullmatch(pattern, v))
         fl = layout.field(name)
         where = f"columns {fl.start}-{fl.end}" if fl.end != fl.start else f"column {fl.start}"
-        raise ParseError(path, lines[n], f"expected {fl.expected} in {where}, found {values[n]!r}")
+        raise ParseError(path, lines[n], f"expected {fl.expected} in {where}, found {cols[name][n]!r}")
     if len(set(cols["code"])) != len(cols["code"]):
         seen: dict[str, int] = {}
         for code, line in zip(cols["code"], lines, strict=True):
