@@ -567,13 +567,28 @@ class MueUnits(Rule):
             k = np.flatnonzero(over_day)
             if len(k):
                 grp = sub.iloc[k]
-                joined = grp.groupby(["v", "c"], sort=False)["line"].transform(lambda s: ", ".join(s))
-                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + " (lines " + joined.to_numpy(object) + ")"
+                gid = grp.groupby(["v", "c"], sort=False).ngroup().to_numpy()
+                joined = _join_per_group(gid, grp["line"].to_numpy(object))
+                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + " (lines " + joined + ")"
                 parts.append(_result(i[k], code=grp["c"].to_numpy(object), units=_ints(total[k]), scope=scope,
                                      scope_short="on that date", mue=_ints(mue[k]), mai=_ints(mai[k]),
                                      rationale=rationale[k]))
         parts = [x for x in parts if len(x)]
         return pd.concat(parts, ignore_index=True) if parts else _result(np.zeros(0))
+
+
+def _join_per_group(gid: np.ndarray, values: np.ndarray, sep: str = ", ") -> np.ndarray:
+    """For each row, the values of its group joined by `sep` in row order (groupby-transform of str.join,
+    without a Python call per group): rows sorted stably by group, strings summed with np.add.reduceat."""
+    if not len(gid):
+        return np.zeros(0, dtype=object)
+    order = np.argsort(gid, kind="stable")
+    sorted_gid = gid[order]
+    starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
+    sums = np.add.reduceat(values[order].astype(object) + sep, starts)
+    lookup = np.empty(int(gid.max()) + 1, dtype=object)
+    lookup[sorted_gid[starts]] = [s[: -len(sep)] for s in sums]
+    return lookup[gid]
 
 
 class TimedUnits(Rule):
