@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -54,14 +55,35 @@ def reference_loop() -> float:
     return round(sorted(times)[1], 2)
 
 
+_CLAUSE = re.compile(r"(median|ratio|peak) *(<=|<) *([0-9.]+) *(?:s|MB)?")
+_MEASURED = {"median": "median_s", "ratio": "ratio", "peak": "peak_mb"}
+
+
+def meets_target(row: dict) -> bool | None:
+    """Whether a row meets its target text ("median <= 0.05 s", "ratio <= 0.25", "median <= 10 s, peak <
+    1536 MB"); None for a row with no target."""
+    clauses = [c.strip() for c in (row.get("target") or "").split(",") if c.strip()]
+    if not clauses:
+        return None
+    ok = True
+    for clause in clauses:
+        m = _CLAUSE.fullmatch(clause)
+        if not m:
+            raise ValueError(f"bench: cannot read the target {clause!r} of {row['stage']!r}")
+        value, limit = row.get(_MEASURED[m.group(1)]), float(m.group(3))
+        ok &= value is not None and (value <= limit if m.group(2) == "<=" else value < limit)
+    return ok
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["| stage | median s | min s | max s | peak MB | baseline | baseline median s | ratio | target |",
-             "|---|---:|---:|---:|---:|---|---:|---:|---|"]
+    lines = ["| stage | median s | min s | max s | peak MB | baseline | baseline median s | ratio | target | met |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---|---|"]
     for r in rows:
         base = f"{r['baseline_median_s']:.4f}" if r.get("baseline_median_s") else ""
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else ""
         lines.append(f"| {r['stage']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['max_s']:.4f} | "
-                     f"{r['peak_mb']:.0f} | {r.get('baseline', '')} | {base} | {ratio} | {r.get('target', '')} |")
+                     f"{r['peak_mb']:.0f} | {r.get('baseline', '')} | {base} | {ratio} | {r.get('target', '')} | "
+                     f"{ {True: 'yes', False: '**no**', None: ''}[meets_target(r)]} |")
     return "\n".join(lines)
 
 
@@ -74,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the site's performance page, rewritten after a full run (not with --only)")
     p.add_argument("--readme", type=Path, default=ROOT / "README.md",
                    help="the README whose Performance table is rewritten after a full run (not with --only)")
+    p.add_argument("--check", action="store_true", help="exit with status 1 when a stage misses its target")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -92,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["peak_mb"] = round(r.pop("peak_rss_mb", peak_mb), 1)
                 base = r.get("baseline_median_s")
                 r["ratio"] = round(r["median_s"] / base, 3) if base else None
+                r["meets_target"] = meets_target(r)
                 rows.append(r)
                 print(f"{r['stage']}: median {r['median_s']:.4f} s", file=sys.stderr)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -107,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
         write_performance_page(args.page, rows, report["machine"], table(rows))
         write_readme_table(args.readme, report["machine"], table(rows))
-    return 0
+    missed = [r["stage"] for r in rows if r.get("meets_target") is False]
+    targeted = sum(r.get("meets_target") is not None for r in rows)
+    print(f"{targeted - len(missed)} of {targeted} targets met" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":

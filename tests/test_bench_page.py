@@ -51,3 +51,34 @@ def test_readme_block_is_replaced_and_the_rest_kept():
     assert new == ("# x\n\n<!-- bench:start (note) -->\nThe latest run (2 CPUs, 24 GiB of memory, Python 3.11, "
                    "Linux):\n\n| t |\n<!-- bench:end -->\n\n## Next\n")
     assert readme_with_table(new, {"cpus": 2, "memory_gib": 24, "python": "3.11", "platform": "Linux"}, "| t |") == new
+
+
+def test_targets_are_read_from_their_text():
+    import pytest
+
+    from bench.__main__ import meets_target
+
+    assert meets_target({"stage": "s", "median_s": 0.04, "target": "median <= 0.05 s"}) is True
+    assert meets_target({"stage": "s", "median_s": 0.06, "target": "median <= 0.05 s"}) is False
+    assert meets_target({"stage": "s", "median_s": 1, "ratio": 0.3, "target": "ratio <= 0.25"}) is False
+    assert meets_target({"stage": "s", "median_s": 9, "peak_mb": 1600, "target": "median <= 10 s, peak < 1536 MB"}) \
+        is False
+    assert meets_target({"stage": "s", "median_s": 9, "peak_mb": 600, "target": "median <= 10 s, peak < 1536 MB"})
+    assert meets_target({"stage": "s", "median_s": 9, "target": ""}) is None
+    with pytest.raises(ValueError, match="cannot read the target"):
+        meets_target({"stage": "s", "median_s": 9, "target": "fast enough"})
+
+
+def test_every_stage_target_can_be_read():
+    """Each target a stage declares is one meets_target understands (a typo would only show in make bench)."""
+    import ast
+
+    from bench.__main__ import meets_target
+
+    for path in (ROOT / "bench").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict):
+                for k, v in zip(node.keys, node.values, strict=True):
+                    if isinstance(k, ast.Constant) and k.value == "target" and isinstance(v, ast.Constant) and v.value:
+                        meets_target({"stage": path.name, "median_s": 0, "ratio": 0, "peak_mb": 0,
+                                      "target": v.value})
