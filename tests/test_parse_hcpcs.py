@@ -62,9 +62,10 @@ def test_release_table_marks_terminated_codes_not_billable(tmp_path):
         (lambda ls: ls[:1] + ls[2:], 5, "continuation line of GP"),
         (lambda ls: ls + [ls[1]], 8, "G9890 is already on line 5"),
         (lambda ls: ls[:2] + [""] + ls[2:], 6, "blank line"),
+        (lambda ls: ls[2:], 4, "record id 3 or 7 before its continuation lines"),
     ],
     ids=["unknown-record-id", "truncated", "shifted-column", "action-code", "date", "orphan-continuation",
-         "duplicate", "blank-line"],
+         "duplicate", "blank-line", "continuation-lines-only"],
 )
 def test_broken_anweb_names_file_line_and_expectation(tmp_path, mutate, line, expected):
     path = write(tmp_path, mutate(list(LINES)))
