@@ -13,9 +13,10 @@ from ingest.layouts import Layout
 from ingest.model import ParseError
 from ingest.readers import read_official_bytes
 
+_DELIMITER = b"\x1f"  # a byte no official text file holds, so each line is one CSV field
 _ONE_COLUMN = dict(
     read_options=pcsv.ReadOptions(column_names=["line"], block_size=1 << 22),
-    parse_options=pcsv.ParseOptions(delimiter="\x1f", quote_char=False, escape_char=False,
+    parse_options=pcsv.ParseOptions(delimiter=_DELIMITER.decode(), quote_char=False, escape_char=False,
                                     ignore_empty_lines=False),
     convert_options=pcsv.ConvertOptions(column_types={"line": pa.binary()}, strings_can_be_null=False),
 )
@@ -28,15 +29,24 @@ def read_lines(path: Path, layout: Layout) -> pa.ChunkedArray:
     first line that fails raises ParseError naming its line number and the field, as read in Python.
     """
     data = read_official_bytes(path, layout.encoding, f"an {layout.name}")  # empty, HTML, non-ASCII
-    try:
-        lines = pcsv.read_csv(pa.py_buffer(data), **_ONE_COLUMN).column("line")
-    except pa.ArrowInvalid as exc:
-        raise ParseError(path, None, f"expected one {layout.name} record per line ({exc})") from None
+    lines = binary_lines(path, data, layout)
     ok = _valid(lines, layout)
     if not pc.all(ok).as_py():
         first_bad = pc.index(ok, False).as_py()
         raise_line_problem(path, first_bad + 1, lines[first_bad].as_py().decode("ascii"), layout)
     return lines
+
+
+def binary_lines(path: Path, data: bytes, layout: Layout) -> pa.ChunkedArray:
+    """The lines of a file's bytes (CR LF or LF) as Arrow binary values, split in C."""
+    try:
+        return pcsv.read_csv(pa.py_buffer(data), **_ONE_COLUMN).column("line")
+    except pa.ArrowInvalid as exc:
+        at = data.find(_DELIMITER)  # the one byte the splitter cannot take: name its line
+        if at >= 0:
+            raise ParseError(path, data[:at].count(b"\n") + 1,
+                             f"expected {layout.name} text, found control byte 0x1f") from None
+        raise ParseError(path, None, f"expected one {layout.name} record per line ({exc})") from None
 
 
 def _valid(lines: pa.ChunkedArray, layout: Layout) -> pa.ChunkedArray:

@@ -10,9 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.fixedwidth import binary_lines
 from ingest.layouts import load_layout
 from ingest.model import COLUMNS, ParseError, Release
-from ingest.readers import read_official_text
+from ingest.readers import read_official_bytes, read_official_text
 
 RECORD_IDS = {"3": "procedure", "4": "procedure", "7": "modifier", "8": "modifier"}
 FIRST_LINE = {"3", "7"}
@@ -21,76 +22,112 @@ COVERAGE_CODES = set("CDIMS")
 _PROCEDURE = re.compile(r"[A-Z]\d{4}")
 _MODIFIER = re.compile(r"[0-9A-Z]{2}")
 
-def _is_record(line: str) -> bool:
-    return len(line) >= 11 and line[5:10].isdigit() and line[10] in RECORD_IDS
+_NOT_ASCII = "[\\x80-\\xff]"  # matched bytewise: Arrow reads a regex on binary values as Latin-1
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 
 
 def parse_anweb(path: Path) -> pd.DataFrame:
     """One row per code (procedures and modifiers), long descriptor joined across continuation lines.
 
     Disclaimer lines before the first record are skipped; after it, every line must be a record.
-    Lines shorter than 320 characters (2017 continuation lines) are padded before slicing.
-    Checks run column-wise over all lines first; only a file that fails is walked line by line.
+    Lines shorter than 320 characters (2017 continuation lines) read as blank past their end.
+    The file is split and sliced column-wise as Arrow binary values (the records are single-byte cp1252);
+    the few lines with non-ASCII bytes are decoded and sliced in Python. Checks run over whole columns;
+    only a file that fails one is walked line by line, to name the first bad line.
     """
     layout = load_layout("hcpcs_anweb")
-    text = read_official_text(path, layout.encoding, "a HCPCS ANWEB file of 320-character records")
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if _is_record(line)), None)
-    if first is None:
+    what = "a HCPCS ANWEB file of 320-character records"
+    data = read_official_bytes(path, layout.encoding, what)
+    if any(b in data for b in _CP1252_UNDEFINED):
+        read_official_text(path, layout.encoding, what)  # raises, naming the line of the undecodable byte
+    lines = binary_lines(path, data, layout).combine_chunks()
+    record_id = pc.binary_slice(lines, 10, 11)
+    is_record = pc.and_(pc.match_substring_regex(pc.binary_slice(lines, 5, 10), "^[0-9]{5}$"),
+                        pc.is_in(record_id, value_set=pa.array([k.encode() for k in RECORD_IDS], pa.binary())))
+    if not pc.any(is_record).as_py():
         raise ParseError(path, None, "expected HCPCS records (record id 3 or 7 in column 11), found none")
-    body = lines[first:]
-    records = [line[10:11] for line in body]
-    heads = [i for i, r in enumerate(records) if r in FIRST_LINE]
-    if not (set(records) <= RECORD_IDS.keys() and "".join(line[5:10] for line in body).isdigit()
-            and max(map(len, body)) <= layout.record_length and all(len(body[i]) >= 293 for i in heads)):
-        _raise_first_bad_record(path, first, body, layout)
-    f = {fl.name: fl.slice for fl in layout.fields}
-    head_lines = [body[i] for i in heads]
-    cols = {name: [line[f[name]].strip() for line in head_lines]
-            for name in ("code", "short_desc", "coverage", "betos", "add_date", "action_effective_date",
-                         "termination_date", "action_code")}
-    line_numbers = [first + i + 1 for i in heads]
-    kinds = [RECORD_IDS[records[i]] for i in heads]
-    _check_values(path, cols, kinds, line_numbers, layout)
-    xref = slice(layout.field("xref1").start - 1, layout.field("xref5").end)
-    cols["xrefs"] = [_xrefs(line[xref]) for line in head_lines]
-    if not heads or heads[0] != 0:
+    first = pc.index(is_record, True).as_py()
+    body, record_id = lines.slice(first), record_id.slice(first)
+    is_head = pc.is_in(record_id, value_set=pa.array([k.encode() for k in FIRST_LINE], pa.binary()))
+    length = pc.binary_length(body)
+    if not (pc.all(is_record.slice(first)).as_py()
+            and pc.max(length).as_py() <= layout.record_length
+            and pc.min(pc.if_else(is_head, length, layout.record_length)).as_py() >= 293):
+        _raise_first_bad_record(path, first, _text_lines(path, layout, what)[first:], layout)
+    head = is_head.to_numpy(zero_copy_only=False)
+    if not head[0]:
         raise ParseError(path, first + 1, "expected record id 3 or 7 before its continuation lines")
+    other = pc.match_substring_regex(body, _NOT_ASCII)
+    decoded = {int(i): body[int(i)].as_py().decode(layout.encoding)
+               for i in np.flatnonzero(other.to_numpy(zero_copy_only=False))}
+    every_line = _Fields(body, other, decoded, layout)
+    heads = np.flatnonzero(head)
+    head_lines = _Fields(body.take(pa.array(heads)), other.take(pa.array(heads)),
+                         {n: decoded[int(i)] for n, i in enumerate(heads) if int(i) in decoded}, layout)
+    cols = {name: head_lines.field(name) for name in ("code", "short_desc", "coverage", "betos", "add_date",
+                                                       "action_effective_date", "termination_date", "action_code")}
+    line_numbers = heads + first + 1
+    is_modifier = pc.equal(record_id.filter(is_head), b"7")
+    kinds = pc.if_else(is_modifier, "modifier", "procedure")
+    if not _values_ok(cols, is_modifier):
+        _check_values(path, {k: v.to_pylist() for k, v in cols.items()}, kinds.to_pylist(), line_numbers.tolist(),
+                      layout)  # raises, naming the first bad value
+    # XREF1-5: five 5-character fields; the codes hold no blank, so folding runs of blanks skips empty ones.
+    xrefs = pc.binary_join_element_wise(*(head_lines.field(f"xref{k}") for k in range(1, 6)), " ")
+    cols["xrefs"] = pc.utf8_trim_whitespace(pc.replace_substring_regex(xrefs, " {2,}", " "))
     # Long descriptor: the non-blank segments of the head line and of its continuation lines, joined by a
     # blank. Each line's head is found by a running count; the joins run in Arrow, one list per head.
-    is_head = np.zeros(len(body), dtype=bool)
-    is_head[heads] = True
-    group = np.cumsum(is_head) - 1
-    line_codes = np.array([line[0:5].strip() for line in body], dtype=object)
-    wrong = np.flatnonzero(line_codes != np.array(cols["code"], dtype=object)[group])
-    if len(wrong):
-        i = int(wrong[0])
-        raise ParseError(path, first + i + 1, f"expected a continuation line of {cols['code'][group[i]]}, "
-                                              f"found {line_codes[i]!r}")
-    desc_slice = f["long_desc"]
-    segments = [line[desc_slice].strip() for line in body]
-    keep = np.array([bool(seg) for seg in segments])
-    offsets = np.searchsorted(group[keep], np.arange(len(heads) + 1)).astype(np.int32)
-    kept = pa.array([seg for seg in segments if seg], pa.string())
-    long_desc = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), kept), " ")
-    data = {"code": cols.pop("code"), "kind": kinds, **cols}
-    # through Arrow: the same str columns as pd.DataFrame(data) makes, in half the time
-    arrays = {name: pa.array(values, pa.string()) for name, values in data.items()}
+    group = np.cumsum(head) - 1
+    line_codes = every_line.field("code")
+    wrong = pc.not_equal(line_codes, cols["code"].take(pa.array(group)))
+    if pc.any(wrong).as_py():
+        i = pc.index(wrong, True).as_py()
+        raise ParseError(path, first + i + 1, f"expected a continuation line of {cols['code'][group[i]].as_py()}, "
+                                              f"found {line_codes[i].as_py()!r}")
+    segments = every_line.field("long_desc")
+    keep = pc.not_equal(segments, "")
+    offsets = np.searchsorted(group[keep.to_numpy(zero_copy_only=False)], np.arange(len(heads) + 1))
+    long_desc = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), segments.filter(keep)), " ")
     for name in ("add_date", "action_effective_date", "termination_date"):  # YYYYMMDD -> YYYY-MM-DD
-        v = arrays[name]
+        v = cols[name]
         iso = pc.binary_join_element_wise(*(pc.utf8_slice_codeunits(v, a, b) for a, b in ((0, 4), (4, 6), (6, 8))),
                                           "-")
-        arrays[name] = pc.if_else(pc.equal(v, ""), "", iso)
-    arrays["long_desc"] = long_desc
-    arrays["line"] = pa.array(line_numbers, pa.int64())
-    return pa.table(arrays).to_pandas()
+        cols[name] = pc.if_else(pc.equal(v, ""), "", iso)
+    table = pa.table({"code": cols.pop("code"), "kind": kinds, **cols, "long_desc": long_desc,
+                      "line": pa.array(line_numbers, pa.int64())})
+    return table.to_pandas()
 
 
-def _xrefs(area: str) -> str:
-    """XREF1-5: five 5-character fields, sometimes with no blank between codes (7697876979)."""
-    if area.isspace() or not area:
-        return ""
-    return " ".join(x for x in (area[i:i + 5].strip() for i in range(0, len(area), 5)) if x)
+class _Fields:
+    """Fixed-width fields of a set of lines, as trimmed text: Arrow slices the ASCII lines; the lines with
+    other bytes (`decoded`, by position) are sliced and stripped in Python."""
+
+    def __init__(self, lines: pa.Array, not_ascii: pa.Array, decoded: dict[int, str], layout):
+        self.lines, self.not_ascii, self.decoded, self.layout = lines, not_ascii, decoded, layout
+
+    def field(self, name: str) -> pa.Array:
+        fl = self.layout.field(name)
+        values = pc.binary_slice(self.lines, fl.start - 1, fl.end)
+        if not self.decoded:
+            return pc.ascii_trim_whitespace(values.cast(pa.string()))
+        text = pc.ascii_trim_whitespace(pc.if_else(self.not_ascii, b"", values).cast(pa.string()))
+        patched = [self.decoded[i][fl.slice].strip() for i in sorted(self.decoded)]
+        return pc.replace_with_mask(text, self.not_ascii, pa.array(patched, pa.string()))
+
+
+def _text_lines(path: Path, layout, what: str) -> list[str]:
+    return read_official_text(path, layout.encoding, what).splitlines()
+
+
+def _values_ok(cols: dict[str, pa.Array], is_modifier: pa.Array) -> bool:
+    """Codes, dates, action and coverage codes all match, and no code comes twice (column-wise)."""
+    code = cols["code"]
+    ok = pc.if_else(is_modifier, pc.match_substring_regex(code, f"^(?:{_MODIFIER.pattern})$"),
+                    pc.match_substring_regex(code, f"^(?:{_PROCEDURE.pattern})$"))
+    if not pc.all(ok).as_py() or pc.count_distinct(code).as_py() != len(code):
+        return False
+    return all(pc.all(pc.match_substring_regex(cols[name], f"^(?:{pattern})$")).as_py()
+               for name, pattern in _VALUE_PATTERNS.items())
 
 
 _DATE = r"(?:(?:19|20)\d{6})?"  # blank, or YYYYMMDD in 19xx/20xx

@@ -81,3 +81,32 @@ def test_empty_and_html(tmp_path):
         parse_anweb(write(tmp_path, [], head="<html><body>Access denied</body></html>"))
     with pytest.raises(ParseError, match="found none"):
         parse_anweb(write(tmp_path, [], head="***Disclaimers only\r\n"))
+
+
+def test_cp1252_bytes_in_descriptors_are_decoded_where_they_stand(tmp_path):
+    """Lines with non-ASCII bytes are sliced as text, so a two-byte UTF-8 form cannot shift later fields."""
+    lines = list(LINES)
+    lines[1] = lines[1][:20] + "\u201c" + lines[1][21:]  # a cp1252 curly quote (byte 0x93) in the long descriptor
+    lines[2] = lines[2][:11] + "\u00a0" + lines[2][11:-1]  # a no-break space (0xa0) before a continuation segment
+    df = parse_anweb(write(tmp_path, lines)).set_index("code")
+    assert df.loc["G9890", "long_desc"].startswith("Bridge pa\u201cment: a one-time")
+    assert "program (mdpp) core session" in df.loc["G9890", "long_desc"]  # the no-break space was stripped
+    assert (df.loc["G9890", "short_desc"], df.loc["G9890", "add_date"]) == ("Em bridge payment", "2018-04-01")
+    assert df.loc["GP", "long_desc"] == parse_anweb(write(tmp_path, LINES)).set_index("code").loc["GP", "long_desc"]
+
+
+@pytest.mark.parametrize(
+    "damage, line, expected",
+    [
+        (lambda b: b.replace(b"G9890001003", b"G98\xe90001003", 1), 5, "a HCPCS code"),
+        (lambda b: b.replace(b"Bridge payment", b"Bridge pa\x81ment", 1), 5, "cp1252 text, found byte 0x81"),
+        (lambda b: b.replace(b"Bridge payment", b"Bridge pa\x1fment", 1), 5, "control byte 0x1f"),
+    ],
+    ids=["non-ascii-code", "undefined-cp1252-byte", "control-byte"],
+)
+def test_bad_bytes_name_their_line(tmp_path, damage, line, expected):
+    path = write(tmp_path, LINES)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ParseError) as err:
+        parse_anweb(path)
+    assert (err.value.line, expected in err.value.expected) == (line, True), str(err.value)
