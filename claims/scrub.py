@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import string
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +102,9 @@ class Scrubber:
                   allow_unknown_columns: bool = False) -> Iterator[pd.DataFrame]:
         """Findings chunk by chunk (each sorted), in bounded memory; claims are never split."""
         self.reset()
-        for chunk in iter_claim_chunks(path, chunk_lines, allow_unknown_columns):
-            yield sort_findings(self.scrub_lines(parse_lines(chunk)))
+        parsed = (parse_lines(chunk) for chunk in iter_claim_chunks(path, chunk_lines, allow_unknown_columns))
+        for lines in prefetch(parsed):
+            yield sort_findings(self.scrub_lines(lines))
 
     def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                    allow_unknown_columns: bool = False) -> pd.DataFrame:
@@ -120,6 +123,47 @@ class Scrubber:
                 out.append(f"{name} releases loaded: " + (f"{cov[0]} to {cov[1] or 'open'}" if cov else
                                                           "none (run `codegov ingest`)"))
         return out
+
+
+def prefetch(items: Iterator, depth: int = 1) -> Iterator:
+    """The items of an iterator, produced one ahead in a background thread: the next chunk is read and
+    typed (pandas' CSV reader and numpy release the GIL) while the rules run on this one. At most `depth`
+    items wait, so memory stays bounded; an exception in the producer is raised here, in order."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            slots.put((end, exc))
+        finally:
+            if hasattr(items, "close"):
+                items.close()  # a generator reading a file closes it here, in its own thread
+
+    worker = threading.Thread(target=produce, name="codegov-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:

@@ -154,3 +154,36 @@ def test_parse_lines_types_and_splits():
     assert lines.dx[lines.dx["i"] == 7]["k"].tolist() == [0, 1, 2]
     assert lines.frame["units"].iloc[1] == 2.0 and np.isnan(lines.frame["minutes"].iloc[0])
     assert lines.has_mod(["XU"]).sum() == 1 and lines.code_in(["97110"]).sum() == 8
+
+
+def test_prefetch_keeps_order_raises_in_order_and_stops_when_closed():
+    import threading
+    import time
+
+    from claims.scrub import prefetch
+
+    assert list(prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
+
+    def failing():
+        yield "first chunk"
+        raise ValueError("claims.csv:7: expected a date")
+
+    got = []
+    with pytest.raises(ValueError, match="claims.csv:7"):
+        for item in prefetch(failing()):
+            got.append(item)
+    assert got == ["first chunk"]  # the chunk before the error is still delivered
+
+    produced = []
+
+    def endless():
+        for i in range(1_000_000):
+            produced.append(i)
+            yield i
+
+    stream = prefetch(endless())
+    assert next(stream) == 0
+    stream.close()  # the consumer stops early: the producer thread must end, not block or run on
+    time.sleep(0.3)
+    assert not any(t.name == "codegov-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) <= 3  # bounded: one item handed over, one waiting, one being made
