@@ -133,20 +133,24 @@ def prefetch(items: Iterator, depth: int = 1) -> Iterator:
     stop = threading.Event()
     end = object()
 
+    def offer(entry: tuple) -> bool:
+        """Hand an entry over, unless the consumer has stopped (then never block)."""
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((item, None)):
                     return
-            slots.put((end, None))
+            offer((end, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            slots.put((end, exc))
+            offer((end, exc))
         finally:
             if hasattr(items, "close"):
                 items.close()  # a generator reading a file closes it here, in its own thread
