@@ -22,18 +22,13 @@ ANWEB_2019 = SHARED / "hcpcs" / "2019-01" / "HCPC2019_CONTR_ANWEB.txt"
 
 def real_releases(workdir: Path) -> Path:
     """ICD-10-CM FY2024-FY2026 and HCPCS 2017-2019 ingested once into workdir/releases."""
-    from ingest.build import ingest_release
-    from ingest.sources import load_sources
+    from ingest.build import ingest_from_mirror
 
     out = workdir / "releases"
     if out.exists():
         return out
-    sources = load_sources(CODESETS)
-    for system, names in (("icd10cm", ("FY2024", "FY2025", "FY2026")), ("hcpcs", ("2017", "2018", "2019"))):
-        for name in names:
-            release = sources.resolve(system, name)
-            ingest_release(sources, release, SHARED / system / release.mirror_dir, out, CODESETS)
-    return out
+    return ingest_from_mirror(CODESETS, SHARED, out, {"icd10cm": ("FY2024", "FY2025", "FY2026"),
+                                                      "hcpcs": ("2017", "2018", "2019")})
 
 
 def parse_icd10cm(workdir: Path, repeat: int) -> dict:

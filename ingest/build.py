@@ -91,3 +91,16 @@ def ingest_release(sources: Sources, release: Release, folder: Path | None, out:
     changed = atomic_write(path, data) or changed
     changed = atomic_write(manifest_path(out, release.system, release.id), meta) or changed
     return IngestResult(release, path, manifest["rows"], manifest["billable"], changed)
+
+
+def ingest_from_mirror(codesets: Path, mirror: Path, out: Path, releases: dict[str, tuple[str, ...]]) -> Path:
+    """Ingest the named releases ({system: (id or alias, ...)}) from a mirror laid out like the publishers'
+    files into `out`; what the tests and the benchmark use on ../shared/data/cms."""
+    from ingest.sources import load_sources
+
+    sources = load_sources(codesets)
+    for system, names in releases.items():
+        for name in names:
+            release = sources.resolve(system, name)
+            ingest_release(sources, release, Path(mirror) / system / release.mirror_dir, out, codesets)
+    return out

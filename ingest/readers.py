@@ -6,7 +6,6 @@ from pathlib import Path
 
 from ingest.model import ParseError
 
-_CP1252_ONLY = [bytes([b]) for b in range(0x80, 0xA0)]  # the bytes where cp1252 and Latin-1 differ
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")
 
 
@@ -35,8 +34,6 @@ def read_official_text(path: Path, encoding: str, what: str) -> str:
     """The text of an official file, with the checks every parser needs first."""
     data = Path(path).read_bytes()
     _check_kind(path, data, what)
-    if encoding.lower() in ("cp1252", "windows-1252") and not any(b in data for b in _CP1252_ONLY):
-        return data.decode("latin-1")  # the same text, decoded several times faster
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

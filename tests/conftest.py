@@ -39,16 +39,9 @@ REAL_RELEASES = {"icd10cm": ("FY2024", "FY2025", "FY2026"), "hcpcs": ("2017", "2
 
 def ingest_real(out: Path, releases: dict[str, tuple[str, ...]] = REAL_RELEASES) -> Path:
     """Ingest real releases from ../shared/data/cms into `out` (skips the test when the data is absent)."""
-    from ingest.build import ingest_release
-    from ingest.sources import load_sources
+    from ingest.build import ingest_from_mirror
 
-    mirror = shared()
-    sources = load_sources(CODESETS)
-    for system, names in releases.items():
-        for name in names:
-            release = sources.resolve(system, name)
-            ingest_release(sources, release, mirror / system / release.mirror_dir, out, CODESETS)
-    return out
+    return ingest_from_mirror(CODESETS, shared(), out, releases)
 
 
 def make_sample_codesets(folder: Path, inventory: str | None = None, rules: bool = False) -> Path:
