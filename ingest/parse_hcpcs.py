@@ -119,6 +119,16 @@ def _text_lines(path: Path, layout, what: str) -> list[str]:
     return read_official_text(path, layout.encoding, what).splitlines()
 
 
+_DATE = r"(?:(?:19|20)\d{6})?"  # blank, or YYYYMMDD in 19xx/20xx
+_VALUE_PATTERNS = {
+    "add_date": _DATE,
+    "action_effective_date": _DATE,
+    "termination_date": _DATE,
+    "action_code": f"[{''.join(sorted(ACTION_CODES))}]",
+    "coverage": f"[{''.join(sorted(COVERAGE_CODES))}]?",
+}
+
+
 def _values_ok(cols: dict[str, pa.Array], is_modifier: pa.Array) -> bool:
     """Codes, dates, action and coverage codes all match, and no code comes twice (column-wise)."""
     code = cols["code"]
@@ -130,45 +140,21 @@ def _values_ok(cols: dict[str, pa.Array], is_modifier: pa.Array) -> bool:
                for name, pattern in _VALUE_PATTERNS.items())
 
 
-_DATE = r"(?:(?:19|20)\d{6})?"  # blank, or YYYYMMDD in 19xx/20xx
-_VALUE_PATTERNS = {
-    "add_date": _DATE,
-    "action_effective_date": _DATE,
-    "termination_date": _DATE,
-    "action_code": f"[{''.join(sorted(ACTION_CODES))}]",
-    "coverage": f"[{''.join(sorted(COVERAGE_CODES))}]?",
-}
-
-
-def _all_match(pattern: str, values: list[str]) -> bool:
-    """Every value matches: one regex over the values joined by newlines (no value holds one)."""
-    return not values or re.fullmatch(f"{pattern}(?:\n{pattern})*", "\n".join(values)) is not None
-
-
 def _check_values(path: Path, cols: dict[str, list[str]], kinds: list[str], lines: list[int], layout) -> None:
-    """Codes, dates, action and coverage codes; the first bad value names its line and field."""
-    is_modifier = [k == "modifier" for k in kinds]
-    codes = cols["code"]
-    procedures = [c for c, m in zip(codes, is_modifier, strict=True) if not m]
-    modifiers = [c for c, m in zip(codes, is_modifier, strict=True) if m]
-    checks = [("code", None)] if not (_all_match(_PROCEDURE.pattern, procedures)
-                                      and _all_match(_MODIFIER.pattern, modifiers)) else []
-    checks += [(name, pattern) for name, pattern in _VALUE_PATTERNS.items() if not _all_match(pattern, cols[name])]
-    for name, pattern in checks:  # only a file that fails gets here: find the first bad value
-        if name == "code":
-            n = next(i for i, (v, m) in enumerate(zip(codes, is_modifier, strict=True))
-                     if not (_MODIFIER if m else _PROCEDURE).fullmatch(v))
-        else:
-            n = next(i for i, v in enumerate(cols[name]) if not re.fullmatch(pattern, v))
-        fl = layout.field(name)
-        where = f"columns {fl.start}-{fl.end}" if fl.end != fl.start else f"column {fl.start}"
-        raise ParseError(path, lines[n], f"expected {fl.expected} in {where}, found {cols[name][n]!r}")
-    if len(set(cols["code"])) != len(cols["code"]):
-        seen: dict[str, int] = {}
-        for code, line in zip(cols["code"], lines, strict=True):
-            if code in seen:
-                raise ParseError(path, line, f"expected each code once; {code} is already on line {seen[code]}")
-            seen[code] = line
+    """After _values_ok failed: raise for the first bad value (code, dates, action code, coverage) or repeated code."""
+    checks = {"code": lambda v, k: (_MODIFIER if k == "modifier" else _PROCEDURE).fullmatch(v)}
+    checks.update({name: lambda v, k, p=pattern: re.fullmatch(p, v) for name, pattern in _VALUE_PATTERNS.items()})
+    for name, ok in checks.items():
+        bad = next((i for i, (v, k) in enumerate(zip(cols[name], kinds, strict=True)) if not ok(v, k)), None)
+        if bad is not None:
+            fl = layout.field(name)
+            where = f"columns {fl.start}-{fl.end}" if fl.end != fl.start else f"column {fl.start}"
+            raise ParseError(path, lines[bad], f"expected {fl.expected} in {where}, found {cols[name][bad]!r}")
+    seen: dict[str, int] = {}
+    for code, line in zip(cols["code"], lines, strict=True):
+        if code in seen:
+            raise ParseError(path, line, f"expected each code once; {code} is already on line {seen[code]}")
+        seen[code] = line
 
 
 def _raise_first_bad_record(path: Path, first: int, body: list[str], layout) -> None:
