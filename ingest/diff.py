@@ -106,13 +106,11 @@ def _changed_rows(a: pd.DataFrame, b: pd.DataFrame, cols: tuple[str, ...]) -> tu
     for c in cols:
         col_a, col_b = _arrow(a, c), _arrow(b, c)
         if len(runs) <= _MAX_RUNS:
-            parts = [pc.not_equal(col_a.slice(ia[s], e - s), col_b.slice(ib[s], e - s)) for s, e in runs]
-            ne = pa.chunked_array([chunk for part in parts
-                                   for chunk in (part.chunks if isinstance(part, pa.ChunkedArray) else [part])],
-                                  pa.bool_())
+            differs |= np.concatenate([np.zeros(0, dtype=bool)] + [
+                pc.not_equal(col_a.slice(ia[s], e - s), col_b.slice(ib[s], e - s)).to_numpy(zero_copy_only=False)
+                for s, e in runs])
         else:
-            ne = pc.not_equal(col_a.take(ia), col_b.take(ib))
-        differs |= ne.to_numpy(zero_copy_only=False)
+            differs |= pc.not_equal(col_a.take(ia), col_b.take(ib)).to_numpy(zero_copy_only=False)
     keep_a, keep_b = ~a_in_b, ~b_in_a
     keep_a[ia[differs]] = True
     keep_b[ib[differs]] = True
