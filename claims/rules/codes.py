@@ -1,0 +1,170 @@
+"""Rules on the codes themselves: malformed fields, codes and modifiers not valid on the date, diagnoses."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from claims.rules.base import Rule, _result, code_in, dates
+from ingest.history import short_list
+from ingest.model import SYSTEM_NAMES
+
+_MODIFIER_SHAPE = re.compile(r"[A-Z0-9]{2}")
+
+
+class MalformedField(Rule):
+    id = "malformed-field"
+    title = "Malformed field"
+    fields = ("field", "value", "expected")
+
+    def run(self, ctx, lines, sel, p):
+        m = lines.malformed
+        keep = sel[m["i"].to_numpy(np.int64)] if len(m) else np.zeros(0, bool)
+        m = m[keep]
+        return _result(m["i"].to_numpy(), field=m["field"].to_numpy(object),
+                       value=m["value"].astype(str).to_numpy(object), expected=m["expected"].to_numpy(object))
+
+
+class CodeInvalidOnDos(Rule):
+    id = "code-invalid-on-dos"
+    title = "Code not valid on the date of service"
+    fields = ("kind", "code", "dos", "reason", "replacements")
+    param_types = {"check_procedures": "bool", "check_diagnoses": "bool", "check_place_of_service": "bool"}
+
+    def run(self, ctx, lines, sel, p):
+        f = lines.frame
+        dated = sel & ~np.isnat(f["dos"].to_numpy())
+        parts = []
+        if p["check_procedures"]:
+            m = dated & (f["code_kind"] == "hcpcs").to_numpy()
+            parts.append(self._check(ctx, "hcpcs", "procedure", np.flatnonzero(m), f["code"].to_numpy()[m],
+                                     f["dos"].to_numpy()[m]))
+            other = np.flatnonzero(sel & (f["code_kind"] == "other").to_numpy())
+            parts.append(_result(other, kind="procedure", code=f["code"].to_numpy()[other],
+                                 dos=f["dos_text"].to_numpy(object)[other],
+                                 reason="not a CPT or HCPCS Level II code", replacements=""))
+        if p["check_diagnoses"] and len(lines.dx):
+            di = lines.dx["i"].to_numpy(np.int64)
+            m = dated[di]
+            parts.append(self._check(ctx, "icd10cm", "diagnosis", di[m], lines.dx["code"].to_numpy()[m],
+                                     f["dos"].to_numpy()[di[m]]))
+        if p["check_place_of_service"]:
+            m = dated & (f["pos"] != "").to_numpy()
+            parts.append(self._check(ctx, "pos", "place of service", np.flatnonzero(m), f["pos"].to_numpy()[m],
+                                     f["dos"].to_numpy()[m]))
+        parts = [x for x in parts if len(x)]
+        return pd.concat(parts, ignore_index=True) if parts else _result(np.zeros(0))
+
+    def _check(self, ctx, system, kind, idx, codes, dos):
+        if not len(idx):
+            return _result(idx)
+        v = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(dos), system)
+        covered = v["covered"].to_numpy()
+        ctx.skip(self.id, f"{kind} codes on dates no loaded {SYSTEM_NAMES[system]} release covers",
+                 (~covered).sum())
+        bad = covered & (v["status"] != "valid").to_numpy()
+        if not bad.any():
+            return _result(np.zeros(0))
+        d = ctx.history.validate(pd.Series(codes[bad], dtype=object), pd.Series(dos[bad]), system, detail=True)
+        status = d["status"].to_numpy(object)
+        since = np.where(d["since"].isna(), "", dates(d["since"].to_numpy()))
+        present = d["present"].to_numpy(bool)
+        release = d["release"].to_numpy(object)
+        name = SYSTEM_NAMES[system]
+        reason = np.select(
+            [status == "header", (status == "deleted") & present & (system == "icd10cm"), status == "deleted",
+             status == "not-yet-effective"],
+            ["a header that needs more characters",
+             "it became a header on " + since + " and needs more characters",
+             "deleted on " + since, "not effective until " + since],
+            default="not in the " + name + " release in force (" + release + ")").astype(object)
+        reps = np.array([short_list([c for c, _ in r]) for r in d["replacement_list"]], dtype=object)
+        return _result(idx[bad], kind=kind, code=d["display_code"].to_numpy(object), dos=dates(dos[bad]),
+                       reason=reason, replacements=reps)
+
+
+class SexDiagnosis(Rule):
+    id = "sex-diagnosis"
+    title = "Diagnosis specific to the other sex"
+    fields = ("code", "sex", "specific_to")
+    param_types = {"female_values": "codes", "male_values": "codes", "female_only": "codes", "male_only": "codes"}
+
+    def run(self, ctx, lines, sel, p):
+        dx = lines.dx
+        if not len(dx):
+            return _result(np.zeros(0))
+        di = dx["i"].to_numpy(np.int64)
+        sex = lines.frame["sex"].to_numpy(object)[di]
+        ids, uniq = pd.factorize(dx["code"].to_numpy(object))
+        fem, male = tuple(p["female_only"]), tuple(p["male_only"])
+        fem_u = np.array([c.startswith(fem) for c in uniq], dtype=bool)
+        male_u = np.array([c.startswith(male) for c in uniq], dtype=bool)
+        is_f = pd.Series(sex, dtype=object).isin(list(p["female_values"])).to_numpy()
+        is_m = pd.Series(sex, dtype=object).isin(list(p["male_values"])).to_numpy()
+        k = np.flatnonzero(sel[di] & ((is_m & fem_u[ids]) | (is_f & male_u[ids])))
+        codes = dx["code"].to_numpy(object)[k]
+        shown = np.array([c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in codes], dtype=object)
+        return _result(di[k], code=shown, sex=sex[k],
+                       specific_to=np.where(fem_u[ids][k], "female", "male").astype(object))
+
+
+class MissingDiagnosis(Rule):
+    id = "missing-diagnosis"
+    title = "Missing diagnosis"
+    fields = ("code", "dos")
+    param_types = {"exempt_codes": "codes"}
+
+    def run(self, ctx, lines, sel, p):
+        f = lines.frame
+        i = np.flatnonzero(sel & (f["n_dx"] == 0).to_numpy() & ~code_in(lines, p["exempt_codes"]))
+        return _result(i, code=f["code"].to_numpy(object)[i], dos=f["dos_text"].to_numpy(object)[i])
+
+
+class UnknownModifier(Rule):
+    id = "unknown-modifier"
+    title = "Unknown modifier"
+    fields = ("modifier", "code", "dos", "reason", "suggestion")
+    param_types = {"cpt_modifiers": "codes", "level2_modifiers": "codes"}
+
+    def run(self, ctx, lines, sel, p):
+        f = lines.frame
+        filled = (lines.mod_ids >= 0) & sel[:, None]
+        i, slot = np.nonzero(filled)
+        if not len(i):
+            return _result(i)
+        mid = lines.mod_ids[i, slot]
+        vocab = lines.mod_vocab.to_numpy(object)
+        shape_v = np.array([bool(_MODIFIER_SHAPE.fullmatch(m)) for m in vocab], dtype=bool)
+        cpt_v = lines.mod_vocab.isin(list(p["cpt_modifiers"]))
+        level2_v = lines.mod_vocab.isin(list(p["level2_modifiers"]))
+        shape_ok, ask = shape_v[mid], shape_v[mid] & ~cpt_v[mid]
+        day = f["day"].to_numpy()[i]
+        status = np.full(len(i), "valid", dtype=object)
+        covered = np.zeros(len(i), bool)
+        since = np.full(len(i), "", dtype=object)
+        if ask.any():
+            # one look-up per distinct (modifier, date), not per modifier on a line
+            a = np.flatnonzero(ask)
+            dated = ~np.isnat(f["dos"].to_numpy()[i[a]])  # a malformed date has no day: offset 0
+            offset = np.where(dated, day[a] - (day[a][dated].min() if dated.any() else 0) + 1, 0)
+            pair_ids, pairs = pd.factorize(mid[a] * np.int64(1 << 32) + offset)
+            first = np.zeros(len(pairs), dtype=np.int64)
+            first[pair_ids[::-1]] = a[::-1]
+            v = ctx.history.validate(pd.Series(vocab[mid[first]], dtype=object),
+                                     pd.Series(f["dos"].to_numpy()[i[first]]), "hcpcs")
+            status[a] = v["status"].to_numpy(object)[pair_ids]
+            covered[a] = v["covered"].to_numpy(bool)[pair_ids]
+            since[a] = np.where(v["since"].isna(), "", dates(v["since"].to_numpy()))[pair_ids]
+        ok = (shape_ok & ~ask) | (ask & covered & (status == "valid")) | (ask & ~covered & level2_v[mid])
+        reason = np.select(
+            [~shape_ok, covered & (status == "deleted"), covered & (status == "not-yet-effective"), covered],
+            ["not a modifier: modifiers are two letters or digits", "discontinued on " + since,
+             "not effective until " + since,
+             "neither a CPT modifier nor a HCPCS Level II modifier in the release in force"],
+            default="neither a CPT modifier nor a known HCPCS Level II modifier").astype(object)
+        k = np.flatnonzero(~ok)
+        return _result(i[k], modifier=vocab[mid[k]], code=f["code"].to_numpy(object)[i[k]],
+                       dos=f["dos_text"].to_numpy(object)[i[k]], reason=reason[k],
+                       suggestion="correct or remove the modifier")

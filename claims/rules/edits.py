@@ -1,0 +1,127 @@
+"""Rules on the NCCI reference tables: procedure-to-procedure edits and Medically Unlikely Edit units."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from claims.read import object_frame
+from claims.rules.base import Rule, _ints, _join_per_group, _result
+
+
+class NcciPtp(Rule):
+    id = "ncci-ptp"
+    title = "NCCI procedure-to-procedure edit"
+    scope = "visit"
+    fields = ("code", "column1", "other_line", "dos", "indicator", "rationale", "reason", "suggestion")
+    param_types = {"distinct_modifiers": "codes", "anatomic_modifiers": "codes"}
+
+    def run(self, ctx, lines, sel, p):
+        ptp = ctx.ptp
+        f = lines.frame
+        m = sel & (f["visit_key"] >= 0).to_numpy()
+        if not len(ptp) or not m.any():
+            return _result(np.zeros(0))
+        code = f["code"].to_numpy(object)
+        vocab = pd.Index(pd.unique(code[m]), dtype=object)
+        sub = ptp[ptp["column1"].isin(vocab) & ptp["column2"].isin(vocab)]
+        if not len(sub):
+            return _result(np.zeros(0))
+        c1, c2 = vocab.get_indexer(sub["column1"]), vocab.get_indexer(sub["column2"])
+        cid = vocab.get_indexer(code)
+        visit = f["visit_key"].to_numpy()
+        ia = np.flatnonzero(m & np.isin(cid, c1))
+        ib = np.flatnonzero(m & np.isin(cid, c2))
+        pairs = object_frame({"ia": ia, "v": visit[ia]}).merge(object_frame({"ib": ib, "v": visit[ib]}), on="v")
+        pairs = pairs[pairs["ia"].to_numpy() != pairs["ib"].to_numpy()]
+        v = np.int64(len(vocab))
+        pairs["key"] = cid[pairs["ia"].to_numpy()] * v + cid[pairs["ib"].to_numpy()]
+        edits = object_frame({"key": c1.astype(np.int64) * v + c2, "effective": sub["effective"].to_numpy(),
+                              "deletion": sub["deletion"].to_numpy(),
+                              "indicator": sub["modifier_indicator"].to_numpy(object),
+                              "rationale": sub["rationale"].to_numpy(object)})
+        hits = pairs.merge(edits, on="key")
+        a, b = hits["ia"].to_numpy(np.int64), hits["ib"].to_numpy(np.int64)
+        day = f["dos"].to_numpy()[b]
+        in_force = (hits["effective"].to_numpy() <= day) & (
+            hits["deletion"].isna().to_numpy() | (day < hits["deletion"].to_numpy()))
+        ind = hits["indicator"].to_numpy(object)
+        ma, mb = lines.mods[a], lines.mods[b]
+        ok = self._bypassed(ma, mb, p) | self._bypassed(mb, ma, p)
+        flag = in_force & ((ind == "0") | ((ind == "1") & ~ok))
+        hits = hits[flag].drop_duplicates(["ia", "ib"])
+        a, b = hits["ia"].to_numpy(np.int64), hits["ib"].to_numpy(np.int64)
+        ind = hits["indicator"].to_numpy(object)
+        never = ind == "0"
+        return _result(
+            b, code=code[b], column1=code[a], other_line=f["line"].to_numpy(object)[a],
+            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=hits["rationale"].to_numpy(object),
+            reason=np.where(never, "the pair is never paid together (modifier not allowed)",
+                            "no NCCI-associated modifier (59, XE, XS, XP, XU or an anatomic modifier)"),
+            suggestion=np.where(never, "remove " + code[b] + "; it is not paid with " + code[a],
+                                "if " + code[b] + " was a distinct service, append 59 or XE/XS/XP/XU (or "
+                                "the anatomic modifier of its site); otherwise remove it"))
+
+    @staticmethod
+    def _bypassed(mine: np.ndarray, other: np.ndarray, p) -> np.ndarray:
+        """A distinct-service modifier, or an anatomic modifier the other line does not carry."""
+        flat = pd.Series(mine.ravel(), dtype=object)
+        distinct = flat.isin(list(p["distinct_modifiers"])).to_numpy().reshape(mine.shape)
+        anatomic = flat.isin(list(p["anatomic_modifiers"])).to_numpy().reshape(mine.shape)
+        shared = (mine[:, :, None] == other[:, None, :]).any(axis=2)
+        return (distinct | (anatomic & ~shared)).any(axis=1)
+
+
+class MueUnits(Rule):
+    id = "mue-units"
+    title = "Medically Unlikely Edit units"
+    scope = "visit"
+    fields = ("code", "units", "scope", "scope_short", "mue", "mai", "rationale")
+    param_types: Mapping[str, str] = {}
+
+    def run(self, ctx, lines, sel, p):
+        f = lines.frame
+        parts = []
+        dos = f["dos"].to_numpy()
+        units = f["units"].to_numpy(float)
+        base = sel & ~np.isnat(dos) & np.isfinite(units)
+        tables = sorted(ctx.mue, key=lambda t: t["effective"].iloc[0] if len(t) else pd.Timestamp.min)
+        for n, table in enumerate(tables):
+            if not len(table):
+                continue
+            start = table["effective"].iloc[0].to_datetime64()
+            m = base & (dos >= start)
+            if n + 1 < len(tables) and len(tables[n + 1]):
+                m &= dos < tables[n + 1]["effective"].iloc[0].to_datetime64()
+            index = pd.Index(table["code"])
+            pos = index.get_indexer(f["code"].to_numpy(object))
+            m &= pos >= 0
+            if not m.any():
+                continue
+            i = np.flatnonzero(m)
+            t = pos[i]
+            mue, mai = table["mue"].to_numpy()[t], table["mai"].to_numpy()[t]
+            rationale = table["rationale"].to_numpy(object)[t]
+            line_edit = mai == 1
+            sub = object_frame({"i": i, "v": f["visit_key"].to_numpy()[i], "c": f["code"].to_numpy(object)[i],
+                                "u": units[i], "line": f["line"].to_numpy(object)[i]})
+            total = sub.groupby(["v", "c"], sort=False)["u"].transform("sum").to_numpy()
+            over_line = line_edit & (units[i] > mue)
+            over_day = ~line_edit & (total > mue)
+            k = np.flatnonzero(over_line)
+            parts.append(_result(i[k], code=sub["c"].to_numpy(object)[k], units=_ints(units[i][k]),
+                                 scope="on this line", scope_short="on this line", mue=_ints(mue[k]),
+                                 mai=_ints(mai[k]), rationale=rationale[k]))
+            k = np.flatnonzero(over_day)
+            if len(k):
+                grp = sub.iloc[k]
+                gid = grp.groupby(["v", "c"], sort=False).ngroup().to_numpy()
+                joined = _join_per_group(gid, grp["line"].to_numpy(object))
+                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + " (lines " + joined + ")"
+                parts.append(_result(i[k], code=grp["c"].to_numpy(object), units=_ints(total[k]), scope=scope,
+                                     scope_short="on that date", mue=_ints(mue[k]), mai=_ints(mai[k]),
+                                     rationale=rationale[k]))
+        parts = [x for x in parts if len(x)]
+        return pd.concat(parts, ignore_index=True) if parts else _result(np.zeros(0))

@@ -1,0 +1,68 @@
+"""Documentation generated from the rules' metadata: the site's rules/index.md and one page per rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from claims.rules.registry import RULES
+from claims.rules.settings import RuleSet
+
+SCOPES = {"line": "service line", "visit": "claim and date of service", "patient-year": "patient and calendar year"}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(f"`{v}`" for v in value) or "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return f"`{value}`"
+
+
+def rule_pages(ruleset: RuleSet) -> dict[str, str]:
+    """Markdown pages for the site: rules/index.md and rules/<id>.md, from the rule file's metadata."""
+    pages: dict[str, str] = {}
+    index = ["# Claim scrubber rules", "",
+             "Generated from the rule file `codesets/rules/scrub.yml`: each rule's id, severity, and what it "
+             "checks. Payers listed under `payers:` in the rule file override any of these settings.", "",
+             "| rule | title | severity | enabled by default | payer overrides |", "|---|---|---|---|---|"]
+    for rule_id, s in ruleset.rules.items():
+        payers = sorted(p for p, o in ruleset.payers.items() if rule_id in o)
+        index.append(f"| [`{rule_id}`]({rule_id}.md) | {s.title} | {s.severity} | "
+                     f"{'yes' if s.enabled else 'no'} | {', '.join(payers) or '-'} |")
+        rule = RULES[rule_id]
+        page = [f"# `{rule_id}`: {s.title}", "", s.doc, "",
+                f"- severity: **{s.severity}**", f"- enabled by default: **{'yes' if s.enabled else 'no'}**",
+                f"- checked per: {SCOPES[rule.scope]}",
+                f"- message: `{s.message}`", f"- suggested fix: `{s.fix}`" if s.fix else "- suggested fix: none",
+                f"- fields for the templates: {', '.join('`{' + x + '}`' for x in rule.fields)}", ""]
+        if s.raw_params:
+            page += ["## Parameters", "", "| parameter | default |", "|---|---|"]
+            page += [f"| `{k}` | {_show(v)} |" for k, v in s.raw_params.items()]
+            page.append("")
+        overrides = {p: o[rule_id] for p, o in sorted(ruleset.payers.items()) if rule_id in o}
+        if overrides:
+            page += ["## Payer overrides", "", "| payer | setting | value |", "|---|---|---|"]
+            for payer, o in overrides.items():
+                for k, v in o.items():
+                    if k == "params":
+                        page += [f"| {payer} | `params.{pk}` | {_show(pv)} |" for pk, pv in v.items()]
+                    else:
+                        page.append(f"| {payer} | `{k}` | {_show(v)} |")
+            page.append("")
+        pages[f"{rule_id}.md"] = "\n".join(page)
+    pages["index.md"] = "\n".join(index) + "\n"
+    return pages
+
+
+def site_pages(rules_file: Path) -> dict[str, tuple[dict[str, str], list]]:
+    """The rule pages as the site's extra section: {nav title: ({path: markdown}, nav entries)}; none without
+    a rule file."""
+    from claims.rules.settings import load_rules
+
+    if not Path(rules_file).exists():
+        return {}
+    pages = rule_pages(load_rules(rules_file))
+    named = {f"rules/{name}": text for name, text in sorted(pages.items())}
+    entries = ["rules/index.md"] + [f"rules/{name}" for name in sorted(pages) if name != "index.md"]
+    return {"Claim scrubber rules": (named, entries)}
