@@ -25,8 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-TARGET_SECONDS = 10.0
+TARGET_SECONDS = 10.0  # for a million lines; the time target scales with the lines, the memory one does not
 TARGET_PEAK_MB = 1536.0
+
+
+def target(n_lines: int = 1_000_000) -> str:
+    """The stage's target for n_lines, in the text bench.__main__.meets_target reads."""
+    return f"median <= {TARGET_SECONDS * n_lines / 1_000_000:g} s, peak < {TARGET_PEAK_MB:g} MB"
+
+
+TARGET = target()  # the target of the project benchmark's scrub stage (a million lines)
 
 PT = ["97110", "97112", "97116", "97140", "97530", "97161", "G0283"]
 EM = ["99213", "99214", "99203", "99204"]
@@ -224,7 +232,7 @@ def bench_scrub(workdir: Path, repeat: int = 3, n_lines: int = 1_000_000, chunk_
     return {"stage": f"codegov scrub, {n_lines:,} claim lines", "median_s": statistics.median(times),
             "min_s": min(times), "max_s": max(times), "runs": len(runs), "peak_rss_mb": peak,
             "findings": runs[0]["findings"], "baseline": "", "baseline_median_s": None,
-            "target": f"median <= {TARGET_SECONDS * n_lines / 1_000_000:g} s, peak < {TARGET_PEAK_MB:g} MB",
+            "target": target(n_lines),
             "meets_target": statistics.median(times) <= TARGET_SECONDS * n_lines / 1_000_000
             and peak < TARGET_PEAK_MB}
 

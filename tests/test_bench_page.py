@@ -70,15 +70,40 @@ def test_targets_are_read_from_their_text():
 
 
 def test_every_stage_target_can_be_read():
-    """Each target a stage declares is one meets_target understands (a typo would only show in make bench)."""
+    """Each stage's target (bench.stages.TARGETS, which the stages' rows take theirs from) is one meets_target
+    understands as an upper bound: a typo would otherwise only show in make bench."""
+    from bench.__main__ import meets_target
+    from bench.stages import STAGES, TARGETS
+
+    assert set(TARGETS) == set(STAGES), "every stage names its target in bench.stages.TARGETS (None for none)"
+    targets = {stage: text for stage, text in TARGETS.items() if text is not None}
+    assert len(targets) >= 8, targets  # all stages but diff-scaling carry one
+    assert targets["validate"] == "median <= 1.5 s"  # the budget the tests used to assert on the wall clock
+    for stage, text in targets.items():
+        assert isinstance(text, str) and text.strip(), stage
+        assert meets_target({"stage": stage, "median_s": 0, "ratio": 0, "peak_mb": 0, "target": text}) is True
+        assert meets_target({"stage": stage, "median_s": 1e9, "ratio": 1e9, "peak_mb": 1e9, "target": text}) is False
+
+
+def test_no_stage_writes_its_target_outside_the_table():
+    """A `"target":` a row carries is empty or comes from a name (TARGETS, a module's TARGET), never inline text
+    or an f-string that test_every_stage_target_can_be_read would not see."""
     import ast
 
-    from bench.__main__ import meets_target
-
-    for path in (ROOT / "bench").glob("*.py"):
+    found = 0
+    for path in sorted((ROOT / "bench").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            values = []
             if isinstance(node, ast.Dict):
-                for k, v in zip(node.keys, node.values, strict=True):
-                    if isinstance(k, ast.Constant) and k.value == "target" and isinstance(v, ast.Constant) and v.value:
-                        meets_target({"stage": path.name, "median_s": 0, "ratio": 0, "peak_mb": 0,
-                                      "target": v.value})
+                values = [v for k, v in zip(node.keys, node.values, strict=True)
+                          if isinstance(k, ast.Constant) and k.value == "target"]
+            elif isinstance(node, ast.Assign):
+                values = [node.value for t in node.targets if isinstance(t, ast.Subscript)
+                          and isinstance(t.slice, ast.Constant) and t.slice.value == "target"]
+            for v in values:
+                found += 1
+                keys = {id(n.slice) for n in ast.walk(v) if isinstance(n, ast.Subscript)}  # TARGETS["scrub"]
+                inline = [n for n in ast.walk(v) if isinstance(n, ast.JoinedStr) or (
+                    isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value and id(n) not in keys)]
+                assert not inline, f"{path.name}:{v.lineno}: put the target in bench.stages.TARGETS"
+    assert found >= 8  # the walk saw the stages' rows (an empty walk must not pass)

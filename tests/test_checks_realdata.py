@@ -1,6 +1,6 @@
 """The gates on the real releases in ../shared/data/cms: every release gate passes on ICD-10-CM FY2024-FY2026
 and HCPCS 2017-2019; broken copies of FY2026 fail; the sample inventory's deleted codes come with their
-replacements; validating FY2026 stays within its time budget."""
+replacements. (How long validating FY2026 takes is the benchmark's "validate" stage, target median <= 1.5 s.)"""
 
 from __future__ import annotations
 
@@ -86,12 +86,3 @@ def test_the_playbooks_cite_codes_of_the_real_releases(real_releases, gates):
     failed = {(r["target"].rsplit("/", 1)[-1], r["gate"]): r["failing_sample"] for r in report.failed}
     assert failed == {("dme.yml", "icd10cm_billable"): ["G35"], ("imaging.yml", "icd10cm_billable"): ["R102"],
                       ("laboratory.yml", "icd10cm_billable"): ["E7801"], ("office-em.yml", "hcpcs_exists"): ["G2212"]}
-
-
-def test_validating_fy2026_takes_at_most_1_5_seconds(real_releases):
-    from bench.bench_checks import bench_checks
-
-    result = bench_checks(real_releases, repeat=3)
-    assert result["all_passed"] and result["same_verdicts_as_baseline"]
-    assert result["median_s"] <= 1.5, result
-
