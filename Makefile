@@ -29,4 +29,4 @@ site: $(STAMP)
 	$(BIN)/codegov site
 
 clean:
-	rm -rf $(VENV) build site cache codesets/releases site_src/generated .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site cache codesets/releases codesets/releases-sample site_src/generated .pytest_cache .ruff_cache

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 TARGET_S = 1.5
+TARGET = f"median <= {TARGET_S:g} s"  # the stage's target, in the text bench.__main__.meets_target reads
 SYSTEM, RELEASE = "icd10cm", "2025-10-01"  # FY2026
 
 
@@ -24,9 +25,10 @@ def bench_checks(real_releases_dir: Path, repeat: int = 5) -> dict:
     prepares the frame, validates and flattens the result to report rows."""
     from bench.timing import measure
     from checks.pandas_baseline import validate_release_pandas
-    from checks.runner import Gates, ReleaseStore, validate_release
+    from checks.runner import Gates, validate_release
+    from ingest.repository import ReleaseRepository
 
-    store = ReleaseStore(Path(real_releases_dir))
+    store = ReleaseRepository(Path(real_releases_dir))
     table = store.table(SYSTEM, RELEASE)
     prev_id = store.previous(SYSTEM, RELEASE)
     previous = (prev_id, store.row_count(SYSTEM, prev_id)) if prev_id else None
@@ -51,7 +53,7 @@ def bench_checks(real_releases_dir: Path, repeat: int = 5) -> dict:
         "baseline": "the same checks in pandas",
         "baseline_median_s": base["median_s"],
         "ratio": round(ours["median_s"] / base["median_s"], 3) if base["median_s"] else None,
-        "target": f"median <= {TARGET_S} s",
+        "target": TARGET,
         "met": ours["median_s"] <= TARGET_S,
         "rows": len(table),
         "gates": len(gx_rows),

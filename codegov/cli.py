@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from pathlib import Path
 
 from codegov import __version__
 from codegov.commands import COMMANDS
+from codegov.options import add_global_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,13 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inventory, validate them, and publish playbooks and change notices.",
     )
     parser.add_argument("--version", action="version", version=f"codegov {__version__}")
-    parser.add_argument(
-        "--codesets",
-        type=Path,
-        default=Path("codesets"),
-        help="the codesets folder: sources.toml, layouts, inventory, releases (default: ./codesets)",
-    )
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on an error")
+    add_global_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"codegov.commands.{name}")

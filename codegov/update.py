@@ -1,4 +1,10 @@
-"""The whole update, stage by stage: ingest, diff, check, render, site; writes the reports under build/."""
+"""The whole update, stage by stage, and the one place that wires the stages together.
+
+ingest (ingest.build) -> release repository (ingest.repository: each table read once, each change set
+computed once) -> diff against the inventory (loaded once) -> checks (checks.runner) -> reports
+(playbooks.report) -> pages (playbooks.site, playbooks.write) -> site (playbooks.build). Each stage gets
+the data the one before it made, never a path to read again. Writes the reports under build/.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.model import SYSTEMS, NotPublished
+from ingest.model import SYSTEMS
 
 
 @dataclass
@@ -26,6 +32,7 @@ class UpdateOptions:
     playbooks: Path = Path("playbooks")
     docs_dir: Path = Path("site_src")
     mkdocs_config: Path = Path("mkdocs.yml")
+    releases_dir: Path | None = None  # default <codesets>/releases
 
 
 @dataclass
@@ -35,6 +42,7 @@ class UpdateResult:
     checks_passed: bool = True
     inventory_deleted: int = 0
     log: list[str] = field(default_factory=list)
+    repo: object = None  # the ingest.repository.ReleaseRepository the run used (its stats count reads and diffs)
 
     def say(self, line: str) -> None:
         self.log.append(line)
@@ -42,47 +50,38 @@ class UpdateResult:
 
 
 def run_update(opts: UpdateOptions) -> UpdateResult:
-    from ingest.build import ingest_release
-    from ingest.diff import load_change_set
-    from ingest.fetch import release_folder
+    from ingest.build import ingest_releases, select_releases
     from ingest.inventory import load_inventory
-    from ingest.report import inventory_deleted_count, render_csv, render_json, render_markdown
+    from ingest.repository import ReleaseRepository
     from ingest.sources import load_sources
-    from ingest.store import atomic_write, list_releases, releases_dir
+    from ingest.store import atomic_write, releases_dir
+    from playbooks.report import inventory_deleted_count, render_csv, render_json, render_markdown
 
     result = UpdateResult()
     sources = load_sources(opts.codesets)
-    out = releases_dir(opts.codesets)
+    out = opts.releases_dir or releases_dir(opts.codesets)
     systems = opts.systems or list(SYSTEMS)
 
-    # 1. ingest: every selected release the mirror (or cache, or network) has
-    for system in systems:
-        if opts.releases:
-            wanted = [sources.resolve(system, r) for r in opts.releases]
-        elif opts.mirror is not None and system != "pos":
-            wanted = [r for r in sources.releases(system) if (opts.mirror / system / r.mirror_dir).is_dir()]
-        else:
-            wanted = sources.releases(system)
-        for release in wanted:
-            try:
-                folder = None if system == "pos" else release_folder(
-                    sources, release, mirror=opts.mirror, cache=opts.cache, offline=opts.offline)
-            except NotPublished as exc:
-                if opts.releases:  # asked for by name: not being there is an error
-                    raise
-                result.say(f"skip    {system:8} {release.id} not published yet ({exc})")
-                continue
-            res = ingest_release(sources, release, folder, out, opts.codesets, opts.accept_changed)
-            if res.changed:
-                result.changed_files.append(res.path)
-            state = "written" if res.changed else "unchanged"
-            result.say(f"ingest  {system:8} {release.id} {res.rows:7,} rows  {state}")
+    # 1. ingest: every selected release the mirror (or cache, or network) has; a listed release the
+    #    publisher has not posted yet is skipped, unless it was asked for by name
+    wanted = select_releases(sources, systems, opts.releases, opts.mirror)
+    for release, res in ingest_releases(sources, wanted, out, opts.codesets, mirror=opts.mirror, cache=opts.cache,
+                                        offline=opts.offline, accept_changed=opts.accept_changed,
+                                        skip_unpublished=not opts.releases):
+        if isinstance(res, Exception):
+            result.say(f"skip    {release.system:8} {release.id} not published yet ({res})")
+            continue
+        if res.changed:
+            result.changed_files.append(res.path)
+        state = "written" if res.changed else "unchanged"
+        result.say(f"ingest  {release.system:8} {release.id} {res.rows:7,} rows  {state}")
 
     # 2. diff: the newest release of each code set against the one before, and against the inventory
+    repo = result.repo = ReleaseRepository(out, opts.codesets, sources=sources)
     inventory = load_inventory(opts.inventory or opts.codesets / "inventory")
     for system in systems:
-        if len(list_releases(out, system)) >= 2:
-            cs = load_change_set(opts.codesets, system, inventory=inventory)
+        if len(repo.ids[system]) >= 2:
+            cs = repo.change_set(system, inventory=inventory)
             result.change_sets.append(cs)
             s = cs.summary
             result.say(f"diff    {system:8} {cs.from_release} -> {cs.to_release}: {s['added']} added, "
@@ -93,16 +92,18 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     # 3. checks: Great Expectations gates. Release tables gate the run (a truncated or wrong file must
     #    never reach the PR as if it were good); inventory and playbook findings are reported for people
     #    to act on, since on release day the inventory is expected to bill deleted codes.
-    checks_md = ""
+    books = load_playbooks_folder(opts.playbooks)
+    checks_md, checks_data = "", None
     if opts.checks:
         from checks.report import render_markdown as checks_markdown
         from checks.report import write_results
         from checks.runner import run_checks
 
-        report = run_checks(opts.codesets, systems=systems, inventory=inventory, playbooks=opts.playbooks)
-        data = report.to_dict()
-        write_results(data, opts.build / "checks")
-        checks_md = checks_markdown(data)
+        report = run_checks(systems=systems, inventory=inventory, playbooks=books, playbooks_folder=str(opts.playbooks),
+                            repo=repo)
+        checks_data = report.to_dict()
+        write_results(checks_data, opts.build / "checks")
+        checks_md = checks_markdown(checks_data)
         result.checks_passed = report.suite_success("release")
         counts = report.summary()
         result.say(f"check   {counts['passed']} passed, {counts['failed']} failed, {counts['not checked']} not "
@@ -123,38 +124,64 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
     # 5. render: playbooks, notices, what changed, checks, history, inventory pages
     if opts.render:
-        from playbooks.render import GENERATED, render_site
+        from playbooks.write import GENERATED
 
         generated = opts.docs_dir / GENERATED
-        checks_json = opts.build / "checks" / "results.json"
-        rendered = render_site(opts.codesets, generated, playbooks_dir=opts.playbooks,
-                               checks=checks_json if checks_json.exists() else None,
-                               inventory=opts.inventory or opts.codesets / "inventory",
-                               extra=stage_pages(opts.codesets))
+        rendered = render_pages(repo, generated, inventory=inventory, playbooks=books,
+                                checks_json=opts.build / "checks" / "results.json", checks=checks_data,
+                                rules_file=opts.codesets / "rules" / "scrub.yml")
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
 
     # 6. site: the MkDocs build (strict: a broken link fails the update)
     if opts.site:
-        from codegov.commands.site import build_site
+        from playbooks.build import build_site
 
         site_dir = build_site(opts.mkdocs_config, strict=True)
         result.say(f"site    {site_dir}")
     return result
 
 
-def stage_pages(codesets: Path) -> dict[str, tuple[dict[str, str], list]]:
-    """Site pages other stages generate from their own metadata: the claim scrubber's rule pages."""
-    from claims.rules import load_rules, rule_pages
+def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
+                 checks: dict | None = None, rules_file: Path | None = None):
+    """Stage 5, also `codegov render`: the site's pages from the repository's releases and change sets, the
+    inventory, the playbooks, the check results (this run's, else the last run's in checks_json) and the
+    claim scrubber's rule pages."""
+    from claims.rules import site_pages
+    from playbooks.site import check_results, gather, load_check_results
+    from playbooks.write import render_site
 
-    rules_file = Path(codesets) / "rules" / "scrub.yml"
-    if not rules_file.exists():
-        return {}
-    pages = rule_pages(load_rules(rules_file))
-    named = {f"rules/{name}": text for name, text in sorted(pages.items())}
-    entries = ["rules/index.md"] + [f"rules/{name}" for name in sorted(pages) if name != "index.md"]
-    return {"Claim scrubber rules": (named, entries)}
+    if checks is not None:
+        checks = check_results(checks)
+    elif checks_json is not None:
+        checks = load_check_results(checks_json)
+    data = gather(repo, inventory=inventory, playbooks=playbooks, checks=checks,
+                  checks_path=str(checks_json) if checks is not None else "")
+    return render_site(data, out, extra=site_pages(rules_file) if rules_file else None)
+
+
+def render_folder(codesets: Path, out: Path, *, releases: Path | None = None, playbooks_dir: Path = Path("playbooks"),
+                  checks: Path | None = None, inventory: Path | None = None):
+    """`codegov render`: stage 5 on what is stored (the release tables, an inventory file, the playbook
+    folder and the last check results)."""
+    from ingest.inventory import load_inventory
+    from ingest.repository import ReleaseRepository
+
+    repo = ReleaseRepository(releases, codesets)
+    return render_pages(repo, out, inventory=load_inventory(inventory) if inventory else None,
+                        playbooks=load_playbooks_folder(playbooks_dir),
+                        checks_json=Path(checks) if checks else None,
+                        rules_file=Path(codesets) / "rules" / "scrub.yml")
+
+
+def load_playbooks_folder(folder: Path | None) -> list[dict]:
+    """The playbooks, loaded and schema-checked once (none when the folder is absent)."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    from playbooks.load import load_playbooks
+
+    return load_playbooks(Path(folder))
 
 
 def summary_line(result: UpdateResult) -> str:

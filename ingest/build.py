@@ -10,7 +10,15 @@ import pandas as pd
 from ingest.fetch import sha256_file
 from ingest.model import ChecksumChanged, CodegovError, Release
 from ingest.sources import Sources
-from ingest.store import atomic_write, json_bytes, manifest_path, read_manifest, table_bytes, table_path
+from ingest.store import (
+    atomic_write,
+    conversion_path,
+    json_bytes,
+    manifest_path,
+    read_manifest,
+    table_bytes,
+    table_path,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,6 @@ def ingest_release(sources: Sources, release: Release, folder: Path | None, out:
     path = table_path(out, release.system, release.id)
     changed = False
     if "conversion" in files:  # kept beside the table: the diff's official source of replacements
-        from ingest.diff import conversion_path
         from ingest.parse_icd10cm import parse_conversion
 
         conv = parse_conversion(files["conversion"])[["code", "effective", "previous"]]
@@ -104,3 +111,50 @@ def ingest_from_mirror(codesets: Path, mirror: Path, out: Path, releases: dict[s
             release = sources.resolve(system, name)
             ingest_release(sources, release, Path(mirror) / system / release.mirror_dir, out, codesets)
     return out
+
+
+def select_releases(sources: Sources, systems: list[str] | None, names: list[str] | None,
+                    mirror: Path | None) -> list[Release]:
+    """The releases to ingest: those named (id or alias) in the selected code sets, else every listed release
+    (with a mirror, those the mirror has a folder for; POS is read from the curated list)."""
+    from ingest.model import SYSTEMS
+
+    systems = list(systems or SYSTEMS)
+    chosen: list[Release] = []
+    for system in systems:
+        if names:
+            for name in names:
+                try:
+                    chosen.append(sources.resolve(system, name))
+                except CodegovError:
+                    if len(systems) == 1:
+                        raise
+        elif mirror is not None and system != "pos":
+            chosen += [r for r in sources.releases(system) if (Path(mirror) / system / r.mirror_dir).is_dir()]
+        else:
+            chosen += sources.releases(system)
+    if names and not chosen:
+        raise CodegovError(f"no release named {', '.join(names)} in {', '.join(systems)}")
+    return sorted(set(chosen))
+
+
+def ingest_releases(sources: Sources, releases: list[Release], out: Path, codesets: Path, *, mirror: Path | None,
+                    cache: Path, offline: bool, accept_changed: bool = False, skip_unpublished: bool = False,
+                    progress=None):
+    """Fetch (or read from the mirror) and store each release, in order. Yields (release, IngestResult) or,
+    with skip_unpublished, (release, the NotPublished error) for a listed release not posted yet."""
+    from ingest.fetch import release_folder
+    from ingest.model import NotPublished
+
+    for release in releases:
+        folder = None
+        if release.system != "pos":
+            try:
+                folder = release_folder(sources, release, mirror=mirror, cache=cache, offline=offline,
+                                        progress=progress)
+            except NotPublished as exc:
+                if not skip_unpublished:
+                    raise
+                yield release, exc
+                continue
+        yield release, ingest_release(sources, release, folder, out, codesets, accept_changed)

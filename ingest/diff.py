@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,12 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.model import SYSTEM_NAMES, CodegovError
-from ingest.sources import load_sources
-from ingest.store import list_releases, read_release, releases_dir
+from ingest.replacements import ReleaseReplacements
+from ingest.systems import REGISTRY
 
-# Fields compared for a revision, per code set; HCPCS coverage matters for payment.
-REVISED_FIELDS = {"icd10cm": ("long_desc", "short_desc"), "hcpcs": ("long_desc", "short_desc", "coverage"),
-                  "pos": ("short_desc", "long_desc")}
 SUMMARY_KEYS = ("added", "deleted", "revised", "expanded", "header_to_billable", "reused", "reactivated", "purged",
                 "headers_added", "headers_deleted", "headers_revised")
 
@@ -139,42 +134,11 @@ def _revisions(old: dict, new: dict, fields: tuple[str, ...]) -> list[dict]:
     return out
 
 
-class ConversionIndex:
-    """The ICD-10-CM conversion table inverted: previous code -> current codes, ranges included."""
-
-    def __init__(self, conversion: pd.DataFrame | None, label: str = "conversion table"):
-        self.label = label
-        self.exact: dict[str, set[str]] = {}
-        self.ranges: list[tuple[str, str, str]] = []
-        if conversion is None:
-            return
-        for code, previous in zip(conversion["code"].tolist(), conversion["previous"].tolist(), strict=True):
-            for item in str(previous).split():
-                if "-" in item:
-                    lo, hi = item.split("-", 1)
-                    self.ranges.append((lo, hi, code))
-                else:
-                    self.exact.setdefault(item, set()).add(code)
-
-    def current_for(self, previous: str) -> set[str]:
-        hits = set(self.exact.get(previous, ()))
-        hits.update(code for lo, hi, code in self.ranges if lo <= previous <= hi and len(previous) == len(lo))
-        return hits
-
-
-def _replacement(code: str, info: dict | None, sources: list[str]) -> dict:
-    return {"code": code, "display_code": info["display_code"] if info else code,
-            "description": info["long_desc"] if info else "", "source": ", ".join(sources)}
-
-
-def _diff_icd10cm(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, conversion: ConversionIndex) -> None:
+def _diff_icd10cm(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, engine: ReleaseReplacements) -> None:
     cols = ("billable", "short_desc", "long_desc")
     gone, came = _changed_rows(old, new, cols)  # rows deleted, added, revised or flag-flipped
     old_rows, new_rows = _records(gone), _records(came)
-    touched = sorted(set(old_rows) | set(new_rows))
-    added_billable = sorted(c for c in touched if c in new_rows and new_rows[c]["billable"] == "1"
-                            and (c not in old_rows or old_rows[c]["billable"] != "1"))
-    for code in touched:
+    for code in sorted(set(old_rows) | set(new_rows)):
         o, n = old_rows.get(code), new_rows.get(code)
         o_bill = o is not None and o["billable"] == "1"
         n_bill = n is not None and n["billable"] == "1"
@@ -183,21 +147,12 @@ def _diff_icd10cm(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, conversio
             if o is not None:  # a header became billable
                 cs.header_to_billable.append(_entry(n))
         if o_bill and not n_bill:
-            # Children: the new billable codes under this one (they are all new, as it was a leaf).
-            children, i = [], bisect.bisect_left(added_billable, code)
-            while i < len(added_billable) and added_billable[i].startswith(code):  # contiguous when sorted
-                if added_billable[i] != code:
-                    children.append(added_billable[i])
-                i += 1
             expanded = n is not None and n["kind"] == "header"
-            sources: dict[str, list[str]] = {c: ["new child code"] for c in children}
-            for c in sorted(conversion.current_for(code)):
-                sources.setdefault(c, []).append(conversion.label)
-            replacements = [_replacement(c, new_rows.get(c), s) for c, s in sorted(sources.items())]
+            replacements = engine.for_code(code)
             cs.deleted.append(_entry(o, reason="expanded" if expanded else "deleted", termination_date="",
                                      replacements=replacements))
-            if expanded:
-                cs.expanded.append(_entry(o, children=children))
+            if expanded:  # its children are all new: it was a leaf
+                cs.expanded.append(_entry(o, children=engine.children(code)))
         if o_bill and n_bill:
             cs.revised += _revisions(o, n, ("long_desc", "short_desc"))
         # Header view, as the order addenda count it: a header's identity is (flag 0, code).
@@ -209,28 +164,21 @@ def _diff_icd10cm(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, conversio
             cs.headers["deleted"].append(_entry(o))
         if o_head and n_head:
             cs.headers["revised"] += _revisions(o, n, ("long_desc", "short_desc"))
-    _fill_replacement_descriptions(cs, new)
 
 
-def _fill_replacement_descriptions(cs: ChangeSet, new: pd.DataFrame) -> None:
-    """Replacement codes not among the changed rows (conversion targets that already existed)."""
-    missing = sorted({r["code"] for d in cs.deleted for r in d["replacements"] if not r["description"]})
-    if not missing:
-        return
-    info = _records(new.loc[new["code"].isin(missing)])
-    for d in cs.deleted:
-        for r in d["replacements"]:
-            if not r["description"] and r["code"] in info:
-                r["display_code"], r["description"] = info[r["code"]]["display_code"], info[r["code"]]["long_desc"]
-
-
-def _diff_hcpcs(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet) -> None:
+def _diff_hcpcs(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, engine: ReleaseReplacements) -> None:
     """File-to-file view keyed on (code, add date); the action-code view from the newer file beside it."""
     o_rows, n_rows = _records(old), _records(new)
     for code in sorted(set(o_rows) | set(n_rows)):
         o, n = o_rows.get(code), n_rows.get(code)
         if o is None:
-            cs.added.append(_entry(n, kind=n["kind"], action_code=n["action_code"]))
+            if n["billable"] != "1" and n["termination_date"]:
+                # added and terminated between the two files (K0903: added 2018-04-01, ended 2018-12-31):
+                # it first appears already discontinued, so for a billing team it is deleted, not added
+                cs.deleted.append(_entry(n, reason="discontinued", termination_date=n["termination_date"],
+                                         replacements=engine.for_code(code)))
+            else:
+                cs.added.append(_entry(n, kind=n["kind"], action_code=n["action_code"]))
             continue
         o_live = o["billable"] == "1"
         if n is None:
@@ -238,7 +186,7 @@ def _diff_hcpcs(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet) -> None:
                 cs.purged.append(_entry(o, termination_date=o["termination_date"]))
             else:  # vanished with no termination date: deleted without notice
                 cs.deleted.append(_entry(o, reason="vanished", termination_date="",
-                                         replacements=_xrefs(o, n_rows)))
+                                         replacements=engine.for_code(code, row=o)))
             continue
         n_live = n["billable"] == "1"
         if o["add_date"] != n["add_date"]:
@@ -248,19 +196,15 @@ def _diff_hcpcs(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet) -> None:
             continue
         if o_live and not n_live:
             cs.deleted.append(_entry(n, reason="discontinued", termination_date=n["termination_date"],
-                                     replacements=_xrefs(n, n_rows) or _xrefs(o, n_rows)))
+                                     replacements=engine.for_code(code, fallback_row=o)))
         elif n_live and not o_live:
             cs.reactivated.append(_entry(n, action_code=n["action_code"]))
-        cs.revised += _revisions(o, n, REVISED_FIELDS["hcpcs"])
+        cs.revised += _revisions(o, n, REGISTRY["hcpcs"].revised_fields)
     actions: dict[str, list[str]] = {}
     for code, row in n_rows.items():
         if row["action_code"] and row["action_code"] != "N":
             actions.setdefault(row["action_code"], []).append(code)
     cs.actions = {k: sorted(v) for k, v in sorted(actions.items())}
-
-
-def _xrefs(row: dict, new_rows: dict[str, dict]) -> list[dict]:
-    return [_replacement(x, new_rows.get(x), ["HCPCS XREF"]) for x in row["xrefs"].split() if x]
 
 
 def _diff_generic(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet) -> None:
@@ -272,55 +216,24 @@ def _diff_generic(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet) -> None:
         elif n is None:
             cs.deleted.append(_entry(o, reason="deleted", termination_date=o["effective_end"], replacements=[]))
         else:
-            cs.revised += _revisions(o, n, REVISED_FIELDS[cs.system])
+            cs.revised += _revisions(o, n, REGISTRY[cs.system].revised_fields)
 
 
 def diff_releases(old: pd.DataFrame, new: pd.DataFrame, *, conversion: pd.DataFrame | None = None,
-                  conversion_label: str = "conversion table", from_label: str = "", to_label: str = "") -> ChangeSet:
-    """Compare two release tables of one code set. Every deleted code carries its replacements."""
-    systems = set(old["system"].unique()) | set(new["system"].unique())
-    if len(systems) != 1:
-        raise CodegovError(f"cannot diff releases of different code sets: {sorted(systems)}")
-    system = systems.pop()
+                  conversion_label: str = "conversion table", from_label: str = "", to_label: str = "",
+                  engine: ReleaseReplacements | None = None) -> ChangeSet:
+    """Compare two release tables of one code set. Every deleted code carries its replacements, from the
+    replacement engine on the newer release (built here from `new` and `conversion` unless given)."""
+    found = set(old["system"].unique()) | set(new["system"].unique())
+    if len(found) != 1:
+        raise CodegovError(f"cannot diff releases of different code sets: {sorted(found)}")
+    system = found.pop()
     cs = ChangeSet(system, str(old["release"].iloc[0]), str(new["release"].iloc[0]), from_label, to_label)
+    engine = engine or ReleaseReplacements(system, new, conversion, conversion_label)
     if system == "icd10cm":
-        _diff_icd10cm(old, new, cs, ConversionIndex(conversion, conversion_label))
+        _diff_icd10cm(old, new, cs, engine)
     elif system == "hcpcs":
-        _diff_hcpcs(old, new, cs)
+        _diff_hcpcs(old, new, cs, engine)
     else:
         _diff_generic(old, new, cs)
-    return cs
-
-
-def conversion_path(out: Path, system: str, release_id: str) -> Path:
-    return Path(out) / system / f"{release_id}.conversion.csv"
-
-
-def load_change_set(codesets: Path, system: str, from_id: str | None = None, to_id: str | None = None,
-                    inventory=None, out: Path | None = None) -> ChangeSet:
-    """The change set between two stored releases (default: the latest and the one before it)."""
-    out = Path(out) if out else releases_dir(codesets)
-    sources = load_sources(codesets)
-    ingested = list_releases(out, system)
-    to_id = sources.resolve(system, to_id).id if to_id else (ingested[-1] if ingested else None)
-    if to_id is None:
-        raise CodegovError(f"{out / system}: no {system} release ingested yet; run `codegov ingest` first")
-    if from_id:
-        from_id = sources.resolve(system, from_id).id
-    else:
-        earlier = [r for r in ingested if r < to_id]
-        if not earlier:
-            raise CodegovError(f"no {system} release before {to_id} is ingested; nothing to diff against")
-        from_id = earlier[-1]
-    conv_path = conversion_path(out, system, to_id)
-    conversion = pd.read_csv(conv_path, dtype=str, keep_default_na=False) if conv_path.exists() else None
-    labels = {r.id: r.label for r in sources.releases(system)}
-    old, new = read_release(out, system, from_id), read_release(out, system, to_id)
-    cs = diff_releases(old, new, conversion=conversion,
-                       conversion_label=f"conversion table {labels.get(to_id, to_id)}",
-                       from_label=labels.get(from_id, from_id), to_label=labels.get(to_id, to_id))
-    if inventory is not None:
-        from ingest.impact import inventory_impact
-
-        cs.inventory = inventory_impact(cs, inventory, new, old)
     return cs

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ingest import systems as registry
 from ingest.model import SYSTEM_NAMES, SYSTEMS, CodegovError
+from ingest.replacements import ReleaseReplacements
 
 STATUSES = ("valid", "header", "not-yet-effective", "deleted", "unknown")
 VALID, HEADER, NOT_YET, DELETED, UNKNOWN = range(5)
@@ -22,17 +24,12 @@ NO_END = np.iinfo(np.int64).max
 
 # How many months the newest release of a code set stays in force when nothing newer is loaded. ICD-10-CM
 # rows carry their fiscal year's end (effective_end), which wins; POS snapshots stay in force until replaced.
-DEFAULT_HORIZON_MONTHS = {"icd10cm": 12, "hcpcs": 12, "pos": None}
+DEFAULT_HORIZON_MONTHS = {s: registry.REGISTRY[s].horizon_months for s in SYSTEMS}
 
 CPT_MESSAGE = ("CPT codes are not validated: CPT is licensed by the AMA and codegov ships no CPT data; "
                "check it against your organisation's licensed CPT file")
 
-_CPT = re.compile(r"\d{4}[0-9FTU]")
-_HCPCS = re.compile(r"[A-Z]\d{4}")
-_MODIFIER = re.compile(r"[A-Z0-9]{2}")
-_POS = re.compile(r"\d{1,2}")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ICD = re.compile(r"[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
 
 ReplacementSource = Callable[[str, str], list[tuple[str, str]]]
 
@@ -59,19 +56,8 @@ class Validity:
         return data
 
 
-def dotted(code: str) -> str:
-    """ICD-10-CM display form: a dot after the third character."""
-    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
-
-
 def normalize_code(raw: str, system: str) -> str:
-    """The official form of a code as people type it: upper case, ICD without its dot, POS with two digits."""
-    code = str(raw).strip().upper()
-    if system == "icd10cm":
-        return code.replace(".", "").replace(" ", "")
-    if system == "pos" and code.isdigit():
-        return code.zfill(2)
-    return code
+    return registry.normalize(system, raw)
 
 
 def guess_system(raw: str, history: ReleaseHistory | None = None) -> str:
@@ -81,19 +67,21 @@ def guess_system(raw: str, history: ReleaseHistory | None = None) -> str:
     set that holds it in the loaded history, HCPCS when both or neither do.
     """
     code = str(raw).strip().upper()
-    if _POS.fullmatch(code):
+    icd, hcpcs, pos, cpt = (registry.REGISTRY[s] for s in ("icd10cm", "hcpcs", "pos", "cpt"))
+    if re.fullmatch(r"\d{1,2}", code):
         return "pos"
     if "." in code:
-        return "icd10cm" if _ICD.fullmatch(code) else "unknown"
-    if _CPT.fullmatch(code):
+        dotted_form = re.fullmatch(r"[0-9A-Z]{3}\.[0-9A-Z]{1,4}", code)
+        return "icd10cm" if dotted_form and icd.matches(code) else "unknown"
+    if cpt.kind_of(code) == "code":
         return "cpt"
-    if _HCPCS.fullmatch(code):
+    if hcpcs.kind_of(code) == "procedure":
         if history is not None and not history.knows("hcpcs", code) and history.knows("icd10cm", code):
             return "icd10cm"
         return "hcpcs"
-    if _MODIFIER.fullmatch(code):
+    if hcpcs.kind_of(code) == "modifier" and not icd.matches(code):
         return "hcpcs"
-    if _ICD.fullmatch(code):
+    if icd.matches(code):
         return "icd10cm"
     return "unknown"
 
@@ -145,6 +133,7 @@ class _SystemHistory:
 
     def __init__(self, system: str, tables: Mapping[str, pd.DataFrame], horizon_months: int | None):
         self.system = system
+        self.cs = registry.get(system)
         self.release_ids = sorted(tables)
         self.release_days = np.array([_days(pd.Series([r]), NO_START)[0] for r in self.release_ids],
                                      dtype=np.int64)
@@ -166,11 +155,12 @@ class _SystemHistory:
                 "start_s": t[self._start_col].to_numpy(dtype=object) if self._start_col else "",
                 "end_s": t[self._end_col].to_numpy(dtype=object) if self._end_col else "",
                 "xrefs": t["xrefs"].to_numpy(dtype=object) if "xrefs" in t else "",
+                "short": t["short_desc"].to_numpy(dtype=object) if "short_desc" in t else "",
                 "rel_end_s": t["effective_end"].to_numpy(dtype=object) if "effective_end" in t else "",
             }))
         rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["code", "rel", "display_code", "kind", "billable", "desc", "start_s", "end_s", "xrefs",
-                     "rel_end_s"])
+                     "short", "rel_end_s"])
         rows = rows.drop_duplicates(["code", "rel"], keep="last").reset_index(drop=True)
         codes, uniques = pd.factorize(rows["code"])
         self.codes = pd.Index(uniques, dtype=object)
@@ -181,6 +171,8 @@ class _SystemHistory:
         self.billable = rows["billable"].to_numpy(bool)
         self.desc = pd.Categorical(rows["desc"].astype(object))
         self.xrefs = rows["xrefs"].to_numpy(object)
+        self.short = rows["short"].to_numpy(object)
+        self.end_s = rows["end_s"].to_numpy(object)
         self.start = _days(rows["start_s"], NO_START) if self._start_col else np.full(len(rows), NO_START)
         self.end = _days(rows["end_s"], NO_END) if self._end_col else np.full(len(rows), NO_END)
         nrel = len(self.release_ids)
@@ -190,36 +182,28 @@ class _SystemHistory:
         self.cover_end = NO_END
         if nrel:
             last = rows.loc[rows["rel"] == nrel - 1, "rel_end_s"]
-            ends = _days(last[last != ""], NO_END) if system == "icd10cm" else np.array([], np.int64)
+            ends = _days(last[last != ""], NO_END) if self.cs.headers else np.array([], np.int64)
             if len(ends) and (ends != NO_END).any():
                 self.cover_end = int(ends[ends != NO_END].max())
             elif horizon_months is not None:
                 until = pd.Timestamp(self.release_ids[-1]) + pd.DateOffset(months=int(horizon_months))
                 self.cover_end = int(self.release_days[-1]) + (until - pd.Timestamp(self.release_ids[-1])).days - 1
-        self._children: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def _start_col(self) -> str | None:
-        return {"hcpcs": "add_date", "pos": "effective_start"}.get(self.system)
+        return self.cs.start_column
 
     @property
     def _end_col(self) -> str | None:
-        return {"hcpcs": "termination_date", "pos": "effective_end"}.get(self.system)
+        return self.cs.end_column
+
+    def row_fields(self, row: int) -> dict:
+        """The fields of one stored row the replacement rules read (XREF, termination date, short descriptor)."""
+        return {"xrefs": self.xrefs[row], "termination_date": self.end_s[row] if self._end_col else "",
+                "short_desc": self.short[row]}
 
     def code_ids(self, codes: np.ndarray) -> np.ndarray:
         return self.codes.get_indexer(codes) if len(self.codes) else np.full(len(codes), -1)
-
-    def children(self, code: str, rel: int) -> list[str]:
-        """Billable codes of release rel that extend code (ICD-10-CM replacements of a header)."""
-        if rel not in self._children:
-            mask = (self.rel == rel) & self.billable
-            order = np.argsort(self.codes.to_numpy()[self.code_id[mask]], kind="stable")
-            rows = np.flatnonzero(mask)[order]
-            self._children[rel] = (rows, self.codes.to_numpy()[self.code_id[rows]])
-        rows, names = self._children[rel]
-        lo = np.searchsorted(names, code, side="left")
-        hi = np.searchsorted(names, code + "\uffff", side="left")
-        return [str(self.display[r]) for r, n in zip(rows[lo:hi], names[lo:hi], strict=True) if n != code]
 
     def resolve(self, cid: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
         """Status of unique (code id, day) pairs: arrays status, row, rel, since, ref_row."""
@@ -241,7 +225,7 @@ class _SystemHistory:
         ix = np.arange(len(k))
         row0 = pres[ix, r]
         chosen, chosen_rel = row0.copy(), r.copy()
-        if self.system == "hcpcs" and nrel > 1:
+        if self.cs.reuses_codes and nrel > 1:
             # A code (re)added between two loaded files: the next file's row with an add date on or before
             # the date of service is the meaning in force (G9890 in 2018: quarterly change the annual missed).
             nxt = np.minimum(r + 1, nrel - 1)
@@ -256,7 +240,7 @@ class _SystemHistory:
         present = chosen >= 0
         safe = np.maximum(chosen, 0)
         rel_day = self.release_days
-        if self.system == "icd10cm":
+        if self.cs.headers:
             bill_m = has & self.billable[np.maximum(pres, 0)]
             head_m = has & ~bill_m
             is_bill = present & self.billable[safe]
@@ -291,12 +275,12 @@ class _SystemHistory:
         prev_row = pres[ix, np.maximum(before, 0)]
         next_row = pres[ix, np.maximum(after, 0)]
         gone_day = rel_day[np.minimum(before + 1, nrel - 1)]
-        if self.system != "icd10cm":
+        if not self.cs.headers:
             e = self.end[np.maximum(prev_row, 0)]
             gone_day = np.where((e != NO_END) & (e + 1 < gone_day), e + 1, gone_day)
         sn = np.where(dele, gone_day, sn)
         nxt_day = rel_day[np.maximum(after, 0)]
-        if self.system != "icd10cm":
+        if not self.cs.headers:
             s = self.start[np.maximum(next_row, 0)]
             nxt_day = np.where((s != NO_START) & (s > d), s, nxt_day)
         sn = np.where(later, nxt_day, sn)
@@ -311,8 +295,15 @@ class ReleaseHistory:
     """Every loaded release of every code set, answering "what did this code mean on that day"."""
 
     def __init__(self, tables: Mapping[tuple[str, str], pd.DataFrame] | None = None,
-                 horizon_months: Mapping[str, int | None] | None = None):
+                 horizon_months: Mapping[str, int | None] | None = None,
+                 engines: Callable[[str, str], ReleaseReplacements] | None = None):
+        """tables: {(system, release id): release table}. engines: fn(system, release id) -> the replacement
+        engine on that release (a ReleaseRepository passes its own, with the conversion tables); default
+        one built here from the table."""
         horizon = {**DEFAULT_HORIZON_MONTHS, **(horizon_months or {})}
+        self._tables = dict(tables or {})
+        self._engines = engines
+        self._own_engines: dict[tuple[str, str], ReleaseReplacements] = {}
         by_system: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in SYSTEMS}
         for (system, release_id), table in (tables or {}).items():
             if system not in by_system:
@@ -322,15 +313,19 @@ class ReleaseHistory:
         self._sources: dict[str, list[ReplacementSource]] = {s: [] for s in SYSTEMS}
 
     @classmethod
-    def from_store(cls, codesets_dir: str | Path, systems: Iterable[str] = SYSTEMS,
-                   horizon_months: Mapping[str, int | None] | None = None) -> ReleaseHistory:
-        """Every release table under codesets_dir/releases (see ingest.store)."""
-        from ingest.store import list_releases, read_release, releases_dir
+    def from_store(cls, codesets_dir: str | Path, releases: str | Path | None = None) -> ReleaseHistory:
+        """Every release table under releases (default codesets_dir/releases), with the conversion tables."""
+        from ingest.repository import ReleaseRepository
 
-        out = releases_dir(Path(codesets_dir))
-        tables = {(s, r): read_release(out, s, r) for s in systems for r in list_releases(out, s)
-                  if _ISO_DAY.fullmatch(r)}  # other CSVs beside the tables (conversion) are not releases
-        return cls(tables, horizon_months)
+        return ReleaseRepository(releases, codesets_dir).history()
+
+    def engine(self, system: str, release_id: str) -> ReleaseReplacements:
+        if self._engines is not None:
+            return self._engines(system, release_id)
+        key = (system, release_id)
+        if key not in self._own_engines:
+            self._own_engines[key] = ReleaseReplacements(system, self._tables[key])
+        return self._own_engines[key]
 
     def releases(self, system: str) -> list[str]:
         return list(self._systems[system].release_ids)
@@ -352,15 +347,13 @@ class ReleaseHistory:
 
     def replacements(self, system: str, code: str, release_id: str | None, status: str,
                      ref_row: int = -1) -> list[tuple[str, str]]:
-        """Replacement suggestions: ICD children of a header, HCPCS XREF codes, then registered sources."""
+        """Replacement suggestions from the replacement engine (ingest.replacements), then registered sources."""
         h = self._systems[system]
         out: list[tuple[str, str]] = []
         if status in ("header", "deleted") and release_id in h.release_ids:
-            rel = h.release_ids.index(release_id)
-            if system == "icd10cm":
-                out += [(c, "children") for c in h.children(code, rel)]
-            elif system == "hcpcs" and ref_row >= 0:
-                out += [(c, "xref") for c in str(h.xrefs[ref_row]).split()]
+            found = self.engine(system, release_id).for_code(
+                code, row=h.row_fields(ref_row) if ref_row >= 0 and not h.cs.headers else None)
+            out += [(r["display_code"], r["kind"].split(", ")[0]) for r in found]
             for source in self._sources[system]:
                 out += [(c, s) for c, s in source(code, release_id) if (c, s) not in out]
         return out
@@ -437,11 +430,11 @@ class ReleaseHistory:
             release = h.release_ids[rel] if res["covered"][i] and rel >= 0 else None
             day = _day_to_date(int(days[i]))
             since = _day_to_date(int(res["since"][i]))
-            disp = str(h.display[ref]) if ref >= 0 else (dotted(code) if h.system == "icd10cm" else code)
+            disp = str(h.display[ref]) if ref >= 0 else h.cs.display(code)
             display.append(disp)
             desc.append(str(cats[desc_codes[ref]]) if ref >= 0 and desc_codes[ref] >= 0 else "")
             status = STATUSES[st]
-            if status == "deleted" and h.system == "icd10cm" and int(res["row"][i]) >= 0:
+            if status == "deleted" and h.cs.headers and int(res["row"][i]) >= 0:
                 rep_release = release  # became a header: its children in the release in force
             elif status == "deleted" and since is not None:
                 later = [r for r in h.release_ids if r <= since.isoformat()]
@@ -479,7 +472,7 @@ def _message(name: str, disp: str, status: str, day: dt.date | None, since: dt.d
         more = f"; bill one of {rep_text}" if reps else ""
         return f"{disp} is a header on {when}, not billable: it needs more characters{more}"
     if status == "deleted":
-        if h.system == "icd10cm" and row >= 0:
+        if h.cs.headers and row >= 0:
             head = f"{disp} became a header on {since}: it needs more characters"
         else:
             head = f"{disp} was deleted on {since}"

@@ -6,8 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SYSTEMS = ("icd10cm", "hcpcs", "pos")
-SYSTEM_NAMES = {"icd10cm": "ICD-10-CM", "hcpcs": "HCPCS Level II", "pos": "Place of Service"}
+from ingest.systems import LOADED as SYSTEMS  # the code sets with releases; the registry is ingest.systems
+from ingest.systems import REGISTRY as _REGISTRY
+
+SYSTEM_NAMES = {s: _REGISTRY[s].name for s in SYSTEMS}
 
 # The normalised release table: one row per code, the same columns for every code set.
 # Codes are strings from the first byte; dates are ISO (YYYY-MM-DD) or empty.

@@ -28,6 +28,11 @@ def manifest_path(out: Path, system: str, release_id: str) -> Path:
     return Path(out) / system / f"{release_id}.manifest.json"
 
 
+def conversion_path(out: Path, system: str, release_id: str) -> Path:
+    """The official conversion table kept beside an ICD-10-CM release table."""
+    return Path(out) / system / f"{release_id}.conversion.csv"
+
+
 def atomic_write(path: Path, data: bytes) -> bool:
     """Write through a temporary file in the same folder and rename; False when the bytes are unchanged."""
     path = Path(path)

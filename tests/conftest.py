@@ -14,10 +14,14 @@ SHARED = Path(os.environ.get("CODEGOV_SHARED_DATA", ROOT.parent / "shared" / "da
 
 
 def shared(*parts: str) -> Path:
-    """A file of the real official releases in ../shared/data/cms; skips the test when absent."""
+    """A file of the real official releases in ../shared/data/cms; skips the test when absent, and fails it
+    under CI=true (a CI run without the real data must not pass by skipping)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not available: {path}")
+        message = f"real data not available: {path}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     return path
 
 
@@ -38,7 +42,8 @@ REAL_RELEASES = {"icd10cm": ("FY2024", "FY2025", "FY2026"), "hcpcs": ("2017", "2
 
 
 def ingest_real(out: Path, releases: dict[str, tuple[str, ...]] = REAL_RELEASES) -> Path:
-    """Ingest real releases from ../shared/data/cms into `out` (skips the test when the data is absent)."""
+    """Ingest real releases from ../shared/data/cms into `out` (skips the test when the data is absent; fails
+    it under CI=true)."""
     from ingest.build import ingest_from_mirror
 
     return ingest_from_mirror(CODESETS, shared(), out, releases)
@@ -60,7 +65,9 @@ def make_sample_codesets(folder: Path, inventory: str | None = None, rules: bool
         shutil.copytree(CODESETS / "rules", folder / "rules")
         shutil.copytree(SAMPLE / "ncci", folder / "sample" / "ncci")
         shutil.copytree(SAMPLE / "mue", folder / "sample" / "mue")
-    assert main(["--codesets", str(folder), "ingest", "--mirror", str(SAMPLE), "--offline"]) == 0
+    # --releases: the tests read <codesets>/releases; the sample mirror alone would choose releases-sample
+    assert main(["--codesets", str(folder), "--releases", str(folder / "releases"), "ingest", "--mirror",
+                 str(SAMPLE), "--offline"]) == 0
     return folder
 
 

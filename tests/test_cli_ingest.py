@@ -23,6 +23,7 @@ def workspace(tmp_path):
     shutil.copy(CODESETS / "pos.csv", codesets)
     mirror = tmp_path / "mirror"
     shutil.copytree(SAMPLE, mirror)
+    (mirror / "codegov-mirror.toml").unlink()  # a plain mirror: its tables go to <codesets>/releases
     return codesets, mirror
 
 
@@ -116,3 +117,23 @@ def test_every_command_has_help_text():
     for name in COMMANDS:
         assert sub.choices[name].description, f"codegov {name} has no description"
         assert helps[name], f"codegov {name} has no one-line help"
+
+
+def test_the_sample_mirror_keeps_its_tables_apart_from_real_releases(codegov, tmp_path):
+    """The demo's sample releases go to <codesets>/releases-sample (the sample's codegov-mirror.toml), so a
+    real ingest into <codesets>/releases never meets the demo's manifests; --releases chooses the folder."""
+    codesets = tmp_path / "codesets"
+    codesets.mkdir()
+    shutil.copy(CODESETS / "sources.toml", codesets)
+    shutil.copy(CODESETS / "pos.csv", codesets)
+    status, _, err = codegov("--codesets", codesets, "ingest", "--mirror", SAMPLE, "--offline", "--system", "icd10cm")
+    assert status == 0, err
+    assert (codesets / "releases-sample" / "icd10cm" / "2025-10-01.csv").exists()
+    assert not (codesets / "releases").exists()
+    status, out, _ = codegov("--codesets", codesets, "--releases", codesets / "releases-sample", "lookup", "G35",
+                             "--on", "2025-10-01")
+    assert status == 0 and "became a header" in out
+    status, _, err = codegov("--codesets", codesets, "--releases", tmp_path / "elsewhere", "ingest", "--mirror",
+                             SAMPLE, "--offline", "--system", "icd10cm")
+    assert status == 0, err
+    assert (tmp_path / "elsewhere" / "icd10cm" / "2025-10-01.csv").exists()

@@ -7,9 +7,10 @@ import os
 
 import pytest
 
-from ingest.diff import load_change_set
 from ingest.inventory import load_inventory
-from ingest.report import md_cell, render_csv, render_markdown
+from ingest.repository import load_change_set
+from playbooks.report import render_csv, render_markdown
+from playbooks.text import md_cell
 from tests.conftest import ROOT, make_sample_codesets
 
 FIXTURE_INVENTORY = ROOT / "tests" / "fixtures" / "inventory.csv"

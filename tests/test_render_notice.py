@@ -10,7 +10,8 @@ import jinja2
 import markdown
 import pytest
 
-from playbooks.render import Site, SiteData, environment, md_cell
+from playbooks.site import Site, SiteData
+from playbooks.text import environment, md_cell
 from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ingest.model import COLUMNS
-from playbooks.render import CodeIndex, Site, SiteData
+from ingest.status import CodeIndex
+from playbooks.site import Site, SiteData
 from tests.test_render_notice import hcpcs_change_set, icd_change_set
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from playbooks.render import Site, gather
+from playbooks.site import Site, gather
 from tests.conftest import CODESETS, ROOT, ingest_real
 
 pytestmark = pytest.mark.realdata
@@ -16,7 +16,10 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = ingest_real(tmp_path_factory.mktemp("releases"), {"icd10cm": ("FY2025", "FY2026")})
-    return Site(gather(CODESETS, releases=out, playbooks_dir=ROOT / "playbooks"))
+    from ingest.repository import ReleaseRepository
+    from playbooks.load import load_playbooks
+
+    return Site(gather(ReleaseRepository(out, CODESETS), playbooks=load_playbooks(ROOT / "playbooks")))
 
 
 def test_fy2026_notice_lists_all_28_deleted_codes_with_replacements(site):

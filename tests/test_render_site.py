@@ -8,7 +8,10 @@ import shutil
 
 import pytest
 
-from playbooks.render import MARKER, NAV_FILE, on_config, render_site
+from codegov.update import render_folder
+from playbooks.hook import on_config
+from playbooks.site import NAV_FILE
+from playbooks.write import MARKER
 from tests.conftest import ROOT, make_sample_codesets
 
 INVENTORY = """system,code,specialty,service_line,owner,notes
@@ -38,7 +41,7 @@ def snapshot(folder):
 def test_render_writes_every_page_and_a_rerun_changes_nothing(sample, tmp_path):
     out = tmp_path / "generated"
     inventory = sample / "inventory" / "inventory.csv"
-    first = render_site(sample, out, playbooks_dir=ROOT / "playbooks", inventory=inventory,
+    first = render_folder(sample, out, playbooks_dir=ROOT / "playbooks", inventory=inventory,
                         checks=tmp_path / "absent.json")
     pages = {str(p.relative_to(out)) for p in first.written}
     assert {"playbooks/index.md", "playbooks/imaging.md", "playbooks/dme.md", "notices/index.md",
@@ -47,7 +50,7 @@ def test_render_writes_every_page_and_a_rerun_changes_nothing(sample, tmp_path):
     assert (out / MARKER).exists()
     before = snapshot(out)
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    second = render_site(sample, out, playbooks_dir=ROOT / "playbooks", inventory=inventory,
+    second = render_folder(sample, out, playbooks_dir=ROOT / "playbooks", inventory=inventory,
                          checks=tmp_path / "absent.json")
     assert second.written == [] and second.removed == []
     assert snapshot(out) == before
@@ -56,7 +59,7 @@ def test_render_writes_every_page_and_a_rerun_changes_nothing(sample, tmp_path):
 
 def test_pages_show_the_sample_changes(sample, tmp_path):
     out = tmp_path / "generated"
-    render_site(sample, out, playbooks_dir=ROOT / "playbooks", inventory=sample / "inventory" / "inventory.csv",
+    render_folder(sample, out, playbooks_dir=ROOT / "playbooks", inventory=sample / "inventory" / "inventory.csv",
                 checks=tmp_path / "absent.json")
     notice = (out / "notices" / "icd10cm-2025-10-01.md").read_text()
     for code in ("G35", "R10.2", "E78.01"):
@@ -96,7 +99,7 @@ def test_checks_page_shows_the_results_file(sample, tmp_path):
          "success": True, "status": "not checked", "failing_count": 0, "failing_sample": [], "details": "CPT"},
     ]}))
     out = tmp_path / "generated"
-    render_site(sample, out, playbooks_dir=ROOT / "playbooks", checks=results)
+    render_folder(sample, out, playbooks_dir=ROOT / "playbooks", checks=results)
     text = (out / "checks.md").read_text()
     assert '!!! failure "1 of 3 checks failed"' in text
     assert "1 check could not run on this data" in text
@@ -114,19 +117,19 @@ def test_stale_pages_are_removed_and_foreign_folders_refused(sample, tmp_path):
     from ingest.model import CodegovError
 
     out = tmp_path / "generated"
-    render_site(sample, out, playbooks_dir=ROOT / "playbooks")
+    render_folder(sample, out, playbooks_dir=ROOT / "playbooks")
     stale = out / "notices" / "icd10cm-2020-10-01.md"
     stale.write_text("old")
     (out / "old-folder").mkdir()
     (out / "old-folder" / "page.md").write_text("old")
-    result = render_site(sample, out, playbooks_dir=ROOT / "playbooks")
+    result = render_folder(sample, out, playbooks_dir=ROOT / "playbooks")
     assert stale in result.removed and not stale.exists() and not (out / "old-folder").exists()
 
     foreign = tmp_path / "site_src"
     foreign.mkdir()
     (foreign / "index.md").write_text("hand-written")
     with pytest.raises(CodegovError, match="not a folder codegov render created"):
-        render_site(sample, foreign, playbooks_dir=ROOT / "playbooks")
+        render_folder(sample, foreign, playbooks_dir=ROOT / "playbooks")
     assert (foreign / "index.md").read_text() == "hand-written"
 
 
@@ -170,7 +173,7 @@ def test_cli_render_then_strict_site_build(codegov, sample, tmp_path):
 def test_strict_site_build_fails_on_a_broken_link(codegov, sample, tmp_path):
     docs = tmp_path / "site_src"
     shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
-    render_site(sample, docs / "generated", playbooks_dir=ROOT / "playbooks")
+    render_folder(sample, docs / "generated", playbooks_dir=ROOT / "playbooks")
     (docs / "index.md").write_text("# Home\n\nSee [a page that is not there](missing.md).\n")
     status, out, err = codegov("site", "--config", ROOT / "mkdocs.yml", "--docs-dir", docs,
                                "--site-dir", tmp_path / "site")

@@ -43,13 +43,13 @@ pytestmark = pytest.mark.browser
 def built_site(tmp_path_factory):
     """The sample pipeline up to the built site, in a temporary folder; nothing in the work tree is touched."""
     from codegov.commands.site import build_site
-    from playbooks.render import render_site
+    from codegov.update import render_folder
 
     tmp = tmp_path_factory.mktemp("site")
     codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY)
     docs = tmp / "site_src"
     shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
-    render_site(codesets, docs / "generated", playbooks_dir=ROOT / "playbooks",
+    render_folder(codesets, docs / "generated", playbooks_dir=ROOT / "playbooks",
                 inventory=codesets / "inventory" / "inventory.csv", checks=tmp / "no-checks.json")
     return build_site(ROOT / "mkdocs.yml", docs_dir=docs, site_dir=tmp / "site", strict=True)
 

@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
 tracked=(codesets/releases site_src/generated)
+# The organisation's tracked release history, whatever mirror the run reads (the bundled sample keeps
+# its own tables apart in codesets/releases-sample when run by hand)
+export CODEGOV_RELEASES=codesets/releases
 build=build
 log=$build/update.log
 body=$build/report/pr-body.md

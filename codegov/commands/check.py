@@ -13,19 +13,13 @@ Writes <out>/results.json and <out>/results.md; exits 0 only when every gate pas
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
+from codegov.options import date
+
 HELP = "validate release tables, the inventory and playbooks; exit 1 if a gate fails"
 SUITES = ("release", "inventory", "playbooks")  # the order of checks.runner.SUITES
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def _fraction(text: str) -> float:
@@ -48,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ingested release tables (default: <codesets>/releases)")
     p.add_argument("--inventory", type=Path, metavar="FILE",
                    help="inventory CSV or folder (default: <codesets>/inventory when it exists)")
-    p.add_argument("--on", type=_date, metavar="DATE",
+    p.add_argument("--on", type=date, metavar="DATE",
                    help="the inventory's effective date, YYYY-MM-DD: its codes are checked against the release in "
                    "force that day (default: the newest ingested ICD-10-CM release's effective date)")
     p.add_argument("--playbooks", type=Path, metavar="DIR", default=Path("playbooks"),
@@ -71,13 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from checks.report import write_results
     from checks.runner import Gates, run_checks
+    from codegov.options import default_inventory, releases_folder
 
-    inventory = args.inventory
-    if inventory is None and (args.codesets / "inventory" / "inventory.csv").exists():
-        inventory = args.codesets / "inventory"
+    inventory = args.inventory or default_inventory(args.codesets)
     playbooks = args.playbooks if args.playbooks and args.playbooks.is_dir() else None
     gates = Gates(data_docs=args.out / "data-docs" if args.data_docs else None)
-    report = run_checks(args.codesets, releases=args.releases, systems=args.system, release=args.release,
+    report = run_checks(args.codesets, releases=releases_folder(args, args.releases),
+                        systems=args.system, release=args.release,
                         inventory=inventory, on=args.on, playbooks=playbooks, drift=args.drift,
                         drift_min_rows=args.drift_min_rows, suites=tuple(args.suite or SUITES), gates=gates)
     if not report.rows:

@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from codegov.options import POLICY as POLICY_EXIT
+
 HELP = "diff two releases (and your inventory) into the deleted-code report"
 FAIL_ON = ("inventory-deleted",)
-POLICY_EXIT = 2  # exit status when a --fail-on gate trips (1 is kept for errors)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,22 +31,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ingest.diff import load_change_set
+    from codegov.options import releases_folder, write_output
     from ingest.inventory import load_inventory
-    from ingest.report import inventory_deleted_count, render_csv, render_json, render_markdown
-    from ingest.store import atomic_write
+    from ingest.repository import ReleaseRepository
+    from playbooks.report import inventory_deleted_count, render_csv, render_json, render_markdown
 
     inventory = None
     if not args.no_inventory:
         inventory = load_inventory(args.inventory or args.codesets / "inventory")
-    cs = load_change_set(args.codesets, args.system, args.from_release, args.to_release, inventory=inventory,
-                         out=args.releases)
+    repo = ReleaseRepository(releases_folder(args, args.releases), args.codesets)
+    cs = repo.change_set(args.system, args.from_release, args.to_release, inventory=inventory)
     render = {"md": render_markdown, "json": render_json, "csv": render_csv}[args.format]
-    text = render([cs])
-    if args.output:
-        atomic_write(args.output, text.encode("utf-8"))
-    else:
-        sys.stdout.write(text)
+    write_output(render([cs]), args.output)
     if "inventory-deleted" in args.fail_on and inventory_deleted_count([cs]):
         print(f"{inventory_deleted_count([cs])} inventory code(s) deleted in {cs.to_label or cs.to_release}",
               file=sys.stderr)

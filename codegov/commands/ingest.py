@@ -35,49 +35,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="where release tables go (default: <codesets>/releases)")
 
 
-def selected_releases(args, sources):
-    """The releases a command should process: filtered by --system and --release; mirror-present only."""
-    from ingest.model import SYSTEMS, CodegovError
-
-    systems = args.system or list(SYSTEMS)
-    chosen = []
-    for system in systems:
-        if args.release:
-            for name in args.release:
-                try:
-                    chosen.append(sources.resolve(system, name))
-                except CodegovError:
-                    if len(systems) == 1:
-                        raise
-        elif args.mirror is not None and system != "pos":
-            chosen += [r for r in sources.releases(system)
-                       if (Path(args.mirror) / system / r.mirror_dir).is_dir()]
-        else:
-            chosen += sources.releases(system)
-    if args.release and not chosen:
-        raise CodegovError(f"no release named {', '.join(args.release)} in {', '.join(systems)}")
-    return sorted(set(chosen))
-
-
 def run(args) -> int:
-    from ingest.build import ingest_release
-    from ingest.fetch import release_folder
+    from codegov.options import releases_folder
+    from ingest.build import ingest_releases, select_releases
     from ingest.sources import load_sources
-    from ingest.store import releases_dir
 
     sources = load_sources(args.codesets)
-    out = args.out or releases_dir(args.codesets)
-    releases = selected_releases(args, sources)
+    out = releases_folder(args, args.out, mirror=args.mirror)
+    releases = select_releases(sources, args.system, args.release, args.mirror)
     if not releases:
         print("nothing to ingest: no release of the selected code sets is in the mirror", file=sys.stderr)
         return 0
     with _progress() as progress:
-        for release in releases:
-            folder = None
-            if release.system != "pos":
-                folder = release_folder(sources, release, mirror=args.mirror, cache=args.cache,
-                                        offline=args.offline, progress=progress)
-            result = ingest_release(sources, release, folder, out, args.codesets, args.accept_changed)
+        for release, result in ingest_releases(sources, releases, out, args.codesets, mirror=args.mirror,
+                                               cache=args.cache, offline=args.offline,
+                                               accept_changed=args.accept_changed, progress=progress):
             state = "written" if result.changed else "unchanged"
             print(f"{release.system:8} {release.id} {release.label:24} {result.rows:7,} rows "
                   f"{result.billable:7,} billable  {state}: {result.path}")

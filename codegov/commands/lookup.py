@@ -13,27 +13,23 @@ import datetime as dt
 import json
 import sys
 
+from codegov.options import date
+
 HELP = "is a code valid on a date of service? (ICD-10-CM, HCPCS, POS)"
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("code", metavar="CODE", help="E11.9, e119, G0283, 02 or 2, a modifier such as GP")
-    p.add_argument("--on", type=_date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today)")
+    p.add_argument("--on", type=date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today)")
     p.add_argument("--system", choices=("icd10cm", "hcpcs", "pos"), help="code set (default: guessed)")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def run(args) -> int:
-    from ingest.history import ReleaseHistory
+    from codegov.options import releases_folder
+    from ingest.repository import ReleaseRepository
 
-    history = ReleaseHistory.from_store(args.codesets)
+    history = ReleaseRepository(releases_folder(args), args.codesets).history()
     v = history.lookup(args.code, args.on or dt.date.today(), args.system)
     if args.format == "json":
         sys.stdout.write(json.dumps(v.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -27,15 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from codegov.update import stage_pages
-    from playbooks.render import render_site
+    from codegov.options import default_inventory, releases_folder
+    from codegov.update import render_folder
 
-    inventory = args.inventory
-    if inventory is None:
-        default = Path(args.codesets) / "inventory" / "inventory.csv"
-        inventory = default if default.exists() else None
-    result = render_site(args.codesets, args.out, releases=args.releases, playbooks_dir=args.playbooks,
-                         checks=args.checks, inventory=inventory, extra=stage_pages(args.codesets))
+    result = render_folder(args.codesets, args.out, releases=releases_folder(args, args.releases),
+                           playbooks_dir=args.playbooks, checks=args.checks,
+                           inventory=args.inventory or default_inventory(args.codesets))
     print(f"{len(result.written)} pages written, {len(result.unchanged)} unchanged, "
           f"{len(result.removed)} removed: {args.out}")
     return 0

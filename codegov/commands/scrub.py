@@ -15,8 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from codegov.options import POLICY as POLICY_EXIT
+
 HELP = "check a claims file against the code sets in force and the billing edits"
-POLICY_EXIT = 2  # exit status when a --fail-on gate trips (1 is kept for errors)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,20 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from claims.scrub import Scrubber, render
-    from ingest.history import ReleaseHistory
+    from codegov.options import releases_folder, write_output
     from ingest.model import CodegovError
-    from ingest.store import atomic_write
+    from ingest.repository import ReleaseRepository
 
     if args.chunk_lines < 1:
         raise CodegovError("--chunk-lines must be at least 1")
     rules = args.rules or args.codesets / "rules" / "scrub.yml"
-    scrubber = Scrubber.from_files(rules, args.payer_rules, ReleaseHistory.from_store(args.codesets))
+    history = ReleaseRepository(releases_folder(args), args.codesets).history()
+    scrubber = Scrubber.from_files(rules, args.payer_rules, history)
     findings = scrubber.scrub_file(args.claims, args.chunk_lines, args.ignore_unknown_columns)
-    text = render(findings, args.format)
-    if args.output:
-        atomic_write(args.output, text.encode("utf-8"))
-    else:
-        sys.stdout.write(text)
+    write_output(render(findings, args.format), args.output)
     errors = int((findings["severity"] == "error").sum())
     warnings = int((findings["severity"] == "warning").sum())
     for note in scrubber.notes():

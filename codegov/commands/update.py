@@ -23,9 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from codegov.options import releases_folder
     from codegov.update import UpdateOptions, main_update
 
     opts = UpdateOptions(codesets=args.codesets, mirror=args.mirror, offline=args.offline, cache=args.cache,
                          systems=args.system, releases=args.release, inventory=args.inventory, build=args.build,
-                         accept_changed=args.accept_changed, site=not args.no_site)
+                         accept_changed=args.accept_changed, site=not args.no_site,
+                         releases_dir=releases_folder(args, mirror=args.mirror))
     return main_update(opts)

@@ -1,49 +1,25 @@
-"""The deleted-code report: change sets as GitHub-flavoured Markdown (PR body, step summary), JSON and CSV."""
+"""The deleted-code report: change sets as GitHub-flavoured Markdown (PR body, step summary), JSON and CSV.
+
+Rendered through the site's one Jinja environment and Markdown escaper (playbooks.text), so official
+text can break neither a table nor the PR body (no live links, tags or code spans from descriptors).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ingest.diff import ChangeSet
+from playbooks.text import environment
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body
-
-
-def md_cell(value) -> str:
-    """Text safe inside a Markdown table cell: no pipe, tag or line break can escape the cell."""
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("\\", "\\\\").replace("|", "\\|")
-    return " ".join(text.split())
-
-
-def replacements_text(replacements: list[dict]) -> str:
-    if not replacements:
-        return "no replacement known: review with the coding lead"
-    by_source: dict[str, list[str]] = {}
-    for r in replacements:
-        by_source.setdefault(r["source"], []).append(r["display_code"])
-    return "; ".join(f"{', '.join(codes)} ({source})" for source, codes in by_source.items())
-
-
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=False,
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["cell"] = md_cell
-    env.filters["replacements"] = replacements_text
-    return env
 
 
 def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", limit: int = GITHUB_BODY_LIMIT,
                     title: str = "Code-set update") -> str:
     """The report; long lists are cut, with a pointer to the full JSON/CSV, until it fits `limit`."""
-    template = _environment().get_template("report.md.j2")
+    template = environment().get_template("report.md.j2")
     data = [cs.to_dict() for cs in change_sets]
     for max_rows in (None, 500, 200, 100, 50, 20):
         text = template.render(title=title, change_sets=data, checks=checks_markdown, max_rows=max_rows)

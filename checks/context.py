@@ -1,0 +1,75 @@
+"""The Great Expectations context of one run: ephemeral, with one pandas data source and batch per kind of target."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from checks.rows import result_rows
+
+
+class Gates:
+    """An ephemeral GX context (nothing written to the working folder, progress bars and analytics off)
+    with one pandas data source and one whole-dataframe batch definition per kind of target.
+
+    Suites and validation definitions are registered once per key and reused, so a suite validated many
+    times (the benchmark) is built once. `data_docs`: a folder to build GX Data Docs into (optional; its
+    HTML loads CSS and JS from CDNs, so the project renders its own report pages for the site)."""
+
+    ASSETS = ("release", "inventory", "playbook")
+
+    def __init__(self, data_docs: Path | None = None):
+        # checks/__init__.py has set GX_ANALYTICS_ENABLED=false before this first import
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        self.gx = gx
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        )
+        self.data_docs = Path(data_docs) if data_docs else None
+        if self.data_docs is not None:
+            config.data_docs_sites = {"codegov": {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(self.data_docs.resolve())},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }}
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        source = self.context.data_sources.add_pandas("codegov")
+        self.batches = {a: source.add_dataframe_asset(a).add_batch_definition_whole_dataframe("whole")
+                        for a in self.ASSETS}
+        self._definitions: dict = {}
+        self._counter = itertools.count(1)
+
+    def definition(self, asset: str, key, build):
+        """The validation definition for `key`, building its suite with `build()` the first time."""
+        if key not in self._definitions:
+            n = next(self._counter)
+            suite = build()
+            suite.name = f"{suite.name} #{n}"
+            suite = self.context.suites.add(suite)
+            vd = self.gx.ValidationDefinition(name=f"{asset} #{n}", data=self.batches[asset], suite=suite)
+            self._definitions[key] = self.context.validation_definitions.add(vd)
+        return self._definitions[key]
+
+    def run(self, asset: str, key, build, frame, result_format: dict, suite: str, target: str) -> list[dict]:
+        """Validate `frame` with the suite `build()` makes (built once per key); the report rows, in suite order."""
+        vd = self.definition(asset, key, build)
+        result = vd.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+        order = {e.meta["gate"]: i for i, e in enumerate(vd.suite.expectations)}
+        rows = result_rows(result, suite, target)
+        return sorted(rows, key=lambda r: order.get(r["gate"], len(order)))
+
+    def build_data_docs(self) -> Path | None:
+        if self.data_docs is None:
+            return None
+        self.context.build_data_docs()
+        return self.data_docs / "index.html"
+

@@ -1,0 +1,172 @@
+"""Text for every rendered page and report: the one Jinja environment, the Markdown cell escaper and the filters.
+
+The site pages (playbooks.site) and the pull-request report (playbooks.report) are rendered from the
+templates in playbooks/templates through `environment()`: StrictUndefined (a missing variable is an
+error, never an empty string), HTML and SVG templates autoescaped, Markdown escaped by `md_cell`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ingest import systems as registry
+from ingest.systems import notice_name, release_title, short_label
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SYSTEM_SHORT = {s: registry.short(s) for s in registry.ORDER}
+SYSTEM_ORDER = registry.ORDER
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+REASONS = {  # why a code left, as the end of "in <release> it ..."
+    "expanded": "became a header with new, more specific codes",
+    "deleted": "was deleted",
+    "discontinued": "was discontinued",
+    "vanished": "was removed from the file without a termination date",
+    "purged": "was dropped from the file after its termination date",
+}
+HCPCS_ACTIONS = {
+    "A": "added",
+    "B": "administrative data and long description changed",
+    "C": "long description changed",
+    "D": "discontinued",
+    "F": "administrative data changed",
+    "N": "no maintenance",
+    "P": "payment change",
+    "R": "reactivated",
+    "S": "short description changed",
+    "T": "miscellaneous change (BETOS, type of service)",
+}
+HCPCS_COVERAGE = {"C": "carrier judgment", "D": "special coverage instructions apply", "I": "not payable by Medicare",
+                  "M": "non-covered by Medicare", "S": "non-covered by Medicare statute"}
+SUITE_TITLES = {"release": "Release tables", "inventory": "Inventory", "playbooks": "Playbooks"}  # data-flow order
+MAX_LISTED_CHILDREN = 30  # a playbook warning lists at most this many replacement codes
+
+# ---------------------------------------------------------------------------------------------------------
+# Escaping and formatting filters
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|])")
+
+
+def md_cell(value: Any) -> str:
+    """Plain text made safe for a Markdown table cell or an inline run of text.
+
+    HTML-significant characters become entities, Markdown punctuation that could start emphasis, a
+    link, an attribute list or a code span is backslash-escaped, `|` cannot end the cell, and line
+    breaks become spaces.
+    """
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = " ".join(text.split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+
+
+def long_date(iso: str) -> str:
+    """2025-10-01 -> October 1, 2025 (the same in every locale)."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", str(iso or ""))
+    if not m:
+        return str(iso or "")
+    year, month, day = (int(g) for g in m.groups())
+    return f"{MONTHS[month - 1]} {day}, {year}"
+
+
+def environment() -> Environment:
+    """The Jinja environment: strict about missing variables; HTML and SVG templates autoescaped."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(("html", "htm", "xml", "svg", "html.j2", "xml.j2", "svg.j2"),
+                                     default_for_string=False, default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["cell"] = md_cell
+    env.filters["long_date"] = long_date
+    env.filters["dotted"] = dotted
+    env.filters["merge_revisions"] = merge_revisions
+    env.filters["replacements"] = replacements_text
+    env.filters.update(ROW_FILTERS)
+    env.tests["cpt"] = lambda code: registry.REGISTRY["cpt"].kind_of(str(code)) == "code"
+    env.globals.update(SYSTEM_SHORT=SYSTEM_SHORT, REASONS=REASONS, HCPCS_ACTIONS=HCPCS_ACTIONS,
+                       HCPCS_COVERAGE=HCPCS_COVERAGE, SUITE_TITLES=SUITE_TITLES, release_title=release_title,
+                       short_label=short_label, notice_name=notice_name)
+    return env
+
+
+
+
+FIELD_NAMES = {"long_desc": "long descriptor", "short_desc": "short descriptor", "coverage": "Medicare coverage"}
+
+
+def dotted(code: str, system: str = "icd10cm") -> str:
+    """The display form of a code (ICD-10-CM dotted); other code sets unchanged."""
+    return registry.display(system, code)
+
+
+def _coverage(value: str) -> str:
+    return f"{value} ({HCPCS_COVERAGE[value]})" if value in HCPCS_COVERAGE else value
+
+
+def _revision(e: dict) -> list[str]:
+    field_name = e["field"]
+    before, after = e["before"], e["after"]
+    if field_name == "coverage":
+        before, after = _coverage(before), _coverage(after)
+    names = [FIELD_NAMES.get(f, f) for f in field_name.split("+")]
+    what = " and ".join(n.replace(" descriptor", "") for n in names) + " descriptor" if len(names) > 1 else names[0]
+    return [e["display_code"], what, before, after]
+
+
+def merge_revisions(revised: list[dict]) -> list[dict]:
+    """One row per code and change: a long and a short descriptor revised to the same text are one row."""
+    out: list[dict] = []
+    for e in revised:
+        prev = out[-1] if out else None
+        if prev and prev["code"] == e["code"] and (prev["before"], prev["after"]) == (e["before"], e["after"]):
+            prev["field"] = f"{prev['field']}+{e['field']}"
+        else:
+            out.append(dict(e))
+    return out
+
+
+# Table rows for the templates' table() macro: lists of plain text, escaped by the macro.
+ROW_FILTERS = {
+    "row_added": lambda e: [e["display_code"], e["description"]],
+    "row_hcpcs_added": lambda e: [e["display_code"], e["description"], e.get("kind", ""),
+                                  f"{e['action_code']} ({HCPCS_ACTIONS[e['action_code']]})"
+                                  if e.get("action_code") in HCPCS_ACTIONS else e.get("action_code", "")],
+    "row_revised": _revision,
+    "row_revised_owner": lambda e: [*_revision(e), e.get("owner", "")],
+    "row_reused": lambda e: [e.get("display_code") or e["code"],
+                             f"{e['before']['description']} (added {e['before']['add_date']})",
+                             f"{e['after']['description']} (added {e['after']['add_date']})"],
+    "row_reused_owner": lambda e: [e.get("display_code") or e["code"],
+                                   f"{e['before']['description']} (added {e['before']['add_date']})",
+                                   f"{e['after']['description']} (added {e['after']['add_date']})",
+                                   e.get("owner", "")],
+    "row_purged": lambda e: [e["display_code"], e["description"], e.get("termination_date", "")],
+    "row_family": lambda e: [e["display_code"], e["description"], e.get("family", "")],
+}
+
+
+def _tidy(text: str) -> str:
+    """At most one blank line in a row and exactly one newline at the end."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+
+def replacements_text(replacements: list[dict]) -> str:
+    """'E78.010, E78.011 (new child code, conversion table FY2026)': replacements grouped by their source."""
+    if not replacements:
+        return "no replacement known: review with the coding lead"
+    by_source: dict[str, list[str]] = {}
+    for r in replacements:
+        by_source.setdefault(r["source"], []).append(r["display_code"])
+    return "; ".join(f"{', '.join(codes)} ({source})" for source, codes in by_source.items())
