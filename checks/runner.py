@@ -123,7 +123,7 @@ def _code_list_rows(suite: str, target: str, frame, store: ReleaseRepository, re
         rows = gates.run("inventory" if suite == "inventory" else "playbook", key, lambda: built, frame,
                          _LIST_FORMAT, suite, target)
         _explain_failures(rows, store, releases)
-    for system in ("icd10cm", "hcpcs", "pos"):
+    for system in SYSTEMS:
         if system in listed and system not in releases:
             n = int((frame["system"] == system).sum())
             rows.append(not_checked(suite, target, "pos_assigned" if system == "pos" else f"{system}_exists",
@@ -162,7 +162,7 @@ def check_inventory(inventory, store: ReleaseRepository, on: str, gates: Gates) 
                         details=details + "".join(f"; line {i['line']}: {i['issue']}" for i in errors[:5])))
     frame = code_list_frame(rows_df)
     releases = {}
-    for system in ("icd10cm", "hcpcs", "pos"):
+    for system in SYSTEMS:
         rid = store.in_force(system, on)
         if rid is not None:
             releases[system] = release_codes(store, system, rid)

@@ -11,18 +11,18 @@ import math
 from dataclasses import dataclass, field
 
 from ingest.model import COLUMNS, SYSTEM_NAMES
+from ingest.systems import LOADED, REGISTRY
 
-# Code patterns, per code set (and per kind where one code set holds two shapes).
-# ICD-10-CM: a letter, then two characters (digits, or since FY2026 a letter second: QA0), then up to
-# four more; stored without the dot. HCPCS Level II: a letter A-V and four digits; its modifiers are two
-# characters. Place of Service: two digits.
-CODE_PATTERNS = {
-    ("icd10cm", None): r"^[A-Z][0-9A-Z][0-9A-Z](?:[0-9A-Z]{1,4})?$",
-    ("hcpcs", "procedure"): r"^[A-V][0-9]{4}$",
-    ("hcpcs", "modifier"): r"^[0-9A-Z]{2}$",
-    ("pos", None): r"^[0-9]{2}$",
-}
-KINDS = {"icd10cm": ("code", "header"), "hcpcs": ("procedure", "modifier"), "pos": ("pos",)}
+# Code patterns, per code set (and per kind where one code set holds two shapes), from the registry
+# (ingest.systems): a kind of None means every kind of the set shares the pattern (ICD-10-CM codes and headers).
+CODE_PATTERNS = {}
+for _s in LOADED:
+    _kinds = REGISTRY[_s].kinds
+    if len({k.pattern for k in _kinds}) == 1:
+        CODE_PATTERNS[(_s, None)] = f"^{_kinds[0].pattern}$"
+    else:
+        CODE_PATTERNS.update({(_s, k.name): f"^{k.pattern}$" for k in _kinds})
+KINDS = {s: tuple(k.name for k in REGISTRY[s].kinds) for s in LOADED}
 
 # A real calendar date, YYYY-MM-DD, 1900-2099, leap years included (1900 is not one, 2000 is).
 ISO_DATE = (

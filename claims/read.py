@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import re
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.model import ParseError
+from ingest.systems import CPT, HCPCS
 
 CLAIM_COLUMNS = (
     "claim_id", "line", "patient_id", "patient_sex", "date_of_service", "payer", "place_of_service",
@@ -31,8 +31,6 @@ DEFAULT_CHUNK_LINES = 250_000
 # memory stays bounded (the claim ids of these chunks) for any file size.
 GROUPING_CHECK_CHUNKS = 4
 
-_HCPCS = re.compile(r"[A-Z]\d{4}")
-_CPT = re.compile(r"\d{4}[0-9FTU]")
 
 # One malformed-field finding: the line's position in the chunk, the field, its value, what was expected.
 MALFORMED_COLUMNS = ("i", "field", "value", "expected")
@@ -225,9 +223,10 @@ def _norm_pos(value: str) -> str:
 
 
 def _code_kind(code: str) -> str:
-    if _CPT.fullmatch(code):
+    """cpt or hcpcs by the registry's code shapes (ingest.systems); other or empty otherwise."""
+    if CPT.kind_of(code) == "code":
         return "cpt"
-    if _HCPCS.fullmatch(code):
+    if HCPCS.kind_of(code) == "procedure":
         return "hcpcs"
     return "other" if code else "empty"
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ingest.inventory import Inventory
-
-# How many leading characters make a "family" the organisation bills in: the ICD-10-CM category,
-# the HCPCS Level II range (E01xx), the POS code itself.
-FAMILY_WIDTH = {"icd10cm": 3, "hcpcs": 3, "pos": 2}
+from ingest.systems import REGISTRY
 
 
 def inventory_impact(cs, inventory: Inventory, new: pd.DataFrame, old: pd.DataFrame) -> dict:
@@ -28,7 +25,7 @@ def inventory_impact(cs, inventory: Inventory, new: pd.DataFrame, old: pd.DataFr
     deleted = [{**d, **who(d["code"]), "effective": cs.to_release} for d in cs.deleted if d["code"] in by_code]
     revised = [{**r, **who(r["code"])} for r in cs.revised if r["code"] in by_code]
     reused = [{**r, **who(r["code"])} for r in cs.reused if r["code"] in by_code]
-    width = FAMILY_WIDTH.get(cs.system, 3)
+    width = REGISTRY[cs.system].family_width  # the ICD-10-CM category, the HCPCS range (E01xx), the POS code
     families: dict[str, set[str]] = {}
     for code in by_code:
         families.setdefault(code[:width], set()).update(specialties[code])

@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ingest import systems as registry
 from ingest.model import CodegovError
 
 COLUMNS = ("system", "code", "specialty", "service_line", "owner", "notes")
 REQUIRED = ("system", "code", "specialty", "owner")
-SYSTEMS = ("icd10cm", "hcpcs", "cpt", "pos")
-_SYSTEM_ALIASES = {"icd-10-cm": "icd10cm", "icd10": "icd10cm", "icd": "icd10cm", "hcpcs level ii": "hcpcs",
-                   "hcpcs2": "hcpcs", "place of service": "pos"}
-
-_PATTERNS = {
-    "icd10cm": re.compile(r"[A-Z][0-9A-Z]{2}(?:[0-9A-Z]{1,4})?"),  # FY2026 has letters second (QA0...)
-    "hcpcs": re.compile(r"[A-V]\d{4}|[0-9A-Z]{2}"),  # a Level II code or a modifier
-    "cpt": re.compile(r"\d{4}[0-9FTU]|\d{2}"),  # a CPT code (Category I/II/III, PLA) or a CPT modifier
-    "pos": re.compile(r"\d{2}"),
-}
+SYSTEMS = registry.ORDER  # the code sets an inventory line may name (CPT too: recognised, never validated)
 _SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+?\d+", re.IGNORECASE)
 
 
@@ -60,7 +52,7 @@ def normalise_code(system: str, raw: str) -> tuple[str, list[tuple[str, str]]]:
                        f"expected 5 characters", "error")]
     elif system == "cpt" and re.fullmatch(r"\d+\.0", code):
         return code, [(f"{raw!r} has a decimal point: a spreadsheet stored the code as a number", "error")]
-    if not _PATTERNS[system].fullmatch(code):
+    if registry.REGISTRY[system].kind_of(code) is None:
         notes.append((f"{raw!r} is not a {system} code", "error"))
     return code, notes
 
@@ -87,7 +79,7 @@ def load_inventory(path: Path | str) -> Inventory:
         rec = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
         if not any(rec.values()):
             continue
-        system = _SYSTEM_ALIASES.get(rec["system"].lower(), rec["system"].lower())
+        system = registry.from_alias(rec["system"]) or rec["system"].lower()
         if system not in SYSTEMS:
             issues.append(_issue(number, rec["system"], rec["code"],
                                  f"system {rec['system']!r} is not one of {', '.join(SYSTEMS)}"))

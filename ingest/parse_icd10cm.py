@@ -13,15 +13,16 @@ from ingest.fixedwidth import field, read_lines
 from ingest.layouts import load_layout
 from ingest.model import COLUMNS, ParseError, Release
 from ingest.readers import read_official_text
+from ingest.systems import ICD10CM
 
 
 def dotted(code: str) -> str:
-    """E119 -> E11.9; three-character categories have no dot. The one place a dot is added."""
-    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+    """E119 -> E11.9; three-character categories have no dot (the registry's display form)."""
+    return ICD10CM.display(code)
 
 
 def undotted(code: str) -> str:
-    return code.replace(".", "").strip().upper()
+    return ICD10CM.normalize(code)
 
 
 def _unique(path: Path, table: pa.Table) -> pa.Table:

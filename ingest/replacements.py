@@ -144,22 +144,23 @@ class ReleaseReplacements:
                 found[c].kinds.append(kind)
                 found[c].sources.append(source)
 
-        if self.system == "icd10cm":
+        rules = self.cs.replacement_rules
+        if "children" in rules:
             for c in self.children(code):
                 add(c, "children", children_label)
-            if self.conversion is not None:
-                for c in sorted(self.conversion.current_for(code)):
-                    add(c, "conversion", self.conversion.label)
-        elif self.system == "hcpcs":
-            xrefs = self.xrefs(row) or self.xrefs(fallback_row)
-            for c in xrefs:
-                add(c, "xref", XREF_LABEL)
-            if not xrefs:
-                hits, day_after = self.successors(code, row)
-                for c in hits:
-                    add(c, "successor", f"same descriptor, added {day_after}")
-        return [r.to_dict() for _, r in sorted(found.items())] if self.system == "icd10cm" else \
-            [r.to_dict() for r in found.values()]
+        if "conversion" in rules and self.conversion is not None:
+            for c in sorted(self.conversion.current_for(code)):
+                add(c, "conversion", self.conversion.label)
+        xrefs = self.xrefs(row) or self.xrefs(fallback_row) if "xref" in rules else []
+        for c in xrefs:
+            add(c, "xref", XREF_LABEL)
+        if "successor" in rules and not xrefs:
+            hits, day_after = self.successors(code, row)
+            for c in hits:
+                add(c, "successor", f"same descriptor, added {day_after}")
+        # children and conversion targets in code order; XREF fields in the order CMS lists them
+        ordered = sorted(found.items()) if "children" in rules else found.items()
+        return [r.to_dict() for _, r in ordered]
 
 
 def _sorted(codes: np.ndarray) -> bool:

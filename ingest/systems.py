@@ -46,6 +46,8 @@ class CodeSystem:
     headers: bool = False
     # HCPCS: CMS reuses codes for new services; a code's identity is the code plus its add date.
     reuses_codes: bool = False
+    # The replacement rules (ingest.replacements) that apply, in order
+    replacement_rules: tuple[str, ...] = ()
 
     def normalize(self, raw) -> str:
         """The official form of a code as people type it: upper case, no dot, POS with two digits."""
@@ -91,6 +93,7 @@ ICD10CM = CodeSystem(
     id="icd10cm", name="ICD-10-CM", short="ICD-10-CM", fhir_uri="http://hl7.org/fhir/sid/icd-10-cm",
     kinds=(Kind("code", _ICD), Kind("header", _ICD, billable_kinds=False)),
     columns=("order_no",), family_width=3, dotted_after=3, aliases=("icd-10-cm", "icd10", "icd"), headers=True,
+    replacement_rules=("children", "conversion"),
 )
 HCPCS = CodeSystem(
     id="hcpcs", name="HCPCS Level II", short="HCPCS",
@@ -99,6 +102,7 @@ HCPCS = CodeSystem(
     columns=("action_code", "add_date", "action_effective_date", "termination_date", "xrefs", "coverage", "betos"),
     revised_fields=("long_desc", "short_desc", "coverage"), family_width=3,
     start_column="add_date", end_column="termination_date", aliases=("hcpcs level ii", "hcpcs2"), reuses_codes=True,
+    replacement_rules=("xref", "successor"),
 )
 POS = CodeSystem(
     id="pos", name="Place of Service", short="POS",

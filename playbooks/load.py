@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
+from ingest import systems as registry
 from ingest.model import CodegovError
 
 TOP_REQUIRED = ("id", "title", "specialty", "owner", "reviewed", "summary", "sections", "codes")
@@ -18,33 +18,26 @@ MODIFIER_KEYS = ("code", "system", "label", "when", "documentation")
 CODE_SYSTEMS = ("cpt", "hcpcs", "icd10cm", "pos")
 MODIFIER_SYSTEMS = ("hcpcs", "cpt")
 
-# Codes as people write them in a playbook. ICD-10-CM is dotted after the category (M54.50; I10 has no
-# dot); the undotted official form is accepted too. The second ICD character may be a letter since
-# FY2026 (QA0.0101).
-FORMATS = {
-    "cpt": re.compile(r"\d{4}[0-9FTU]"),
-    "hcpcs": re.compile(r"[A-V]\d{4}"),
-    "icd10cm": re.compile(r"[A-Z][0-9A-Z][0-9A-Z](?:\.?[0-9A-Z]{1,4})?"),
-    "pos": re.compile(r"\d{2}"),
-}
-MODIFIER_FORMAT = re.compile(r"[A-Z0-9]{2}")
 MAX_LISTED_PROBLEMS = 8
 
 
 def official_code(system: str, code: str) -> str:
-    """The official form of a code as written in a playbook: ICD-10-CM without its dot, upper case."""
-    code = str(code).strip()
-    if system in ("icd10cm", "hcpcs"):
-        code = code.upper()
-    return code.replace(".", "") if system == "icd10cm" else code
+    """The official form of a code as written in a playbook (ICD-10-CM without its dot), from the registry."""
+    return registry.normalize(system, code)
 
 
 def display_code(system: str, code: str) -> str:
     """What people read: ICD-10-CM with the dot after the third character, other code sets as they are."""
-    code = official_code(system, code)
-    if system == "icd10cm" and len(code) > 3:
-        return f"{code[:3]}.{code[3:]}"
-    return code
+    return registry.display(system, code)
+
+
+def _is_code(system: str, code: str) -> bool:
+    """A code (not a modifier) of the system as people write it: upper case, ICD-10-CM dotted or not."""
+    cs = registry.REGISTRY[system]
+    text = code.strip()
+    if text != text.upper() or text.count(".") > (1 if cs.dotted_after else 0):
+        return False
+    return cs.kind_of(cs.normalize(text)) in {k.name for k in cs.kinds if k.name != "modifier"}
 
 
 def _text(value) -> bool:
@@ -72,9 +65,10 @@ def _check_code(entry, where: str, problems: list[str], seen: set) -> None:
     if not isinstance(code, str):
         problems.append(f"{where}: code {code!r} must be a quoted string (\"{code}\") so YAML keeps it as text")
         return
-    if not FORMATS[system].fullmatch(code.strip()):
+    if not _is_code(system, code):
         problems.append(f"{where}: {code!r} is not a {system} code")
-    if system == "icd10cm" and "." in code and code.index(".") != 3:
+    dot = registry.REGISTRY[system].dotted_after
+    if dot is not None and "." in code and code.strip().index(".") != dot:
         problems.append(f"{where}: {code!r}: the ICD-10-CM dot goes after the third character")
     if "group" in entry and not _text(entry["group"]):
         problems.append(f"{where}: group must be a non-empty string")
@@ -97,7 +91,7 @@ def _check_modifier(entry, where: str, problems: list[str], seen: set) -> None:
     if system not in MODIFIER_SYSTEMS:
         problems.append(f"{where}: system {system!r} is not one of {', '.join(MODIFIER_SYSTEMS)}")
         return
-    if not isinstance(code, str) or not MODIFIER_FORMAT.fullmatch(code.strip().upper()):
+    if not isinstance(code, str) or registry.REGISTRY["hcpcs"].kind_of(code.strip().upper()) != "modifier":
         problems.append(f"{where}: modifier {code!r} must be two characters, quoted")
         return
     if system == "cpt" and not (code.isdigit() and _text(entry.get("label"))):

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from codegov.options import date
+from ingest.systems import LOADED
 
 HELP = "validate release tables, the inventory and playbooks; exit 1 if a gate fails"
 SUITES = ("release", "inventory", "playbooks")  # the order of checks.runner.SUITES
@@ -36,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--release", action="append", metavar="R",
                    help="validate only this release table: id (2025-10-01) or alias (FY2026, 2019); repeatable "
                    "(default: every ingested release)")
-    p.add_argument("--system", action="append", choices=("icd10cm", "hcpcs", "pos"),
+    p.add_argument("--system", action="append", choices=LOADED,
                    help="validate only this code set's release tables (repeatable; default: all)")
     p.add_argument("--releases", type=Path, metavar="DIR",
                    help="ingested release tables (default: <codesets>/releases)")

@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 from codegov.options import POLICY as POLICY_EXIT
+from ingest.systems import LOADED
 
 HELP = "diff two releases (and your inventory) into the deleted-code report"
 FAIL_ON = ("inventory-deleted",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--system", required=True, choices=("icd10cm", "hcpcs", "pos"))
+    p.add_argument("--system", required=True, choices=LOADED)
     p.add_argument("--from", dest="from_release", metavar="R1", help="older release (default: the one before --to)")
     p.add_argument("--to", dest="to_release", metavar="R2", help="newer release (default: the latest ingested)")
     p.add_argument("--inventory", type=Path, help="inventory CSV or folder (default: <codesets>/inventory)")

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from ingest.systems import LOADED
+
 HELP = "fetch official releases and write normalised release tables"
 
 
@@ -22,7 +24,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="never touch the network: mirror or cache only")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get("CODEGOV_CACHE", "cache")),
                    help="download cache (default: ./cache or $CODEGOV_CACHE)")
-    p.add_argument("--system", action="append", choices=("icd10cm", "hcpcs", "pos"),
+    p.add_argument("--system", action="append", choices=LOADED,
                    help="only this code set (repeatable; default: all)")
     p.add_argument("--release", action="append", metavar="R",
                    help="only this release: id (2025-10-01) or alias (FY2026, 2019-01); repeatable")

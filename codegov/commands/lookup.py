@@ -14,6 +14,7 @@ import json
 import sys
 
 from codegov.options import date
+from ingest.systems import LOADED
 
 HELP = "is a code valid on a date of service? (ICD-10-CM, HCPCS, POS)"
 
@@ -21,7 +22,7 @@ HELP = "is a code valid on a date of service? (ICD-10-CM, HCPCS, POS)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("code", metavar="CODE", help="E11.9, e119, G0283, 02 or 2, a modifier such as GP")
     p.add_argument("--on", type=date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today)")
-    p.add_argument("--system", choices=("icd10cm", "hcpcs", "pos"), help="code set (default: guessed)")
+    p.add_argument("--system", choices=LOADED, help="code set (default: guessed)")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
