@@ -33,6 +33,7 @@ class UpdateOptions:
     docs_dir: Path = Path("site_src")
     mkdocs_config: Path = Path("mkdocs.yml")
     releases_dir: Path | None = None  # default <codesets>/releases
+    workers: int = 2  # processes that parse releases side by side (only for large inputs: ingest_releases)
 
 
 @dataclass
@@ -65,9 +66,13 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     # 1. ingest: every selected release the mirror (or cache, or network) has; a listed release the
     #    publisher has not posted yet is skipped, unless it was asked for by name
     wanted = select_releases(sources, systems, opts.releases, opts.mirror)
+    if opts.checks:  # Great Expectations takes seconds to import: here, while worker processes ingest
+        from checks.context import preload
+
+        preload()
     for release, res in ingest_releases(sources, wanted, out, opts.codesets, mirror=opts.mirror, cache=opts.cache,
                                         offline=opts.offline, accept_changed=opts.accept_changed,
-                                        skip_unpublished=not opts.releases):
+                                        skip_unpublished=not opts.releases, workers=opts.workers):
         if isinstance(res, Exception):
             result.say(f"skip    {release.system:8} {release.id} not published yet ({res})")
             continue

@@ -13,6 +13,7 @@ from ingest.sources import Sources
 from ingest.store import (
     atomic_write,
     conversion_path,
+    csv_bytes,
     json_bytes,
     manifest_path,
     read_manifest,
@@ -94,7 +95,7 @@ def ingest_release(sources: Sources, release: Release, folder: Path | None, out:
         conv = parse_conversion(files["conversion"])[["code", "effective", "previous"]]
         conv = conv.sort_values(["code", "previous"], kind="stable")
         changed = atomic_write(conversion_path(out, release.system, release.id),
-                               conv.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+                               csv_bytes(conv, list(conv.columns)))
     changed = atomic_write(path, data) or changed
     changed = atomic_write(manifest_path(out, release.system, release.id), meta) or changed
     return IngestResult(release, path, manifest["rows"], manifest["billable"], changed)
@@ -138,14 +139,34 @@ def select_releases(sources: Sources, systems: list[str] | None, names: list[str
     return sorted(set(chosen))
 
 
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this much official text, one process is quicker than two
+
+
 def ingest_releases(sources: Sources, releases: list[Release], out: Path, codesets: Path, *, mirror: Path | None,
                     cache: Path, offline: bool, accept_changed: bool = False, skip_unpublished: bool = False,
-                    progress=None):
+                    progress=None, workers: int = 1):
     """Fetch (or read from the mirror) and store each release, in order. Yields (release, IngestResult) or,
-    with skip_unpublished, (release, the NotPublished error) for a listed release not posted yet."""
+    with skip_unpublished, (release, the NotPublished error) for a listed release not posted yet.
+
+    Fetching runs here, one release after another. With workers > 1 and more than PARALLEL_MIN_BYTES of
+    official files, the releases are parsed and stored in that many worker processes (each writes its
+    own tables, atomically); results still come back in release order, and an error in one is raised here."""
     from ingest.fetch import release_folder
     from ingest.model import NotPublished
 
+    if workers <= 1 or len(releases) < 2:  # one at a time: fetch, parse, store, then the next
+        for release in releases:
+            try:
+                folder = None if release.system == "pos" else release_folder(
+                    sources, release, mirror=mirror, cache=cache, offline=offline, progress=progress)
+            except NotPublished as exc:
+                if not skip_unpublished:
+                    raise
+                yield release, exc
+                continue
+            yield release, ingest_release(sources, release, folder, out, codesets, accept_changed)
+        return
+    jobs: list[tuple[Release, Path | Exception | None]] = []
     for release in releases:
         folder = None
         if release.system != "pos":
@@ -155,6 +176,24 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
             except NotPublished as exc:
                 if not skip_unpublished:
                     raise
-                yield release, exc
+                jobs.append((release, exc))
                 continue
-        yield release, ingest_release(sources, release, folder, out, codesets, accept_changed)
+        jobs.append((release, folder))
+    size = sum(p.stat().st_size for _, f in jobs if isinstance(f, Path) for p in f.iterdir() if p.is_file())
+    work = [(r, f) for r, f in jobs if not isinstance(f, Exception)]
+    if len(work) > 1 and size >= PARALLEL_MIN_BYTES:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: a fresh interpreter per worker (forking a process that runs Arrow's threads is unsafe)
+        with ProcessPoolExecutor(max_workers=min(workers, len(work)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {r: pool.submit(ingest_release, sources, r, f, out, codesets, accept_changed) for r, f in work}
+            for release, folder in jobs:
+                yield release, folder if isinstance(folder, Exception) else futures[release].result()
+        return
+    for release, folder in jobs:
+        if isinstance(folder, Exception):
+            yield release, folder
+        else:
+            yield release, ingest_release(sources, release, folder, out, codesets, accept_changed)

@@ -50,6 +50,9 @@ class ParseError(CodegovError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {expected}")
 
+    def __reduce__(self):  # rebuilt from its fields when it crosses a process boundary (parallel ingest)
+        return type(self), (self.path, self.line, self.expected)
+
 
 class FetchError(CodegovError):
     """A download or mirror file that is missing, corrupt or not what was asked for."""

@@ -18,7 +18,7 @@ from ingest.systems import ICD10CM
 
 def dotted(code: str) -> str:
     """E119 -> E11.9; three-character categories have no dot (the registry's display form)."""
-    return ICD10CM.display(code)
+    return ICD10CM.display_official(code)
 
 
 def undotted(code: str) -> str:

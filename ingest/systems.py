@@ -60,7 +60,10 @@ class CodeSystem:
 
     def display(self, code) -> str:
         """The form people read: ICD-10-CM dotted (E11.9, I10 without a dot), others as they are."""
-        code = self.normalize(code)
+        return self.display_official(self.normalize(code))
+
+    def display_official(self, code: str) -> str:
+        """display() of a code already in its official form (a parser's output): no normalising."""
         n = self.dotted_after
         return f"{code[:n]}.{code[n:]}" if n is not None and len(code) > n else code
 

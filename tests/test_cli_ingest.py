@@ -137,3 +137,30 @@ def test_the_sample_mirror_keeps_its_tables_apart_from_real_releases(codegov, tm
                              SAMPLE, "--offline", "--system", "icd10cm")
     assert status == 0, err
     assert (tmp_path / "elsewhere" / "icd10cm" / "2025-10-01.csv").exists()
+
+
+def test_ingest_in_two_worker_processes_writes_the_same_bytes_and_raises_the_same_errors(workspace, tmp_path,
+                                                                                          monkeypatch):
+    """`codegov update` parses large inputs in two processes (ingest.build.ingest_releases); forced on the
+    sample here: the tables are the bytes one process writes, and a bad file is the same one-line error."""
+    import ingest.build
+    from ingest.build import ingest_releases, select_releases
+    from ingest.model import ParseError
+    from ingest.sources import load_sources
+
+    codesets, mirror = workspace
+    sources = load_sources(codesets)
+    releases = select_releases(sources, None, None, mirror)
+    one, two = tmp_path / "one", tmp_path / "two"
+    kw = dict(mirror=mirror, cache=tmp_path / "cache", offline=True)
+    list(ingest_releases(sources, releases, one, codesets, workers=1, **kw))
+    monkeypatch.setattr(ingest.build, "PARALLEL_MIN_BYTES", 0)
+    results = list(ingest_releases(sources, releases, two, codesets, workers=2, **kw))
+    assert [r for r, _ in results] == releases
+    assert snapshot(one) == snapshot(two) and len(snapshot(two)) > 10
+    order = mirror / "icd10cm" / "FY2026" / "icd10cm_order_2026.txt"
+    lines = order.read_bytes().split(b"\r\n")
+    lines[11] = lines[11][:14] + b"Y" + lines[11][15:]
+    order.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(ParseError, match=r"icd10cm_order_2026.txt:12: expected billable flag 1 or 0"):
+        list(ingest_releases(sources, releases, tmp_path / "three", codesets, workers=2, **kw))
