@@ -15,11 +15,12 @@ SHARED = Path(os.environ.get("CODEGOV_SHARED_DATA", ROOT.parent / "shared" / "da
 
 def shared(*parts: str) -> Path:
     """A file of the real official releases in ../shared/data/cms; skips the test when absent, and fails it
-    under CI=true (a CI run without the real data must not pass by skipping)."""
+    under CI=true (a CI run without the real data must not pass by skipping), unless that CI declares it has
+    no real data (CODEGOV_REAL_DATA=absent: GitHub's runners, where the official files are not laid out)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
         message = f"real data not available: {path}"
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI") == "true" and os.environ.get("CODEGOV_REAL_DATA") != "absent":
             pytest.fail(message)
         pytest.skip(message)
     return path

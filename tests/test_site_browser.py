@@ -42,8 +42,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory):
     """The sample pipeline up to the built site, in a temporary folder; nothing in the work tree is touched."""
-    from codegov.commands.site import build_site
     from codegov.update import render_folder
+    from playbooks.build import build_site
 
     tmp = tmp_path_factory.mktemp("site")
     codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY)

@@ -280,7 +280,7 @@ class Sandbox:
             skip |= NOT_COPIED & set(names)
         rel = Path(folder).relative_to(ROOT).as_posix()
         if rel == "codesets":
-            skip |= {"releases"} & set(names)
+            skip |= {"releases", "releases-sample"} & set(names)
         if rel == "site_src":
             skip |= {"generated"} & set(names)
         return skip
