@@ -61,11 +61,15 @@ class Gates:
             self._definitions[key] = self.context.validation_definitions.add(vd)
         return self._definitions[key]
 
+    def validate(self, asset: str, key, build, frame, result_format: dict):
+        """The GX validation result of `frame` with the suite `build()` makes (built once per key)."""
+        vd = self.definition(asset, key, build)
+        return vd.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+
     def run(self, asset: str, key, build, frame, result_format: dict, suite: str, target: str) -> list[dict]:
         """Validate `frame` with the suite `build()` makes (built once per key); the report rows, in suite order."""
-        vd = self.definition(asset, key, build)
-        result = vd.run(batch_parameters={"dataframe": frame}, result_format=result_format)
-        order = {e.meta["gate"]: i for i, e in enumerate(vd.suite.expectations)}
+        result = self.validate(asset, key, build, frame, result_format)
+        order = {e.meta["gate"]: i for i, e in enumerate(self._definitions[key].suite.expectations)}
         rows = result_rows(result, suite, target)
         return sorted(rows, key=lambda r: order.get(r["gate"], len(order)))
 

@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from checks.context import Gates
-from checks.rows import ROW_KEYS, SAMPLE, CheckReport, _plain, _row, not_checked
+from checks.rows import ROW_KEYS, SAMPLE, CheckReport, _plain, _row, not_checked, result_rows
 from checks.suites import (
     DEFAULT_DRIFT,
     DEFAULT_DRIFT_MIN_ROWS,
@@ -115,13 +115,16 @@ def _explain_failures(rows: list[dict], repo: ReleaseRepository, releases: dict[
 
 
 def _code_list_rows(suite: str, target: str, frame, store: ReleaseRepository, releases: dict[str, ReleaseCodes],
-                    gates: Gates, key, build) -> list[dict]:
+                    gates: Gates, key, build, validated=None) -> list[dict]:
+    """The rows of one code list. validated: fn(suite) -> its rows, when the list was validated together
+    with others (the playbooks); default one GX run of its own."""
     listed = set(frame["system"])
     rows = []
     built = build()
     if built.expectations:
-        rows = gates.run("inventory" if suite == "inventory" else "playbook", key, lambda: built, frame,
-                         _LIST_FORMAT, suite, target)
+        rows = validated(built) if validated is not None else gates.run(
+            "inventory" if suite == "inventory" else "playbook", key, lambda: built, frame, _LIST_FORMAT, suite,
+            target)
         _explain_failures(rows, store, releases)
     for system in SYSTEMS:
         if system in listed and system not in releases:
@@ -177,15 +180,52 @@ def check_playbooks(books: list[dict], store: ReleaseRepository, gates: Gates, f
 
     cited = cited_codes(books)
     releases = {s: release_codes(store, s, store.latest(s)) for s in SYSTEMS if store.latest(s)}
+    # Every playbook in one GX run (its cost is per expectation, not per row): the suite of all cited codes
+    # gives each code the outcome its own playbook's suite would, and each playbook's rows are cut from it.
+    combined = code_list_frame(cited)
+    combined["playbook"] = cited["playbook"].astype("str").to_numpy()
+    built_all = playbook_suite(combined, releases, "all")
+    result = None
+    if built_all.expectations:
+        key = ("playbooks", tuple(combined["playbook"]), tuple(combined["system"]), tuple(combined["code"]),
+               tuple(combined["kind"]), tuple((s, rc.release_id) for s, rc in releases.items()))
+        result = gates.validate("playbook", key, lambda: built_all, combined,
+                                {**_LIST_FORMAT, "unexpected_index_column_names": ["playbook"]})
     rows = []
     for book in books:
         pid = str(book["id"])
         frame = code_list_frame(cited[cited["playbook"] == pid].reset_index(drop=True))
-        key = ("playbook", pid, tuple(frame["system"]), tuple(frame["code"]), tuple(frame["kind"]),
-               tuple((s, rc.release_id) for s, rc in releases.items()))
-        rows += _code_list_rows("playbooks", f"{folder}/{pid}.yml", frame, store, releases, gates, key,
-                                lambda frame=frame, pid=pid: playbook_suite(frame, releases, pid))
+        target = f"{folder}/{pid}.yml"
+        rows += _code_list_rows("playbooks", target, frame, store, releases, gates, None,
+                                lambda frame=frame, pid=pid: playbook_suite(frame, releases, pid),
+                                validated=lambda suite, pid=pid, target=target: _rows_of(result, suite, pid, target))
     return rows
+
+
+def _rows_of(result, suite, playbook: str, target: str) -> list[dict]:
+    """One playbook's rows from the validation of every playbook: the expectations its own suite has, each
+    with only its failing rows (the unexpected index names the playbook of each failing row)."""
+    from types import SimpleNamespace
+
+    order = {e.meta["gate"]: i for i, e in enumerate(suite.expectations)}
+    mine = []
+    for r in result.results:
+        if r.expectation_config.meta.get("gate") not in order:
+            continue
+        res = dict(r.result or {})
+        if "unexpected_count" in res:
+            index = res.get("unexpected_index_list") or []
+            keep = [i for i, ix in enumerate(index) if ix.get("playbook") == playbook]
+            values = res.get("unexpected_list") or []
+            res = {"unexpected_count": len(keep), "unexpected_list": [values[i] for i in keep],
+                   "unexpected_index_list": []}
+            success = not keep
+        else:
+            success = r.success
+        mine.append(SimpleNamespace(expectation_config=r.expectation_config, result=res, success=success,
+                                    exception_info=r.exception_info))
+    rows = result_rows(SimpleNamespace(results=mine), "playbooks", target)
+    return sorted(rows, key=lambda row: order.get(row["gate"], len(order)))
 
 
 def release_codes(repo: ReleaseRepository, system: str, release_id: str) -> ReleaseCodes:
