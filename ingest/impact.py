@@ -31,7 +31,8 @@ def inventory_impact(cs, inventory: Inventory, new: pd.DataFrame, old: pd.DataFr
         families.setdefault(code[:width], set()).update(specialties[code])
     new_in_families = [{**a, "family": a["code"][:width], "specialties": ", ".join(sorted(families[a["code"][:width]]))}
                        for a in cs.added if a["code"][:width] in families and a["code"] not in by_code]
-    known = set(new["code"]) | set(old["code"])
+    billed = list(by_code)  # only the inventory's codes are looked up in the two tables (not 98,000 of each)
+    known = set(new["code"][new["code"].isin(billed)]) | set(old["code"][old["code"].isin(billed)])
     unknown = [{"code": c, **who(c)} for c in sorted(by_code) if c not in known]
     return {
         "deleted": deleted,

@@ -53,15 +53,24 @@ def _check_keys(entry: dict, where: str, required: tuple, allowed: tuple, proble
             problems.append(f"{where}: unknown key {key!r} (expected one of {', '.join(allowed)})")
 
 
-def _check_code(entry, where: str, problems: list[str], seen: set) -> None:
+def _entry_system(entry, where: str, required: tuple, allowed: tuple, systems: tuple, problems: list[str]):
+    """The (system, code) of a code or modifier entry whose keys are checked, or None when it has no known system."""
     if not isinstance(entry, dict):
-        problems.append(f"{where}: expected a mapping with system, code, group")
-        return
-    _check_keys(entry, where, CODE_REQUIRED, CODE_KEYS, problems)
+        problems.append(f"{where}: expected a mapping with {', '.join(required)}")
+        return None
+    _check_keys(entry, where, required, allowed, problems)
     system, code = entry.get("system"), entry.get("code")
-    if system not in CODE_SYSTEMS:
-        problems.append(f"{where}: system {system!r} is not one of {', '.join(CODE_SYSTEMS)}")
+    if system not in systems:
+        problems.append(f"{where}: system {system!r} is not one of {', '.join(systems)}")
+        return None
+    return system, code
+
+
+def _check_code(entry, where: str, problems: list[str], seen: set) -> None:
+    found = _entry_system(entry, where, CODE_REQUIRED, CODE_KEYS, CODE_SYSTEMS, problems)
+    if found is None:
         return
+    system, code = found
     if not isinstance(code, str):
         problems.append(f"{where}: code {code!r} must be a quoted string (\"{code}\") so YAML keeps it as text")
         return
@@ -83,14 +92,10 @@ def _check_code(entry, where: str, problems: list[str], seen: set) -> None:
 
 
 def _check_modifier(entry, where: str, problems: list[str], seen: set) -> None:
-    if not isinstance(entry, dict):
-        problems.append(f"{where}: expected a mapping with code, system, when, documentation")
+    found = _entry_system(entry, where, MODIFIER_REQUIRED, MODIFIER_KEYS, MODIFIER_SYSTEMS, problems)
+    if found is None:
         return
-    _check_keys(entry, where, MODIFIER_REQUIRED, MODIFIER_KEYS, problems)
-    system, code = entry.get("system"), entry.get("code")
-    if system not in MODIFIER_SYSTEMS:
-        problems.append(f"{where}: system {system!r} is not one of {', '.join(MODIFIER_SYSTEMS)}")
-        return
+    system, code = found
     if not isinstance(code, str) or registry.REGISTRY["hcpcs"].kind_of(code.strip().upper()) != "modifier":
         problems.append(f"{where}: modifier {code!r} must be two characters, quoted")
         return
