@@ -69,18 +69,42 @@ class ReleaseReplacements:
                  conversion_label: str = "conversion table"):
         self.system = system
         self.cs = systems.get(system)
-        codes = table["code"].to_numpy(dtype=object)
-        order = np.argsort(codes, kind="stable") if len(codes) and not _sorted(codes) else None
-        pick = (lambda c: table[c].to_numpy(dtype=object)[order]) if order is not None else \
-            (lambda c: table[c].to_numpy(dtype=object))
-        self.codes = pick("code").astype(str)
-        self.display = pick("display_code") if "display_code" in table else self.codes
-        self.long_desc = pick("long_desc") if "long_desc" in table else np.full(len(codes), "", dtype=object)
-        self.short_desc = pick("short_desc") if "short_desc" in table else np.full(len(codes), "", dtype=object)
-        self.billable = pick("billable") == "1" if "billable" in table else np.ones(len(codes), dtype=bool)
-        self._cols = {c: pick(c) for c in ("xrefs", "termination_date", "add_date") if c in table}
-        self.conversion = ConversionIndex(conversion, conversion_label) if conversion is not None else None
+        codes = table["code"].to_numpy(dtype=object)  # object, not str: searchsorted compares without a cast
+        if len(codes) > 1 and not (codes[1:] >= codes[:-1]).all():  # stored tables are sorted; hand-made may not be
+            order = np.argsort(codes, kind="stable")
+            table, codes = table.iloc[order].reset_index(drop=True), codes[order]
+        self._table = table
+        self.codes = codes
+        self._columns: dict[str, np.ndarray] = {}  # read on first use: most releases need few replacements
+        self._conversion = (conversion, conversion_label)
+        self._conversion_index: ConversionIndex | None = None
         self._by_short: dict[tuple[str, str], list[int]] | None = None
+
+    def _at(self, name: str, i: int):
+        """One value of a column (a whole column is read only where a rule scans it)."""
+        if name in self._columns:
+            return self._columns[name][i]
+        return self._table[name].iat[i] if name in self._table else ""
+
+    def _col(self, name: str) -> np.ndarray:
+        if name not in self._columns:
+            self._columns[name] = self._table[name].to_numpy(dtype=object) if name in self._table \
+                else np.full(len(self.codes), "", dtype=object)
+        return self._columns[name]
+
+    @property
+    def billable(self) -> np.ndarray:
+        if "_billable" not in self._columns:
+            self._columns["_billable"] = self._col("billable") == "1" if "billable" in self._table \
+                else np.ones(len(self.codes), dtype=bool)
+        return self._columns["_billable"]
+
+    @property
+    def conversion(self) -> ConversionIndex | None:
+        table, label = self._conversion
+        if table is not None and self._conversion_index is None:
+            self._conversion_index = ConversionIndex(table, label)
+        return self._conversion_index
 
     # -- the table ---------------------------------------------------------------------------------------
 
@@ -93,12 +117,16 @@ class ReleaseReplacements:
         i = self.position(code)
         if i < 0:
             return None
-        return {"code": code, "short_desc": self.short_desc[i], "billable": bool(self.billable[i]),
-                **{c: v[i] for c, v in self._cols.items()}}
+        fields = {c: self._at(c, i) for c in ("xrefs", "termination_date", "add_date") if c in self._table}
+        billable = self._at("billable", i) == "1" if "billable" in self._table else True
+        return {"code": code, "short_desc": self._at("short_desc", i), "billable": billable, **fields}
 
     def describe(self, code: str) -> tuple[str, str]:
         i = self.position(code)
-        return (str(self.display[i]), str(self.long_desc[i])) if i >= 0 else (self.cs.display(code), "")
+        if i < 0:
+            return self.cs.display(code), ""
+        display = self._at("display_code", i) if "display_code" in self._table else code
+        return str(display), str(self._at("long_desc", i))
 
     # -- the rules ---------------------------------------------------------------------------------------
 
@@ -106,7 +134,11 @@ class ReleaseReplacements:
         """Billable codes of this release that extend code (sorted, so they are one contiguous run)."""
         lo = int(np.searchsorted(self.codes, code, side="left"))
         hi = int(np.searchsorted(self.codes, code + "\uffff", side="left"))
-        return [str(c) for c, b in zip(self.codes[lo:hi], self.billable[lo:hi], strict=True) if b and c != code]
+        if lo == hi:
+            return []
+        billable = self._table["billable"].iloc[lo:hi].to_numpy(dtype=object) == "1" if "billable" in self._table \
+            else np.ones(hi - lo, dtype=bool)
+        return [str(c) for c, b in zip(self.codes[lo:hi], billable, strict=True) if b and c != code]
 
     def xrefs(self, row: dict | None) -> list[str]:
         return [x for x in str((row or {}).get("xrefs") or "").split() if x]
@@ -114,7 +146,7 @@ class ReleaseReplacements:
     def successors(self, code: str, row: dict | None) -> tuple[list[str], str]:
         """Billable codes with row's short descriptor added the day after its termination date."""
         end, short = str((row or {}).get("termination_date") or ""), str((row or {}).get("short_desc") or "")
-        if not end or not short or "add_date" not in self._cols:
+        if not end or not short or "add_date" not in self._table:
             return [], ""
         try:
             day_after = (dt.date.fromisoformat(end) + dt.timedelta(days=1)).isoformat()
@@ -122,8 +154,9 @@ class ReleaseReplacements:
             return [], ""
         if self._by_short is None:
             self._by_short = {}
-            for i, (s, a) in enumerate(zip(self.short_desc, self._cols["add_date"], strict=True)):
-                if self.billable[i]:
+            billable = self.billable
+            for i, (s, a) in enumerate(zip(self._col("short_desc"), self._col("add_date"), strict=True)):
+                if billable[i]:
                     self._by_short.setdefault((str(s), str(a)), []).append(i)
         hits = [str(self.codes[i]) for i in self._by_short.get((short, day_after), []) if self.codes[i] != code]
         return hits, day_after
@@ -162,6 +195,3 @@ class ReleaseReplacements:
         ordered = sorted(found.items()) if "children" in rules else found.items()
         return [r.to_dict() for _, r in ordered]
 
-
-def _sorted(codes: np.ndarray) -> bool:
-    return bool((codes[1:] >= codes[:-1]).all()) if len(codes) > 1 else True
