@@ -260,20 +260,11 @@ def test_validity_to_dict_is_json_ready(history):
 
 
 @pytest.fixture(scope="module")
-def real_history(tmp_path_factory):
-    """The official FY2024-FY2026 ICD-10-CM and 2017-2019 HCPCS files, ingested by `codegov ingest`."""
-    import shutil
+def real_history(real_releases):
+    """The official FY2024-FY2026 ICD-10-CM and 2017-2019 HCPCS files (the session's one ingest of them)."""
+    from tests.conftest import CODESETS
 
-    from codegov.cli import main
-    from tests.conftest import CODESETS, SHARED, shared
-
-    shared("icd10cm", "FY2026", "icd10cm_order_2026.txt")
-    codesets = tmp_path_factory.mktemp("real")
-    shutil.copy(CODESETS / "sources.toml", codesets)
-    shutil.copy(CODESETS / "pos.csv", codesets)
-    assert main(["--codesets", str(codesets), "ingest", "--mirror", str(SHARED), "--offline",
-                 "--system", "icd10cm"]) == 0
-    return ReleaseHistory.from_store(codesets)
+    return ReleaseHistory.from_store(CODESETS, real_releases)
 
 
 def order_addenda(path) -> dict[str, set[tuple[str, str]]]:
