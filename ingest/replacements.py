@@ -23,6 +23,7 @@ from ingest import systems
 
 KINDS = ("children", "conversion", "xref", "successor")
 CHILDREN_LABEL = "new child code"
+_EAGER_AFTER = 200  # single-value reads of a column before the whole column is read
 XREF_LABEL = "HCPCS XREF"
 
 
@@ -76,15 +77,19 @@ class ReleaseReplacements:
         self._table = table
         self.codes = codes
         self._columns: dict[str, np.ndarray] = {}  # read on first use: most releases need few replacements
+        self._reads: dict[str, int] = {}
         self._conversion = (conversion, conversion_label)
         self._conversion_index: ConversionIndex | None = None
         self._by_short: dict[tuple[str, str], list[int]] | None = None
 
     def _at(self, name: str, i: int):
-        """One value of a column (a whole column is read only where a rule scans it)."""
-        if name in self._columns:
-            return self._columns[name][i]
-        return self._table[name].iat[i] if name in self._table else ""
+        """One value of a column: read from the table for a diff's few lookups, from the whole column
+        (read once) after _EAGER_AFTER of them (the scrubber asks about thousands of codes)."""
+        if name not in self._columns:
+            seen = self._reads[name] = self._reads.get(name, 0) + 1
+            if seen <= _EAGER_AFTER:
+                return self._table[name].iat[i] if name in self._table else ""
+        return self._col(name)[i]
 
     def _col(self, name: str) -> np.ndarray:
         if name not in self._columns:
@@ -136,8 +141,13 @@ class ReleaseReplacements:
         hi = int(np.searchsorted(self.codes, code + "\uffff", side="left"))
         if lo == hi:
             return []
-        billable = self._table["billable"].iloc[lo:hi].to_numpy(dtype=object) == "1" if "billable" in self._table \
-            else np.ones(hi - lo, dtype=bool)
+        if "billable" not in self._table:
+            billable = np.ones(hi - lo, dtype=bool)
+        elif "billable" in self._columns or self._reads.get("billable", 0) > _EAGER_AFTER:
+            billable = self.billable[lo:hi]
+        else:
+            self._reads["billable"] = self._reads.get("billable", 0) + 1
+            billable = self._table["billable"].iloc[lo:hi].to_numpy(dtype=object) == "1"
         return [str(c) for c, b in zip(self.codes[lo:hi], billable, strict=True) if b and c != code]
 
     def xrefs(self, row: dict | None) -> list[str]:
