@@ -185,9 +185,11 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # spawn: a fresh interpreter per worker (forking a process that runs Arrow's threads is unsafe)
-        with ProcessPoolExecutor(max_workers=min(workers, len(work)),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+        # forkserver: the workers fork from one fresh server process that has imported the parsers once
+        # (forking this process, which runs Arrow's threads, would be unsafe; spawning imports them per worker)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["ingest.build", "ingest.parse_icd10cm", "ingest.parse_hcpcs"])
+        with ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context) as pool:
             futures = {r: pool.submit(ingest_release, sources, r, f, out, codesets, accept_changed) for r, f in work}
             for release, folder in jobs:
                 yield release, folder if isinstance(folder, Exception) else futures[release].result()
