@@ -74,7 +74,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                                         offline=opts.offline, accept_changed=opts.accept_changed,
                                         skip_unpublished=not opts.releases, workers=opts.workers):
         if isinstance(res, Exception):
-            result.say(f"skip    {release.system:8} {release.id} not published yet ({res})")
+            result.say(f"skip    {release.system:8} {release.id} not published yet: {res}")
             continue
         if res.changed:
             result.changed_files.append(res.path)

@@ -117,9 +117,11 @@ def ingest_from_mirror(codesets: Path, mirror: Path, out: Path, releases: dict[s
 def select_releases(sources: Sources, systems: list[str] | None, names: list[str] | None,
                     mirror: Path | None) -> list[Release]:
     """The releases to ingest: those named (id or alias) in the selected code sets, else every listed release
-    (with a mirror, those the mirror has a folder for; POS is read from the curated list)."""
+    (POS is read from the curated list). A mirror folder that does not exist is an error."""
     from ingest.model import SYSTEMS
 
+    if mirror is not None and not Path(mirror).is_dir():
+        raise CodegovError(f"{mirror}: no such mirror folder (expected <mirror>/<system>/<release folder>/)")
     systems = list(systems or SYSTEMS)
     chosen: list[Release] = []
     for system in systems:
@@ -130,9 +132,7 @@ def select_releases(sources: Sources, systems: list[str] | None, names: list[str
                 except CodegovError:
                     if len(systems) == 1:
                         raise
-        elif mirror is not None and system != "pos":
-            chosen += [r for r in sources.releases(system) if (Path(mirror) / system / r.mirror_dir).is_dir()]
-        else:
+        else:  # every listed release: one the mirror (or the publisher) lacks is skipped with a line, not unseen
             chosen += sources.releases(system)
     if names and not chosen:
         raise CodegovError(f"no release named {', '.join(names)} in {', '.join(systems)}")

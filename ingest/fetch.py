@@ -55,6 +55,11 @@ def download(url: str, dest_dir: Path, session: requests.Session, max_bytes: int
     dest_dir.mkdir(parents=True, exist_ok=True)
     try:
         resp = session.get(url, stream=True, timeout=TIMEOUT)
+        if resp.status_code in (404, 410):
+            raise NotPublished(f"{url}: HTTP {resp.status_code}: the publisher has not posted it (yet)")
+        if resp.status_code == 403:
+            raise NotPublished(f"{url}: HTTP 403: the server refused the download (CMS refuses some clients; "
+                               f"try from another network or put the files in a --mirror folder)")
         resp.raise_for_status()
     except requests.RequestException as exc:
         raise FetchError(f"{url}: download failed ({exc})") from None
@@ -143,7 +148,7 @@ def release_folder(sources: Sources, release: Release, *, mirror: Path | None, c
     if mirror is not None:
         folder = Path(mirror) / release.system / release.mirror_dir
         if not folder.is_dir():
-            raise FetchError(f"{folder}: not in the mirror (expected <mirror>/{release.system}/{release.mirror_dir}/)")
+            raise NotPublished(f"{folder} is not in the mirror (<mirror>/{release.system}/{release.mirror_dir}/)")
         return folder
     folder = Path(cache) / release.system / release.mirror_dir
     if (folder / DOWNLOAD_MANIFEST).exists():

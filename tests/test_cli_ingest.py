@@ -152,11 +152,11 @@ def test_ingest_in_two_worker_processes_writes_the_same_bytes_and_raises_the_sam
     sources = load_sources(codesets)
     releases = select_releases(sources, None, None, mirror)
     one, two = tmp_path / "one", tmp_path / "two"
-    kw = dict(mirror=mirror, cache=tmp_path / "cache", offline=True)
+    kw = dict(mirror=mirror, cache=tmp_path / "cache", offline=True, skip_unpublished=True)
     list(ingest_releases(sources, releases, one, codesets, workers=1, **kw))
     monkeypatch.setattr(ingest.build, "PARALLEL_MIN_BYTES", 0)
     results = list(ingest_releases(sources, releases, two, codesets, workers=2, **kw))
-    assert [r for r, _ in results] == releases
+    assert [r for r, _ in results] == releases and sum(not isinstance(r, Exception) for _, r in results) >= 7
     assert snapshot(one) == snapshot(two) and len(snapshot(two)) > 10
     order = mirror / "icd10cm" / "FY2026" / "icd10cm_order_2026.txt"
     lines = order.read_bytes().split(b"\r\n")
@@ -164,3 +164,28 @@ def test_ingest_in_two_worker_processes_writes_the_same_bytes_and_raises_the_sam
     order.write_bytes(b"\r\n".join(lines))
     with pytest.raises(ParseError, match=r"icd10cm_order_2026.txt:12: expected billable flag 1 or 0"):
         list(ingest_releases(sources, releases, tmp_path / "three", codesets, workers=2, **kw))
+
+
+def test_a_mirror_folder_that_does_not_exist_is_an_error(codegov, workspace, tmp_path):
+    codesets, _ = workspace
+    for command in ("ingest", "update"):
+        status, out, err = codegov("--codesets", codesets, command, "--mirror", tmp_path / "nonexistent", "--offline")
+        assert status == 1 and err.count("\n") == 1, (command, err)
+        assert f"{tmp_path / 'nonexistent'}: no such mirror folder" in err
+    assert not (codesets / "releases").exists()
+
+
+def test_listed_releases_the_mirror_lacks_are_skipped_with_a_line(codegov, workspace):
+    """The sample holds FY2025 and FY2026 of the listed ICD-10-CM releases: the others are named, not unseen;
+    asked for by name, a release the mirror lacks is an error."""
+    codesets, mirror = workspace
+    status, out, err = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "icd10cm")
+    assert status == 0, err
+    skipped = [line.split()[2] for line in out.splitlines() if line.startswith("skip")]
+    assert "2023-10-01" in skipped and "2024-10-01" not in skipped and "2025-10-01" not in skipped
+    assert all("not published yet" in line and "is not in the mirror" in line
+               for line in out.splitlines() if line.startswith("skip"))
+    assert err == ""
+    status, _, err = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "icd10cm",
+                             "--release", "FY2024")
+    assert status == 1 and "FY2024 is not in the mirror" in err

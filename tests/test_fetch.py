@@ -157,3 +157,39 @@ link = '{src.link}'
     result = run_update(UpdateOptions(codesets=codesets, cache=tmp_path / "cache", systems=["hcpcs"],
                                       build=tmp_path / "build", checks=False, render=False, site=False))
     assert any("not published yet" in line for line in result.log)
+
+
+@responses.activate
+@pytest.mark.parametrize("status, said", [(404, "HTTP 404: the publisher has not posted it"),
+                                          (410, "HTTP 410"), (403, "HTTP 403: the server refused the download")])
+def test_a_listed_file_the_server_does_not_give_is_not_published(tmp_path, status, said):
+    """404 and 410 mean not posted (yet); 403 is said as a refusal (CMS refuses some clients). Either way the
+    update skips the release with a line instead of aborting, and nothing is cached for it."""
+    from codegov.update import UpdateOptions, run_update
+    from ingest.model import NotPublished
+
+    url = "https://www.cms.gov/files/zip/july-2026-alpha-numeric-hcpcs-file.zip"
+    responses.get(url, status=status)
+    with pytest.raises(NotPublished, match=said):
+        download(url, tmp_path / "d", requests.Session())
+    codesets = tmp_path / "codesets"
+    codesets.mkdir()
+    (codesets / "sources.toml").write_text(f"""
+[hcpcs]
+name = "HCPCS Level II"
+[hcpcs.files]
+anweb = 'ANWEB'
+[[hcpcs.releases]]
+id = "2026-07-01"
+label = "HCPCS July 2026"
+mirror = "2026-07"
+urls = ["{url}"]
+""")
+    (codesets / "inventory").mkdir()
+    (codesets / "inventory" / "inventory.csv").write_text("system,code,specialty,service_line,owner,notes\n")
+    result = run_update(UpdateOptions(codesets=codesets, cache=tmp_path / "cache", systems=["hcpcs"],
+                                      build=tmp_path / "build", checks=False, render=False, site=False))
+    assert [line for line in result.log if line.startswith("skip")] == [
+        f"skip    hcpcs    2026-07-01 not published yet: {url}: {said}" + next(
+            line for line in result.log if line.startswith("skip")).split(said, 1)[1]]
+    assert not (tmp_path / "cache" / "hcpcs" / "2026-07").exists()

@@ -51,7 +51,11 @@ def run(args) -> int:
     with _progress() as progress:
         for release, result in ingest_releases(sources, releases, out, args.codesets, mirror=args.mirror,
                                                cache=args.cache, offline=args.offline,
-                                               accept_changed=args.accept_changed, progress=progress):
+                                               accept_changed=args.accept_changed, progress=progress,
+                                               skip_unpublished=not args.release):
+            if isinstance(result, Exception):  # listed, not posted (or not in the mirror); named: an error
+                print(f"skip    {release.system:8} {release.id} not published yet: {result}")
+                continue
             state = "written" if result.changed else "unchanged"
             print(f"{release.system:8} {release.id} {release.label:24} {result.rows:7,} rows "
                   f"{result.billable:7,} billable  {state}: {result.path}")
