@@ -51,8 +51,10 @@ def _looks_like_html(head: bytes) -> bool:
 def download(url: str, dest_dir: Path, session: requests.Session, max_bytes: int = MAX_BYTES,
              progress=None) -> dict:
     """Stream one URL into dest_dir through a temporary file; return its manifest entry."""
-    name = unquote(PurePosixPath(urlparse(url).path).name) or "download"
+    name = download_name(url)
     dest_dir.mkdir(parents=True, exist_ok=True)
+    if (dest_dir.resolve() / name).parent != dest_dir.resolve():  # cannot happen with download_name: checked anyway
+        raise FetchError(f"{url}: the download name {name!r} would leave {dest_dir}")
     try:
         resp = session.get(url, stream=True, timeout=TIMEOUT)
         if resp.status_code in (404, 410):
@@ -96,6 +98,19 @@ def download(url: str, dest_dir: Path, session: requests.Session, max_bytes: int
         raise
     return {"url": url, "file": name, "size": size, "sha256": h.hexdigest(),
             "retrieved_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def download_name(url: str) -> str:
+    """The file name a download is stored under, derived here and never taken as given: the URL path's last
+    segment, percent-decoded, with anything but letters, digits, '.', '_' and '-' replaced by '_' (so a link
+    ending in %2F..%2F..%2Ftmp%2Fx cannot name a file outside the cache), never starting with a dot."""
+    raw = unquote(PurePosixPath(urlparse(url).path).name)
+    raw = raw.replace("\\", "/").rsplit("/", 1)[-1]  # a decoded slash or backslash: keep the last part only
+    name = _SAFE_NAME.sub("_", raw).lstrip(".")
+    return name[:200] or "download"
 
 
 def safe_extract(zip_path: Path, dest: Path) -> list[str]:

@@ -193,3 +193,37 @@ urls = ["{url}"]
         f"skip    hcpcs    2026-07-01 not published yet: {url}: {said}" + next(
             line for line in result.log if line.startswith("skip")).split(said, 1)[1]]
     assert not (tmp_path / "cache" / "hcpcs" / "2026-07").exists()
+
+
+@pytest.mark.parametrize("url, name", [
+    ("https://www.cms.gov/files/zip/april-2026-hcpcs-file.zip", "april-2026-hcpcs-file.zip"),
+    ("https://x.example/a/%2F..%2F..%2Ftmp%2Fx?x=.zip", "x"),
+    ("https://x.example/a/..%5C..%5Cevil.zip", "evil.zip"),
+    ("https://x.example/Code%20Descriptions%20in%20Tabular%20Order.zip", "Code_Descriptions_in_Tabular_Order.zip"),
+    ("https://x.example/.bashrc", "bashrc"),
+    ("https://x.example/", "download"),
+])
+def test_download_names_are_derived_never_taken(url, name):
+    from ingest.fetch import download_name
+
+    assert download_name(url) == name
+
+
+@responses.activate
+def test_a_hostile_link_on_a_listing_page_cannot_write_outside_the_cache(tmp_path, sources):
+    """The link matches the release's pattern but its name decodes to ../../ paths: the file lands in the
+    cache under a name codegov derives, and nothing is written beside the cache."""
+    release = sources.resolve("hcpcs", "2026-04")
+    src = sources.source(release)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    evil = "/files/zip/april-2026-alpha-numeric-hcpcs-file.zip%2F..%2F..%2F..%2Foutside%2Fpwned.zip"
+    responses.get(src.index, body=f'<html><a href="{evil}">April</a></html>')
+    responses.get("https://www.cms.gov" + evil, body=zip_bytes({"HCPC2026_APR_ANWEB.txt": b"x"}))
+    cache = tmp_path / "cache"
+    folder = release_folder(sources, release, mirror=None, cache=cache, offline=False, session=requests.Session())
+    assert (folder / "HCPC2026_APR_ANWEB.txt").exists()
+    assert list(outside.iterdir()) == []
+    assert all(cache in p.resolve().parents for p in tmp_path.rglob("*") if p.is_file() and outside not in p.parents)
+    manifest = json.loads((folder / DOWNLOAD_MANIFEST).read_text())
+    assert [d["file"] for d in manifest["downloads"]] == ["pwned.zip"]
