@@ -9,16 +9,70 @@ and for the codes of a code list that are not valid in the release replacements 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 SAMPLE = 20  # failing values kept per row
 ROW_KEYS = ("suite", "target", "expectation", "gate", "column", "success", "status", "failing_count",
             "failing_sample", "failing_codes", "details", "observed", "replacements", "code_notes")
+STATUSES = ("passed", "failed", "not checked")
+
+
+@dataclass(eq=False)
+class CheckRow(Mapping):
+    """One expectation on one target. Its fields are typed; it also reads as a mapping of ROW_KEYS (in that
+    order), which is its JSON form and what the report templates read."""
+
+    suite: str
+    target: str
+    expectation: str
+    gate: str
+    column: str = ""
+    success: bool = True
+    status: str = ""  # passed | failed | not checked; empty: from success
+    failing_count: int = 0
+    failing_sample: list = field(default_factory=list)
+    failing_codes: list = field(default_factory=list)
+    details: str = ""
+    observed: Any = None
+    replacements: dict = field(default_factory=dict)  # code -> [replacement dicts] (code lists)
+    code_notes: dict = field(default_factory=dict)  # code -> what happened to it (code lists)
+
+    def __post_init__(self) -> None:
+        self.success = bool(self.success)
+        self.status = self.status or ("passed" if self.success else "failed")
+        if self.status not in STATUSES:
+            raise ValueError(f"check row status {self.status!r}: expected one of {', '.join(STATUSES)}")
+        self.failing_count = int(self.failing_count)
+
+    def __getitem__(self, key: str):
+        if key not in ROW_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(ROW_KEYS)
+
+    def __len__(self) -> int:
+        return len(ROW_KEYS)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None
+
+    def plain(self) -> CheckRow:
+        """The same row with JSON-safe values (numpy scalars to Python, tuples to lists, NaN to None)."""
+        return CheckRow(**{k: _plain(getattr(self, k)) for k in ROW_KEYS})
+
+    def to_dict(self) -> dict:
+        return {k: _plain(getattr(self, k)) for k in ROW_KEYS}
 
 
 @dataclass
 class CheckReport:
-    rows: list[dict] = field(default_factory=list)
+    rows: list[CheckRow] = field(default_factory=list)
     checked: dict = field(default_factory=dict)  # what was checked: releases folder, date, inventory, drift
 
     @property
@@ -29,7 +83,7 @@ class CheckReport:
         return all(r["success"] for r in self.rows if r["suite"] == suite)
 
     @property
-    def failed(self) -> list[dict]:
+    def failed(self) -> list[CheckRow]:
         return [r for r in self.rows if not r["success"]]
 
     def summary(self) -> dict:
@@ -39,21 +93,21 @@ class CheckReport:
         return counts
 
     def to_dict(self) -> dict:
-        return {"success": self.success, "summary": self.summary(), "checked": self.checked, "rows": self.rows}
+        return {"success": self.success, "summary": self.summary(), "checked": self.checked,
+                "rows": [r.to_dict() for r in self.rows]}
 
 
 def _row(suite: str, target: str, expectation: str, gate: str, *, column: str = "", success: bool = True,
          status: str | None = None, failing_count: int = 0, failing_sample: list | None = None,
          failing_codes: list | None = None, details: str = "", observed=None,
-         replacements: dict | None = None, code_notes: dict | None = None) -> dict:
-    return {"suite": suite, "target": target, "expectation": expectation, "gate": gate, "column": column,
-            "success": bool(success), "status": status or ("passed" if success else "failed"),
-            "failing_count": int(failing_count), "failing_sample": list(failing_sample or []),
-            "failing_codes": list(failing_codes or []), "details": details, "observed": observed,
-            "replacements": dict(replacements or {}), "code_notes": dict(code_notes or {})}
+         replacements: dict | None = None, code_notes: dict | None = None) -> CheckRow:
+    return CheckRow(suite, target, expectation, gate, column=column, success=success, status=status or "",
+                    failing_count=failing_count, failing_sample=list(failing_sample or []),
+                    failing_codes=list(failing_codes or []), details=details, observed=observed,
+                    replacements=dict(replacements or {}), code_notes=dict(code_notes or {}))
 
 
-def not_checked(suite: str, target: str, gate: str, details: str, *, column: str = "", observed=None) -> dict:
+def not_checked(suite: str, target: str, gate: str, details: str, *, column: str = "", observed=None) -> CheckRow:
     return _row(suite, target, "not checked", gate, column=column, details=details, status="not checked",
                 observed=observed)
 
@@ -94,7 +148,7 @@ def _exception_message(info) -> str:
     return ""
 
 
-def result_rows(result, suite: str, target: str) -> list[dict]:
+def result_rows(result, suite: str, target: str) -> list[CheckRow]:
     """One row per expectation of a GX suite validation result (in the order GX returns them)."""
     rows = []
     for r in result.results:

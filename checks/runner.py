@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from checks.context import Gates
-from checks.rows import ROW_KEYS, SAMPLE, CheckReport, _plain, _row, not_checked, result_rows
+from checks.rows import ROW_KEYS, SAMPLE, CheckReport, CheckRow, _row, not_checked, result_rows
 from checks.suites import (
     DEFAULT_DRIFT,
     DEFAULT_DRIFT_MIN_ROWS,
@@ -28,13 +28,14 @@ from ingest.model import SYSTEM_NAMES, SYSTEMS, CodegovError
 from ingest.repository import ReleaseRepository
 
 SUITES = ("release", "inventory", "playbooks")
-__all__ = ["ROW_KEYS", "SUITES", "CheckReport", "Gates", "run_checks", "validate_release"]
+__all__ = ["ROW_KEYS", "SUITES", "CheckReport", "CheckRow", "Gates", "run_checks", "validate_release"]
 _RELEASE_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE}
 _LIST_FORMAT = {"result_format": "COMPLETE"}  # code lists are small; every failing code is wanted
 
 
 def validate_release(table, system: str, release_id: str, *, previous: tuple[str, int] | None = None,
-                     drift: float = DEFAULT_DRIFT, gates: Gates | None = None, target: str | None = None) -> list[dict]:
+                     drift: float = DEFAULT_DRIFT, gates: Gates | None = None,
+                     target: str | None = None) -> list[CheckRow]:
     """The release suite on one release table (a DataFrame as ingest.store.read_release returns it)."""
     gates = gates or Gates()
     target = target or f"{system} {release_id}"
@@ -47,7 +48,7 @@ def validate_release(table, system: str, release_id: str, *, previous: tuple[str
 
 
 def check_release(store: ReleaseRepository, system: str, release_id: str, gates: Gates, *, drift: float = DEFAULT_DRIFT,
-                  drift_min_rows: int = DEFAULT_DRIFT_MIN_ROWS) -> list[dict]:
+                  drift_min_rows: int = DEFAULT_DRIFT_MIN_ROWS) -> list[CheckRow]:
     target = store.target(system, release_id)
     prev_id = store.previous(system, release_id)
     previous, skipped = None, []
@@ -79,7 +80,7 @@ def status_index(repo: ReleaseRepository, releases: dict[str, ReleaseCodes]):
     return CodeIndex(current, meta, change_sets, engines=repo.replacements)
 
 
-def _explain_failures(rows: list[dict], repo: ReleaseRepository, releases: dict[str, ReleaseCodes]) -> None:
+def _explain_failures(rows: list[CheckRow], repo: ReleaseRepository, releases: dict[str, ReleaseCodes]) -> None:
     """Attach replacements to failing exists/billable rows, and say in details where each code went."""
     index = None
     for row in rows:
@@ -93,7 +94,7 @@ def _explain_failures(rows: list[dict], repo: ReleaseRepository, releases: dict[
         for code in row["failing_sample"]:
             st = index.status(system, code)
             where, replacements = st["deleted_in"], st["replacements"]
-            row["replacements"][code] = replacements
+            row.replacements[code] = replacements
             reps = ", ".join(r.get("display_code") or r["code"] for r in replacements[:10])
             more = f" and {len(replacements) - 10} more" if len(replacements) > 10 else ""
             row_fields = index.engine(system).row(code) or {}
@@ -108,14 +109,14 @@ def _explain_failures(rows: list[dict], repo: ReleaseRepository, releases: dict[
                 why = "not billable" if code not in rc.modifiers else "not an active modifier"
             else:
                 why = "not in the release"
-            row["code_notes"][code] = why
+            row.code_notes[code] = why
             notes.append(f"{registry.display(system, code)} {why}" + (f" -> {reps}{more}" if reps else ""))
         if notes:
-            row["details"] += "; " + "; ".join(notes)
+            row.details += "; " + "; ".join(notes)
 
 
 def _code_list_rows(suite: str, target: str, frame, store: ReleaseRepository, releases: dict[str, ReleaseCodes],
-                    gates: Gates, key, build, validated=None) -> list[dict]:
+                    gates: Gates, key, build, validated=None) -> list[CheckRow]:
     """The rows of one code list. validated: fn(suite) -> its rows, when the list was validated together
     with others (the playbooks); default one GX run of its own."""
     listed = set(frame["system"])
@@ -141,7 +142,7 @@ def _code_list_rows(suite: str, target: str, frame, store: ReleaseRepository, re
     return rows
 
 
-def check_inventory(inventory, store: ReleaseRepository, on: str, gates: Gates) -> list[dict]:
+def check_inventory(inventory, store: ReleaseRepository, on: str, gates: Gates) -> list[CheckRow]:
     """The inventory suite: `inventory` is an ingest.inventory.Inventory, a path to one, or a DataFrame of rows."""
     if isinstance(inventory, (str, Path)):
         from ingest.inventory import load_inventory
@@ -175,7 +176,8 @@ def check_inventory(inventory, store: ReleaseRepository, on: str, gates: Gates) 
                                  lambda: inventory_suite(frame, releases, on))
 
 
-def check_playbooks(books: list[dict], store: ReleaseRepository, gates: Gates, folder: str = "playbooks") -> list[dict]:
+def check_playbooks(books: list[dict], store: ReleaseRepository, gates: Gates,
+                    folder: str = "playbooks") -> list[CheckRow]:
     from playbooks.load import cited_codes
 
     cited = cited_codes(books)
@@ -202,7 +204,7 @@ def check_playbooks(books: list[dict], store: ReleaseRepository, gates: Gates, f
     return rows
 
 
-def _rows_of(result, suite, playbook: str, target: str) -> list[dict]:
+def _rows_of(result, suite, playbook: str, target: str) -> list[CheckRow]:
     """One playbook's rows from the validation of every playbook: the expectations its own suite has, each
     with only its failing rows (the unexpected index names the playbook of each failing row)."""
     from types import SimpleNamespace
@@ -271,7 +273,7 @@ def run_checks(codesets: Path | None = None, *, releases: Path | None = None, sy
         on = store.latest("icd10cm") or max(r for ids in store.ids.values() for r in ids)
     on = on.isoformat() if isinstance(on, dt.date) else str(on)
     gates = gates or Gates()
-    rows: list[dict] = []
+    rows: list[CheckRow] = []
     if "release" in suites:
         for system, rid in sorted(set(selected), key=lambda sr: (SYSTEMS.index(sr[0]), sr[1])):
             rows += check_release(store, system, rid, gates, drift=drift, drift_min_rows=drift_min_rows)
@@ -292,6 +294,6 @@ def run_checks(codesets: Path | None = None, *, releases: Path | None = None, sy
             books, folder = list(playbooks), playbooks_folder or "playbooks"
             checked["playbooks"] = playbooks_folder or "(loaded)"
         rows += check_playbooks(books, store, gates, folder=folder)
-    rows = [{k: _plain(r[k]) for k in ROW_KEYS} for r in rows]
+    rows = [r.plain() for r in rows]
     return CheckReport(rows, checked)
 
