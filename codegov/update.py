@@ -91,7 +91,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
             s = cs.summary
             result.say(f"diff    {system:8} {cs.from_release} -> {cs.to_release}: {s['added']} added, "
                        f"{s['deleted']} deleted, {s['revised']} revised; "
-                       f"{len(cs.inventory['deleted'])} inventory code(s) deleted")
+                       f"{len(cs.inventory.deleted)} inventory code(s) deleted")
     result.inventory_deleted = inventory_deleted_count(result.change_sets)
 
     # 3. checks: Great Expectations gates. Release tables gate the run (a truncated or wrong file must

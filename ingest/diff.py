@@ -2,72 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.model import SYSTEM_NAMES, CodegovError
+from ingest.changes import Change, ChangeSet, Reuse, Revision
+from ingest.model import CodegovError
 from ingest.replacements import ReleaseReplacements
 from ingest.systems import REGISTRY
-
-SUMMARY_KEYS = ("added", "deleted", "revised", "expanded", "header_to_billable", "reused", "reactivated", "purged",
-                "headers_added", "headers_deleted", "headers_revised")
-
-
-@dataclass
-class ChangeSet:
-    system: str
-    from_release: str
-    to_release: str
-    from_label: str = ""
-    to_label: str = ""
-    added: list[dict] = field(default_factory=list)
-    deleted: list[dict] = field(default_factory=list)
-    revised: list[dict] = field(default_factory=list)
-    expanded: list[dict] = field(default_factory=list)
-    header_to_billable: list[dict] = field(default_factory=list)
-    reused: list[dict] = field(default_factory=list)
-    reactivated: list[dict] = field(default_factory=list)
-    purged: list[dict] = field(default_factory=list)
-    headers: dict[str, list[dict]] = field(default_factory=lambda: {"added": [], "deleted": [], "revised": []})
-    actions: dict[str, list[str]] = field(default_factory=dict)
-    inventory: dict | None = None
-
-    @property
-    def summary(self) -> dict[str, int]:
-        counts = {k: len({e["code"] for e in getattr(self, k)}) for k in SUMMARY_KEYS if not k.startswith("headers_")}
-        counts.update({f"headers_{k}": len({e["code"] for e in v}) for k, v in self.headers.items()})
-        return {k: counts[k] for k in SUMMARY_KEYS}
-
-    @property
-    def revised_codes(self) -> list[str]:
-        return sorted({r["code"] for r in self.revised})
-
-    def to_dict(self) -> dict:
-        return {
-            "system": self.system,
-            "system_name": SYSTEM_NAMES.get(self.system, self.system),
-            "from": self.from_release,
-            "from_label": self.from_label,
-            "to": self.to_release,
-            "to_label": self.to_label,
-            "effective": self.to_release,
-            "summary": self.summary,
-            "added": self.added,
-            "deleted": self.deleted,
-            "revised": self.revised,
-            "expanded": self.expanded,
-            "header_to_billable": self.header_to_billable,
-            "reused": self.reused,
-            "reactivated": self.reactivated,
-            "purged": self.purged,
-            "headers": self.headers,
-            "actions": self.actions,
-            "inventory": self.inventory,
-        }
 
 
 def _arrow(df: pd.DataFrame, col: str) -> pa.Array:
@@ -121,17 +64,12 @@ def _records(df: pd.DataFrame) -> dict[str, dict]:
     return {r[0]: dict(zip(cols, r, strict=True)) for r in zip(*(df[c].tolist() for c in cols), strict=True)}
 
 
-def _entry(row: dict, **extra) -> dict:
-    return {"code": row["code"], "display_code": row["display_code"], "description": row["long_desc"], **extra}
+def _entry(row: dict, **extra) -> Change:
+    return Change(row["code"], row["display_code"], row["long_desc"], **extra)
 
 
-def _revisions(old: dict, new: dict, fields: tuple[str, ...]) -> list[dict]:
-    out = []
-    for f in fields:
-        if old[f] != new[f]:
-            out.append({"code": new["code"], "display_code": new["display_code"], "field": f,
-                        "before": old[f], "after": new[f]})
-    return out
+def _revisions(old: dict, new: dict, fields: tuple[str, ...]) -> list[Revision]:
+    return [Revision(new["code"], new["display_code"], f, old[f], new[f]) for f in fields if old[f] != new[f]]
 
 
 def _diff_icd10cm(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, engine: ReleaseReplacements) -> None:
@@ -190,9 +128,8 @@ def _diff_hcpcs(old: pd.DataFrame, new: pd.DataFrame, cs: ChangeSet, engine: Rel
             continue
         n_live = n["billable"] == "1"
         if o["add_date"] != n["add_date"]:
-            cs.reused.append({"code": code, "display_code": code,
-                              "before": {"description": o["long_desc"], "add_date": o["add_date"]},
-                              "after": {"description": n["long_desc"], "add_date": n["add_date"]}})
+            cs.reused.append(Reuse(code, code, {"description": o["long_desc"], "add_date": o["add_date"]},
+                                   {"description": n["long_desc"], "add_date": n["add_date"]}))
             continue
         if o_live and not n_live:
             cs.deleted.append(_entry(n, reason="discontinued", termination_date=n["termination_date"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ingest.changes import Affected, ChangeSet, InventoryImpact
 from ingest.inventory import Inventory
 from ingest.systems import REGISTRY
 
 
-def inventory_impact(cs, inventory: Inventory, new: pd.DataFrame, old: pd.DataFrame) -> dict:
+def inventory_impact(cs: ChangeSet, inventory: Inventory, new: pd.DataFrame, old: pd.DataFrame) -> InventoryImpact:
     """The change set seen from the inventory: what a billing team has to act on, sorted by code."""
     rows = inventory.codes(cs.system)
     by_code: dict[str, list[dict]] = {}
@@ -22,23 +23,17 @@ def inventory_impact(cs, inventory: Inventory, new: pd.DataFrame, old: pd.DataFr
                 "service_line": ", ".join(sorted({r["service_line"] for r in rs if r["service_line"]})),
                 "owner": ", ".join(sorted({r["owner"] for r in rs}))}
 
-    deleted = [{**d, **who(d["code"]), "effective": cs.to_release} for d in cs.deleted if d["code"] in by_code]
-    revised = [{**r, **who(r["code"])} for r in cs.revised if r["code"] in by_code]
-    reused = [{**r, **who(r["code"])} for r in cs.reused if r["code"] in by_code]
+    deleted = [Affected(d, **who(d.code), effective=cs.to_release) for d in cs.deleted if d.code in by_code]
+    revised = [Affected(r, **who(r.code)) for r in cs.revised if r.code in by_code]
+    reused = [Affected(r, **who(r.code)) for r in cs.reused if r.code in by_code]
     width = REGISTRY[cs.system].family_width  # the ICD-10-CM category, the HCPCS range (E01xx), the POS code
     families: dict[str, set[str]] = {}
     for code in by_code:
         families.setdefault(code[:width], set()).update(specialties[code])
-    new_in_families = [{**a, "family": a["code"][:width], "specialties": ", ".join(sorted(families[a["code"][:width]]))}
-                       for a in cs.added if a["code"][:width] in families and a["code"] not in by_code]
+    new_in_families = [Affected(a, family=a.code[:width], specialties=", ".join(sorted(families[a.code[:width]])))
+                       for a in cs.added if a.code[:width] in families and a.code not in by_code]
     billed = list(by_code)  # only the inventory's codes are looked up in the two tables (not 98,000 of each)
     known = set(new["code"][new["code"].isin(billed)]) | set(old["code"][old["code"].isin(billed)])
-    unknown = [{"code": c, **who(c)} for c in sorted(by_code) if c not in known]
-    return {
-        "deleted": deleted,
-        "revised": revised,
-        "reused": reused,
-        "new_in_families": new_in_families,
-        "unknown": unknown,
-        "issues": [i for i in inventory.issues if i["system"] in (cs.system, "")] if cs.system else inventory.issues,
-    }
+    unknown = [Affected(code=c, **who(c)) for c in sorted(by_code) if c not in known]
+    issues = [i for i in inventory.issues if i["system"] in (cs.system, "")] if cs.system else inventory.issues
+    return InventoryImpact(deleted, revised, reused, new_in_families, unknown, issues)

@@ -19,16 +19,10 @@ STATES = ("active", "not-billable", "deleted", "unknown", "unchecked", "no-relea
 HEADER_CHILDREN = "billable code under it"  # the source named for a header's children
 
 
-def _get(obj, key: str, default=None):
-    """A field of a change set or entry, whether it is a typed object or its dict form."""
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
 class CodeIndex:
     """One release per code set (`current`: {system: release table}; `releases`: {system: {id, label,
-    title}}), and where each deleted code went according to `change_sets` (ChangeSet or its dict form).
+    title}}), and where each deleted code went according to `change_sets` (ingest.changes.ChangeSet, or its
+    dict form).
     engines: fn(system, release id) -> ReleaseReplacements (a ReleaseRepository's, with conversion tables);
     default: an engine built on each current table."""
 
@@ -41,11 +35,11 @@ class CodeIndex:
             self._engines[system] = engines(system, rid) if engines is not None else \
                 ReleaseReplacements(system, table)
         self._deleted: dict[tuple[str, str], tuple[Any, dict]] = {}
-        for cs in sorted(change_sets, key=lambda c: _get(c, "to") or _get(c, "to_release")):
-            system = _get(cs, "system")
-            for d in _get(cs, "deleted") or []:
+        for cs in sorted(change_sets, key=lambda c: c["to"]):  # ChangeSet reads as its dict form
+            system = cs["system"]
+            for d in cs["deleted"]:
                 self._deleted[(system, d["code"])] = (cs, d)
-            for p in _get(cs, "purged") or []:
+            for p in cs.get("purged") or []:
                 self._deleted.setdefault((system, p["code"]), (cs, {**p, "reason": "purged", "replacements": []}))
 
     def engine(self, system: str) -> ReleaseReplacements | None:
@@ -76,10 +70,10 @@ class CodeIndex:
         if not hit:
             return None, None
         cs, entry = hit
-        to = _get(cs, "to") or _get(cs, "to_release")
-        label = _get(cs, "to_label") or to
+        to = cs["to"]
+        label = cs.get("to_label") or to
         return ({"system": system, "to": to, "label": label, "title": registry.release_title(system, label),
-                 "effective": _get(cs, "effective") or to, "notice": registry.notice_name(system, to),
+                 "effective": cs.get("effective") or to, "notice": registry.notice_name(system, to),
                  "reason": entry.get("reason", "deleted"), "termination_date": entry.get("termination_date", "")},
                 entry)
 

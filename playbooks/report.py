@@ -10,7 +10,7 @@ import csv
 import io
 import json
 
-from ingest.diff import ChangeSet
+from ingest.changes import ChangeSet
 from playbooks.text import environment
 
 GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body
@@ -20,9 +20,8 @@ def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", lim
                     title: str = "Code-set update") -> str:
     """The report; long lists are cut, with a pointer to the full JSON/CSV, until it fits `limit`."""
     template = environment().get_template("report.md.j2")
-    data = [cs.to_dict() for cs in change_sets]
     for max_rows in (None, 500, 200, 100, 50, 20):
-        text = template.render(title=title, change_sets=data, checks=checks_markdown, max_rows=max_rows)
+        text = template.render(title=title, change_sets=change_sets, checks=checks_markdown, max_rows=max_rows)
         if len(text) <= limit:
             return text
     return text[: limit - 200] + "\n\n_Report cut to fit; the full lists are in report.json and report.csv._\n"
@@ -42,29 +41,28 @@ def render_csv(change_sets: list[ChangeSet]) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for cs in change_sets:
-        billed = {d["code"] for d in (cs.inventory or {}).get("deleted", [])} | \
-                 {d["code"] for d in (cs.inventory or {}).get("revised", [])}
+        billed = {d.code for d in cs.inventory.deleted + cs.inventory.revised} if cs.inventory else set()
         base = {"system": cs.system, "from": cs.from_release, "to": cs.to_release}
 
         def row(change, entry, base=base, billed=billed, **extra):
-            writer.writerow({**base, "change": change, "code": entry["code"], "display_code": entry["display_code"],
-                             "in_inventory": "1" if entry["code"] in billed else "0", **extra})
+            writer.writerow({**base, "change": change, "code": entry.code, "display_code": entry.display_code,
+                             "in_inventory": "1" if entry.code in billed else "0", **extra})
 
         for e in cs.added:
-            row("added", e, after=e["description"])
+            row("added", e, after=e.description)
         for e in cs.deleted:
-            row("deleted", e, before=e["description"], reason=e["reason"],
-                replacements=" ".join(r["code"] for r in e["replacements"]))
+            row("deleted", e, before=e.description, reason=e.reason,
+                replacements=" ".join(r["code"] for r in e.replacements))
         for e in cs.revised:
-            row("revised", e, field=e["field"], before=e["before"], after=e["after"])
+            row("revised", e, field=e.field, before=e.before, after=e.after)
         for e in cs.reused:
-            row("reused", e, field="long_desc", before=e["before"]["description"], after=e["after"]["description"])
+            row("reused", e, field="long_desc", before=e.before["description"], after=e.after["description"])
         for e in cs.reactivated:
-            row("reactivated", e, after=e["description"])
+            row("reactivated", e, after=e.description)
         for e in cs.purged:
-            row("purged", e, before=e["description"], reason=f"terminated {e['termination_date']}")
+            row("purged", e, before=e.description, reason=f"terminated {e.termination_date}")
     return buf.getvalue()
 
 
 def inventory_deleted_count(change_sets: list[ChangeSet]) -> int:
-    return sum(len((cs.inventory or {}).get("deleted", [])) for cs in change_sets)
+    return sum(len(cs.inventory.deleted) for cs in change_sets if cs.inventory)

@@ -39,7 +39,8 @@ class SiteData:
     """Everything the pages show, gathered once. Tests build one by hand."""
 
     releases: dict[str, list[dict]] = field(default_factory=dict)  # system -> [{id, label, title, rows, billable}]
-    change_sets: list[dict] = field(default_factory=list)  # ChangeSet.to_dict(), oldest first per system
+    change_sets: list = field(default_factory=list)  # ingest.changes.ChangeSet (or its dict form), oldest first
+    #                                                  per system
     current: dict[str, Any] = field(default_factory=dict)  # system -> newest release table (DataFrame)
     playbooks: list[dict] = field(default_factory=list)
     inventory_rows: list[dict] | None = None  # None: no inventory given
@@ -95,7 +96,7 @@ def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks:
                            "rows": manifest.get("rows"), "billable": manifest.get("billable")})
         data.releases[system] = listed
         data.current[system] = repo.table(system, ids[-1])
-        data.change_sets += [cs.to_dict() for cs in repo.change_sets(system, inventory=inventory)]
+        data.change_sets += repo.change_sets(system, inventory=inventory)
     data.playbooks = list(playbooks or [])
     data.checks = checks
     data.checks_path = checks_path

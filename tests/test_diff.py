@@ -110,3 +110,31 @@ def test_fail_on_inventory_deleted(sample_codesets, codegov):
     assert codegov(*args)[0] == 0
     status, _, err = codegov(*args, "--fail-on", "inventory-deleted")
     assert status == 2 and "3 inventory code(s) deleted" in err
+
+
+def test_change_sets_are_typed_records_whose_mapping_is_their_json_form(sample_codesets):
+    from ingest.changes import Affected, Change, InventoryImpact, Reuse, Revision
+
+    inv = load_inventory(FIXTURE_INVENTORY)
+    cs = load_change_set(sample_codesets, "hcpcs", inventory=inv)
+    assert all(isinstance(e, Change) for e in cs.added + cs.deleted + cs.purged)
+    assert all(isinstance(e, Revision) for e in cs.revised) and all(isinstance(e, Reuse) for e in cs.reused)
+    c9744 = next(e for e in cs.deleted if e.code == "C9744")
+    # attribute and key reads agree; the mapping has only the fields a deletion has, in field order
+    assert c9744.reason == c9744["reason"] == "discontinued"
+    assert list(c9744) == ["code", "display_code", "description", "reason", "termination_date", "replacements"]
+    assert "kind" not in c9744 and c9744.get("kind") is None
+    with pytest.raises(KeyError):
+        c9744["children"]
+    assert isinstance(cs.inventory, InventoryImpact)
+    affected = cs.inventory.deleted
+    assert affected and all(isinstance(a, Affected) for a in affected)
+    a = affected[0]
+    assert a.code == a.change.code and a.replacements == a.change.replacements  # the change's fields are its own
+    assert list(a)[: len(a.change)] == list(a.change) and "change" not in a
+    assert {"specialty", "owner", "effective"} <= set(a)
+    data = json.loads(json.dumps(cs.to_dict()))
+    assert data["to"] == cs.to_release and data["summary"] == cs.summary
+    assert data["inventory"]["deleted"][0] == dict(a) | {"replacements": list(a.replacements)}
+    assert cs == data  # a change set equals its JSON form
+    assert cs["from"] == cs.from_release and cs.get("inventory") is cs.inventory
