@@ -59,6 +59,10 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from playbooks.report import inventory_deleted_count, render_csv, render_json, render_markdown
 
     result = UpdateResult()
+    if opts.checks:  # Great Expectations takes seconds to import: from here, while the releases are ingested
+        from checks.context import preload
+
+        preload()
     sources = load_sources(opts.codesets)
     out = opts.releases_dir or releases_dir(opts.codesets)
     systems = opts.systems or list(SYSTEMS)
@@ -66,10 +70,6 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     # 1. ingest: every selected release the mirror (or cache, or network) has; a listed release the
     #    publisher has not posted yet is skipped, unless it was asked for by name
     wanted = select_releases(sources, systems, opts.releases, opts.mirror)
-    if opts.checks:  # Great Expectations takes seconds to import: here, while worker processes ingest
-        from checks.context import preload
-
-        preload()
     for release, res in ingest_releases(sources, wanted, out, opts.codesets, mirror=opts.mirror, cache=opts.cache,
                                         offline=opts.offline, accept_changed=opts.accept_changed,
                                         skip_unpublished=not opts.releases, workers=opts.workers):

@@ -179,9 +179,10 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
                 jobs.append((release, exc))
                 continue
         jobs.append((release, folder))
-    size = sum(p.stat().st_size for _, f in jobs if isinstance(f, Path) for p in f.iterdir() if p.is_file())
+    sizes = {r: sum(p.stat().st_size for p in f.iterdir() if p.is_file()) if isinstance(f, Path) else 0
+             for r, f in jobs}
     work = [(r, f) for r, f in jobs if not isinstance(f, Exception)]
-    if len(work) > 1 and size >= PARALLEL_MIN_BYTES:
+    if len(work) > 1 and sum(sizes.values()) >= PARALLEL_MIN_BYTES:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -190,7 +191,9 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["ingest.build", "ingest.parse_icd10cm", "ingest.parse_hcpcs"])
         with ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context) as pool:
-            futures = {r: pool.submit(ingest_release, sources, r, f, out, codesets, accept_changed) for r, f in work}
+            # the largest first, so no worker starts a big release while the others sit idle at the end
+            futures = {r: pool.submit(ingest_release, sources, r, f, out, codesets, accept_changed)
+                       for r, f in sorted(work, key=lambda rf: -sizes[rf[0]])}
             for release, folder in jobs:
                 yield release, folder if isinstance(folder, Exception) else futures[release].result()
         return
