@@ -8,6 +8,7 @@ the data the one before it made, never a path to read again. Writes the reports 
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class UpdateOptions:
     mkdocs_config: Path = Path("mkdocs.yml")
     releases_dir: Path | None = None  # default <codesets>/releases
     workers: int = 2  # processes that parse releases side by side (only for large inputs: ingest_releases)
+    on: dt.date = field(default_factory=dt.date.today)  # the run date: which releases are due and in force
 
 
 @dataclass
@@ -44,6 +46,7 @@ class UpdateResult:
     inventory_deleted: int = 0
     log: list[str] = field(default_factory=list)
     repo: object = None  # the ingest.repository.ReleaseRepository the run used (its stats count reads and diffs)
+    discovery: object = None  # the ingest.discover.Discovery of the run
 
     def say(self, line: str) -> None:
         self.log.append(line)
@@ -52,6 +55,7 @@ class UpdateResult:
 
 def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.build import ingest_releases, select_releases
+    from ingest.discover import discover
     from ingest.inventory import load_inventory
     from ingest.repository import ReleaseRepository
     from ingest.sources import load_sources
@@ -69,6 +73,10 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
     # 1. ingest: every selected release the mirror (or cache, or network) has; a listed release the
     #    publisher has not posted yet is skipped, unless it was asked for by name
+    found = discover(sources, mirror=opts.mirror, cache=opts.cache, offline=opts.offline, on=opts.on, systems=systems)
+    result.discovery = found
+    for line in found.log:
+        result.say(line)
     wanted = select_releases(sources, systems, opts.releases, opts.mirror)
     for release, res in ingest_releases(sources, wanted, out, opts.codesets, mirror=opts.mirror, cache=opts.cache,
                                         offline=opts.offline, accept_changed=opts.accept_changed,

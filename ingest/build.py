@@ -116,12 +116,12 @@ def ingest_from_mirror(codesets: Path, mirror: Path, out: Path, releases: dict[s
 
 def select_releases(sources: Sources, systems: list[str] | None, names: list[str] | None,
                     mirror: Path | None) -> list[Release]:
-    """The releases to ingest: those named (id or alias) in the selected code sets, else every listed release
-    (POS is read from the curated list). A mirror folder that does not exist is an error."""
+    """The releases to ingest: those named (id or alias) in the selected code sets, else every listed or
+    discovered release (POS is read from the curated list). A mirror folder that does not exist is an error."""
+    from ingest.fetch import require_mirror
     from ingest.model import SYSTEMS
 
-    if mirror is not None and not Path(mirror).is_dir():
-        raise CodegovError(f"{mirror}: no such mirror folder (expected <mirror>/<system>/<release folder>/)")
+    require_mirror(mirror)
     systems = list(systems or SYSTEMS)
     chosen: list[Release] = []
     for system in systems:

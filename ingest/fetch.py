@@ -157,6 +157,12 @@ def resolve_index(source: ReleaseSource, session: requests.Session) -> list[str]
     return hits[-1:]  # the last re-issue sorts last (dated or versioned suffixes)
 
 
+def require_mirror(mirror: Path | None) -> None:
+    """A --mirror folder that does not exist is an error, not a run that finds nothing."""
+    if mirror is not None and not Path(mirror).is_dir():
+        raise FetchError(f"{mirror}: no such mirror folder (expected <mirror>/<system>/<release folder>/)")
+
+
 def release_folder(sources: Sources, release: Release, *, mirror: Path | None, cache: Path,
                    offline: bool, session: requests.Session | None = None, progress=None) -> Path:
     """The folder holding a release's official files: the mirror's, or the cache's after a download."""

@@ -1,11 +1,12 @@
-"""Release sources: reads codesets/sources.toml, resolves release names, finds official files by pattern."""
+"""Release sources: codesets/sources.toml (explicit entries) merged with what discovery found (ingest.discover,
+rules in codesets/discovery.toml); resolves release names, finds official files by pattern."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingest.model import SYSTEMS, CodegovError, Release
@@ -22,6 +23,7 @@ class ReleaseSource:
     link: str = ""
     verified: bool = False
     note: str = ""
+    discovered: str = ""  # what discovery saw (a mirror folder, a listing page); empty: an explicit entry
 
 
 @dataclass
@@ -37,9 +39,31 @@ class SystemSources:
 class Sources:
     """Every release codegov knows how to get, per code set."""
 
-    def __init__(self, path: Path, systems: dict[str, SystemSources]):
+    def __init__(self, path: Path, systems: dict[str, SystemSources], rules: dict | None = None):
         self.path = path
         self.systems = systems
+        self.rules = rules or {}  # system -> ingest.discover.SystemRules
+
+    def merge(self, found) -> list[ReleaseSource]:
+        """Add discovered releases (ingest.discover.Found) that sources.toml does not list; an explicit
+        entry wins, but takes a mirror folder's name when the mirror names its folder otherwise.
+        Returns the sources added."""
+        added = []
+        for f in found:
+            ss = self.systems[f.release.system]
+            i = next((i for i, s in enumerate(ss.releases) if s.release == f.release), None)
+            if i is not None:
+                explicit = ss.releases[i]
+                if f.folder is not None and explicit.release.mirror_dir != f.folder.name and not (
+                        f.folder.parent / explicit.release.mirror_dir).is_dir():
+                    ss.releases[i] = replace(explicit, release=replace(explicit.release, mirror_dir=f.folder.name))
+                continue
+            source = ReleaseSource(f.release, urls=tuple(f.urls), discovered=f.evidence)
+            ss.releases.append(source)
+            added.append(source)
+        for ss in self.systems.values():
+            ss.releases.sort(key=lambda s: s.release)
+        return added
 
     def releases(self, system: str) -> list[Release]:
         return [s.release for s in self.systems[system].releases]
@@ -51,7 +75,8 @@ class Sources:
         raise CodegovError(f"{self.path}: no source for {release}")
 
     def resolve(self, system: str, name: str) -> Release:
-        """A release by id (2025-10-01), alias (FY2026, 2019-01) or label, case-insensitive."""
+        """A release by id (2025-10-01), alias (FY2026, 2019-01) or label, case-insensitive: a listed or
+        discovered one, else the one the naming rules give (FY2027 is 2026-10-01 before anyone lists it)."""
         if system not in self.systems:
             raise CodegovError(f"unknown code set {system!r}; expected one of {', '.join(SYSTEMS)}")
         wanted = name.strip().lower()
@@ -59,6 +84,10 @@ class Sources:
             names = {r.id, r.label.lower(), r.mirror_dir.lower(), *(a.lower() for a in r.aliases)}
             if wanted in names:
                 return r
+        rules = self.rules.get(system)
+        effective = rules.parse_name(name) if rules is not None else None
+        if effective is not None:
+            return rules.release(effective)
         known = ", ".join(r.aliases[0] if r.aliases else r.id for r in self.releases(system))
         raise CodegovError(f"{self.path}: no {system} release {name!r}; known: {known}")
 
@@ -85,26 +114,23 @@ class Sources:
         return found
 
 
-def _release(system: str, entry: dict, path: Path) -> Release:
+def _release(system: str, entry: dict, path: Path, rules=None) -> Release:
+    """An explicit entry's release; what it leaves out (label, aliases, mirror folder) the naming rules give."""
     try:
         effective = dt.date.fromisoformat(entry["id"])
     except (KeyError, ValueError) as exc:
         raise CodegovError(f"{path}: [[{system}.releases]] needs id = 'YYYY-MM-DD' ({exc})") from None
-    end = None
-    if system == "icd10cm":  # the fiscal year ends on September 30
-        end = dt.date(effective.year + (1 if effective.month >= 10 else 0), 9, 30)
-    return Release(
-        system=system,
-        effective=effective,
-        aliases=tuple(entry.get("aliases", ())),
-        label=entry.get("label", ""),
-        mirror_dir=entry.get("mirror", entry["id"]),
-        end=end,
-    )
+    named = rules.release(effective) if rules is not None else Release(system, effective)
+    return replace(named, aliases=tuple(entry.get("aliases", named.aliases)), label=entry.get("label", named.label),
+                   mirror_dir=entry.get("mirror", named.mirror_dir or entry["id"]))
 
 
 def load_sources(codesets: Path) -> Sources:
+    """sources.toml's entries, with the discovery rules beside them (nothing discovered yet: see merge)."""
+    from ingest.discover import load_rules
+
     path = Path(codesets) / "sources.toml"
+    rules = load_rules(codesets)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -120,7 +146,7 @@ def load_sources(codesets: Path) -> Sources:
         for entry in table.get("releases", []):
             ss.releases.append(
                 ReleaseSource(
-                    release=_release(system, entry, path),
+                    release=_release(system, entry, path, rules.get(system)),
                     urls=tuple(entry.get("urls", ())),
                     index=entry.get("index", ""),
                     link=entry.get("link", ""),
@@ -130,4 +156,4 @@ def load_sources(codesets: Path) -> Sources:
             )
         ss.releases.sort(key=lambda s: s.release)
         systems[system] = ss
-    return Sources(path, systems)
+    return Sources(path, systems, rules)

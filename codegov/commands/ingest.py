@@ -8,6 +8,7 @@ is refused until you pass --accept-changed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -40,10 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from codegov.options import releases_folder
     from ingest.build import ingest_releases, select_releases
+    from ingest.discover import discover
     from ingest.sources import load_sources
 
     sources = load_sources(args.codesets)
     out = releases_folder(args, args.out, mirror=args.mirror)
+    found = discover(sources, mirror=args.mirror, cache=args.cache, offline=args.offline, on=dt.date.today(),
+                     systems=args.system)
+    for line in found.log:
+        print(line)
     releases = select_releases(sources, args.system, args.release, args.mirror)
     if not releases:
         print("nothing to ingest: no release of the selected code sets is in the mirror", file=sys.stderr)

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from codegov.commands.ingest import add_source_arguments
+from codegov.options import date
 
 HELP = "run the whole pipeline: ingest, diff, check, render, site"
 
@@ -20,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory", type=Path, help="inventory CSV or folder (default: <codesets>/inventory)")
     p.add_argument("--build", type=Path, default=Path("build"), help="where reports go (default: ./build)")
     p.add_argument("--no-site", action="store_true", help="skip the MkDocs build")
+    p.add_argument("--on", type=date, default=None, metavar="YYYY-MM-DD",
+                   help="the run date: which releases are due and in force (default: today)")
 
 
 def run(args) -> int:
@@ -30,4 +33,6 @@ def run(args) -> int:
                          systems=args.system, releases=args.release, inventory=args.inventory, build=args.build,
                          accept_changed=args.accept_changed, site=not args.no_site,
                          releases_dir=releases_folder(args, mirror=args.mirror))
+    if args.on is not None:
+        opts.on = args.on
     return main_update(opts)
