@@ -27,7 +27,7 @@ from ingest import systems as registry
 from ingest.model import SYSTEM_NAMES, SYSTEMS, CodegovError
 from ingest.repository import ReleaseRepository
 
-SUITES = ("release", "inventory", "playbooks")
+SUITES = ("release", "inventory", "playbooks", "freshness")
 __all__ = ["ROW_KEYS", "SUITES", "CheckReport", "CheckRow", "Gates", "run_checks", "validate_release"]
 _RELEASE_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE}
 _LIST_FORMAT = {"result_format": "COMPLETE"}  # code lists are small; every failing code is wanted
@@ -240,7 +240,8 @@ def run_checks(codesets: Path | None = None, *, releases: Path | None = None, sy
                release: list[str] | None = None, inventory=None, on: dt.date | str | None = None,
                playbooks=None, drift: float = DEFAULT_DRIFT, drift_min_rows: int = DEFAULT_DRIFT_MIN_ROWS,
                suites: tuple[str, ...] = SUITES, gates: Gates | None = None,
-               repo: ReleaseRepository | None = None, playbooks_folder: str | None = None) -> CheckReport:
+               repo: ReleaseRepository | None = None, playbooks_folder: str | None = None,
+               freshness: list | None = None, today: dt.date | None = None) -> CheckReport:
     """Run the suites on a release repository (default: the one under releases or <codesets>/releases).
 
     release: names (id, alias or label) to validate; default every ingested release of `systems`.
@@ -248,6 +249,8 @@ def run_checks(codesets: Path | None = None, *, releases: Path | None = None, sy
     date (default: the newest ingested ICD-10-CM release's). playbooks: a folder of playbooks/*.yml, a
     list of loaded playbooks, or None. drift: the band for the row-count gate, a fraction of the previous
     release's rows; drift_min_rows: below this many rows in the previous release the band is not applied.
+    freshness: the update's ingest.freshness.Freshness per code set; default computed on `today` (default:
+    the run date) from the repository's sources.
     """
     store = repo or ReleaseRepository(releases, codesets)
     out = store.out
@@ -294,6 +297,28 @@ def run_checks(codesets: Path | None = None, *, releases: Path | None = None, sy
             books, folder = list(playbooks), playbooks_folder or "playbooks"
             checked["playbooks"] = playbooks_folder or "(loaded)"
         rows += check_playbooks(books, store, gates, folder=folder)
+    if "freshness" in suites:
+        rows += freshness_rows(store, systems, freshness, today or dt.date.today())
     rows = [r.plain() for r in rows]
     return CheckReport(rows, checked)
+
+
+def freshness_rows(store: ReleaseRepository, systems: list[str], fresh: list | None, today: dt.date) -> list[CheckRow]:
+    """One gate per code set: the release in force on the run date is ingested (ingest.freshness)."""
+    if fresh is None:
+        if store.sources is None:
+            return [not_checked("freshness", "releases", "in_force_ingested",
+                                "freshness gate: no sources.toml, so no release is known beyond the ingested ones")]
+        from ingest import freshness
+
+        _, fresh = freshness.check(store.sources, store, today, systems)
+    rows = []
+    for f in fresh:
+        if f.system not in systems:
+            continue
+        rows.append(_row("freshness", f"{f.system} in force {f.on}", "release in force is ingested",
+                         "in_force_ingested", success=f.ok, failing_count=0 if f.ok else 1,
+                         failing_sample=[] if f.ok else [f.in_force], details=f.message,
+                         observed={"newest": f.newest, "in_force": f.in_force, "state": f.in_force_state}))
+    return rows
 

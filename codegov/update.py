@@ -47,6 +47,9 @@ class UpdateResult:
     log: list[str] = field(default_factory=list)
     repo: object = None  # the ingest.repository.ReleaseRepository the run used (its stats count reads and diffs)
     discovery: object = None  # the ingest.discover.Discovery of the run
+    statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
+    freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set on opts.on
+    publishers_checked: str = ""  # when a listing page last answered (the cache's page index)
 
     def say(self, line: str) -> None:
         self.log.append(line)
@@ -60,7 +63,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.repository import ReleaseRepository
     from ingest.sources import load_sources
     from ingest.store import atomic_write, releases_dir
-    from playbooks.report import inventory_deleted_count, render_csv, render_json, render_markdown
+    from playbooks.report import freshness_banner, inventory_deleted_count, render_csv, render_json, render_markdown
 
     result = UpdateResult()
     if opts.checks:  # Great Expectations takes seconds to import: from here, while the releases are ingested
@@ -102,6 +105,17 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                        f"{len(cs.inventory.deleted)} inventory code(s) deleted")
     result.inventory_deleted = inventory_deleted_count(result.change_sets)
 
+    # freshness: is the release in force on the run date ingested, for each code set? (never blocks the PR:
+    #    the PR body and the site open with a banner, and `codegov check` fails on it)
+    from ingest import freshness
+    from ingest.pages import last_checked
+
+    result.statuses, result.freshness = freshness.check(sources, repo, opts.on, systems)
+    result.publishers_checked = last_checked(opts.cache) if opts.mirror is None else ""
+    for f in result.freshness:
+        if not f.ok:
+            result.say(f"stale   {f.message}")
+
     # 3. checks: Great Expectations gates. Release tables gate the run (a truncated or wrong file must
     #    never reach the PR as if it were good); inventory and playbook findings are reported for people
     #    to act on, since on release day the inventory is expected to bill deleted codes.
@@ -113,7 +127,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         from checks.runner import run_checks
 
         report = run_checks(systems=systems, inventory=inventory, playbooks=books, playbooks_folder=str(opts.playbooks),
-                            repo=repo)
+                            repo=repo, freshness=result.freshness)
         checks_data = report.to_dict()
         write_results(checks_data, opts.build / "checks")
         checks_md = checks_markdown(checks_data)
@@ -124,9 +138,10 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
     # 4. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
     report_dir = opts.build / "report"
+    banner = freshness_banner(result.freshness, result.publishers_checked)
     outputs = {
-        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9),
-        "pr-body.md": render_markdown(result.change_sets, checks_md),
+        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9, banner=banner),
+        "pr-body.md": render_markdown(result.change_sets, checks_md, banner=banner),
         "report.json": render_json(result.change_sets) if result.change_sets else "[]\n",
         "report.csv": render_csv(result.change_sets),
     }
@@ -142,7 +157,8 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         generated = opts.docs_dir / GENERATED
         rendered = render_pages(repo, generated, inventory=inventory, playbooks=books,
                                 checks_json=opts.build / "checks" / "results.json", checks=checks_data,
-                                rules_file=opts.codesets / "rules" / "scrub.yml")
+                                rules_file=opts.codesets / "rules" / "scrub.yml",
+                                releases=(result.statuses, result.freshness, result.publishers_checked))
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
@@ -157,7 +173,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
 
 def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
-                 checks: dict | None = None, rules_file: Path | None = None):
+                 checks: dict | None = None, rules_file: Path | None = None, releases: tuple | None = None):
     """Stage 5, also `codegov render`: the site's pages from the repository's releases and change sets, the
     inventory, the playbooks, the check results (this run's, else the last run's in checks_json) and the
     claim scrubber's rule pages."""
@@ -170,7 +186,7 @@ def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_js
     elif checks_json is not None:
         checks = load_check_results(checks_json)
     data = gather(repo, inventory=inventory, playbooks=playbooks, checks=checks,
-                  checks_path=str(checks_json) if checks is not None else "")
+                  checks_path=str(checks_json) if checks is not None else "", releases=releases)
     return render_site(data, out, extra=site_pages(rules_file) if rules_file else None)
 
 

@@ -1,4 +1,6 @@
-"""The MkDocs hook named in mkdocs.yml: `on_config` appends the generated pages to the navigation.
+"""The MkDocs hook named in mkdocs.yml: `on_config` appends the generated pages to the navigation, and
+`on_page_markdown` puts the generated freshness block (HOME_FILE) on the home page where it says
+<!-- codegov:freshness -->.
 
 Only the standard library is imported, so loading the hook costs nothing.
 """
@@ -10,6 +12,8 @@ from pathlib import Path
 
 GENERATED = "generated"  # the folder under the MkDocs docs_dir that `codegov render` owns (playbooks.write)
 NAV_FILE = ".nav.json"  # written by playbooks.site
+HOME_FILE = ".home.md"  # written by playbooks.site: each code set's newest release, the one in force, a banner
+HOME_MARKER = "<!-- codegov:freshness -->"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -34,3 +38,11 @@ def on_config(config, **kwargs):
         config["nav"] = list(config["nav"] or []) + _prefixed(generated, GENERATED)
     return config
 
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):
+    """The home page's freshness block, from the data of the last render (none: the marker stays a comment)."""
+    if HOME_MARKER not in markdown:
+        return markdown
+    block = Path(config["docs_dir"]) / GENERATED / HOME_FILE
+    return markdown.replace(HOME_MARKER, block.read_text(encoding="utf-8") if block.exists() else "")

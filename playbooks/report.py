@@ -11,17 +11,18 @@ import io
 import json
 
 from ingest.changes import ChangeSet
-from playbooks.text import environment
+from playbooks.text import environment, md_cell
 
 GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body
 
 
 def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", limit: int = GITHUB_BODY_LIMIT,
-                    title: str = "Code-set update") -> str:
+                    title: str = "Code-set update", banner: str = "") -> str:
     """The report; long lists are cut, with a pointer to the full JSON/CSV, until it fits `limit`."""
     template = environment().get_template("report.md.j2")
     for max_rows in (None, 500, 200, 100, 50, 20):
-        text = template.render(title=title, change_sets=change_sets, checks=checks_markdown, max_rows=max_rows)
+        text = template.render(title=title, change_sets=change_sets, checks=checks_markdown, max_rows=max_rows,
+                               banner=banner)
         if len(text) <= limit:
             return text
     return text[: limit - 200] + "\n\n_Report cut to fit; the full lists are in report.json and report.csv._\n"
@@ -66,3 +67,61 @@ def render_csv(change_sets: list[ChangeSet]) -> str:
 
 def inventory_deleted_count(change_sets: list[ChangeSet]) -> int:
     return sum(len(cs.inventory.deleted) for cs in change_sets if cs.inventory)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Releases and freshness (ingest.freshness): `codegov releases`, the banner of the PR body and the home page
+
+RELEASE_COLUMNS = ("system", "id", "label", "state", "in_force", "detail", "sha256", "ingested_at", "source")
+
+
+def freshness_banner(fresh: list, checked: str = "", style: str = "github") -> str:
+    """A warning for each code set whose release in force is not ingested; empty when all are. style:
+    github (an alert, for the PR body) or mkdocs (an admonition, for the site's home page)."""
+    stale = [f for f in fresh if not f.ok]
+    if not stale:
+        return ""
+    head = "**Not current.** " + ("One code set is" if len(stale) == 1 else f"{len(stale)} code sets are") + \
+        " behind the release in force:"
+    items = [f"- {md_cell(f.message)}" for f in stale]
+    tail = [f"Publishers last checked {checked}." if checked else
+            "This run did not check the publishers' pages (a mirror, or offline)."]
+    if style == "mkdocs":
+        body = (head, "", *items, "", *tail)
+        return "\n".join(['!!! warning "Not current"', "", *(f"    {line}" if line else "" for line in body)]) + "\n"
+    return "\n".join(["> [!WARNING]", f"> {head}", *(f"> {line}" for line in items), ">", f"> {tail[0]}"]) + "\n"
+
+
+def releases_markdown(statuses: list, fresh: list, checked: str = "", banner: bool = True) -> str:
+    out = []
+    warning = freshness_banner(fresh, checked) if banner else ""
+    if warning:
+        out += [warning]
+    out += ["| code set | newest ingested | in force on " + (fresh[0].on if fresh else "") + " | current? |",
+            "|---|---|---|---|"]
+    for f in fresh:
+        force = f"{f.in_force} ({md_cell(f.in_force_label)})" if f.in_force else "none known"
+        newest = f"{f.newest} ({md_cell(f.newest_label)})" if f.newest else "none"
+        out.append(f"| {md_cell(f.name)} | {newest} | {force} | {'yes' if f.ok else '**no**: ' + f.in_force_state} |")
+    out += ["", "| code set | release | label | state | detail |", "|---|---|---|---|---|"]
+    for s in statuses:
+        mark = " (in force)" if s.in_force else ""
+        out.append(f"| {s.system} | {s.id}{mark} | {md_cell(s.label)} | {s.state} | {md_cell(s.detail)} |")
+    if checked:
+        out += ["", f"Publishers' listing pages last checked {checked}."]
+    return "\n".join(out) + "\n"
+
+
+def releases_json(statuses: list, fresh: list, checked: str = "") -> str:
+    return json.dumps({"on": fresh[0].on if fresh else "", "publishers_checked": checked,
+                       "freshness": [f.to_dict() for f in fresh], "releases": [s.to_dict() for s in statuses]},
+                      indent=2, ensure_ascii=False) + "\n"
+
+
+def releases_csv(statuses: list) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=RELEASE_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for s in statuses:
+        writer.writerow(s.to_dict())
+    return buf.getvalue()

@@ -14,6 +14,7 @@ from jinja2 import Environment
 
 from ingest import systems as registry
 from ingest.status import CodeIndex
+from playbooks.hook import HOME_FILE
 from playbooks.text import (
     MAX_LISTED_CHILDREN,
     SUITE_TITLES,
@@ -22,6 +23,7 @@ from playbooks.text import (
     _tidy,
     dotted,
     environment,
+    md_cell,
     notice_name,
     release_title,
     short_label,
@@ -49,6 +51,9 @@ class SiteData:
     checks: dict | None = None  # load_check_results(); None: the checks have not run
     checks_path: str = ""
     engines: Any = None  # fn(system, release id) -> the replacement engine (the repository's); None: built here
+    statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
+    freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set
+    publishers_checked: str = ""
 
     def current_releases(self) -> dict[str, dict]:
         return {s: rs[-1] for s, rs in self.releases.items() if rs and s in self.current}
@@ -75,11 +80,20 @@ def check_results(data) -> dict:
 
 
 def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks: dict | None = None,
-           checks_path: str = "") -> SiteData:
+           checks_path: str = "", releases: tuple | None = None) -> SiteData:
     """What the site shows, from data the update already has: every release of the repository
     (ingest.repository.ReleaseRepository) and its memoised change sets, the loaded inventory
-    (ingest.inventory.Inventory or None), the loaded playbooks and the check results (or None)."""
+    (ingest.inventory.Inventory or None), the loaded playbooks and the check results (or None).
+    releases: (statuses, freshness, publishers checked) from ingest.freshness; default computed for today."""
     data = SiteData(engines=repo.replacements)
+    if releases is None and repo.sources is not None:
+        import datetime as dt
+
+        from ingest import freshness
+
+        releases = (*freshness.check(repo.sources, repo, dt.date.today()), "")
+    if releases is not None:
+        data.statuses, data.freshness, data.publishers_checked = releases
     if inventory is not None:
         data.inventory_rows = inventory.rows.to_dict("records")
         data.inventory_issues = list(inventory.issues)
@@ -320,6 +334,34 @@ class Site:
                     labels.setdefault(c["code"], str(c["entry"]["label"]))
         return labels
 
+    # -- releases and freshness --------------------------------------------------------------------------
+
+    def releases(self) -> str:
+        """Every known release and the one in force: what `codegov releases` prints."""
+        from playbooks.report import freshness_banner, releases_markdown
+
+        d = self.data
+        body = releases_markdown(d.statuses, d.freshness, d.publishers_checked, banner=False)
+        banner = freshness_banner(d.freshness, d.publishers_checked, style="mkdocs")
+        return "\n".join(["# Releases", "", "Every release codegov knows of, and the one in force on "
+                          f"{d.freshness[0].on}: `codegov releases` prints the same table.", "", banner, body])
+
+    def home(self) -> str:
+        """The home page's block (playbooks.hook puts it under the title): a banner when a code set is not
+        current, and each code set's newest release and the one in force."""
+        from playbooks.report import freshness_banner
+
+        d = self.data
+        lines = [freshness_banner(d.freshness, d.publishers_checked, style="mkdocs"),
+                 "| Code set | Newest release loaded | In force on " + d.freshness[0].on + " |", "|---|---|---|"]
+        for f in d.freshness:
+            newest = f"{md_cell(f.newest_label or f.newest)} ({f.newest})" if f.newest else "none"
+            force = f"{md_cell(f.in_force_label or f.in_force)} ({f.in_force})" if f.in_force else "none known"
+            lines.append(f"| {md_cell(f.name)} | {newest} | {force}{'' if f.ok else ' **not loaded**'} |")
+        checked = d.publishers_checked or "not from this build (offline)"
+        lines += ["", f"Publishers last checked: {checked}. [All releases](generated/releases.md)."]
+        return "\n".join(lines) + "\n"
+
     # -- everything --------------------------------------------------------------------------------------
 
     def pages(self) -> dict[str, str]:
@@ -335,6 +377,9 @@ class Site:
         pages["checks.md"] = self.checks()
         pages["history.md"] = self.history()
         pages["inventory.md"] = self.inventory()
+        if self.data.freshness:
+            pages["releases.md"] = self.releases()
+            pages[HOME_FILE] = self.home()
         pages[NAV_FILE] = json.dumps(self.nav(), indent=2, ensure_ascii=False) + "\n"
         return pages
 
@@ -352,7 +397,8 @@ class Site:
                     for cs in sets]})
         return [{"Playbooks": playbooks}, {"Change notices": notices},
                 {"What changed for you": "what-changed.md"}, {"Checks": "checks.md"},
-                {"Release history": "history.md"}, {"Inventory lookup": "inventory.md"}]
+                {"Release history": "history.md"}, {"Inventory lookup": "inventory.md"}] + \
+            ([{"Releases": "releases.md"}] if self.data.freshness else [])
 
 
 def _system_rank(system: str) -> int:

@@ -6,4 +6,4 @@ Great Expectations.
 """
 
 # Order is the order of the data flow; `codegov --help` lists them like this.
-COMMANDS = ("ingest", "diff", "check", "render", "site", "update", "lookup", "scrub")
+COMMANDS = ("releases", "ingest", "diff", "check", "render", "site", "update", "lookup", "scrub")

@@ -5,7 +5,8 @@ billable 0/1, real dates with effective_start on or before effective_end, and a 
 count against the previous release of the same code set. Inventory: each code exists and is billable in
 the release in force on --on, modifiers are known, POS codes are assigned. Playbooks: each cited code
 exists and is billable in the newest release; a deleted one is listed with its replacements. CPT codes
-are reported as not checked (no CPT data ships).
+are reported as not checked (no CPT data ships). Freshness: for each code set, the release in force on
+--on (default: today) is ingested (see `codegov releases`).
 
 Writes <out>/results.json and <out>/results.md; exits 0 only when every gate passed.
 """
@@ -20,7 +21,7 @@ from codegov.options import date
 from ingest.systems import LOADED
 
 HELP = "validate release tables, the inventory and playbooks; exit 1 if a gate fails"
-SUITES = ("release", "inventory", "playbooks")  # the order of checks.runner.SUITES
+SUITES = ("release", "inventory", "playbooks", "freshness")  # the order of checks.runner.SUITES
 
 
 def _fraction(text: str) -> float:
@@ -49,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--playbooks", type=Path, metavar="DIR", default=Path("playbooks"),
                    help="playbook folder (default: ./playbooks; skipped when absent)")
     p.add_argument("--suite", action="append", choices=SUITES,
-                   help="run only this suite (repeatable; default: all three)")
+                   help="run only this suite (repeatable; default: all four)")
     p.add_argument("--drift", type=_fraction, default=0.05, metavar="F",
                    help="drift gate: a release's row count must stay within this fraction of the previous "
                    "release's (default: 0.05, plus or minus 5 percent)")
@@ -74,7 +75,8 @@ def run(args) -> int:
     report = run_checks(args.codesets, releases=releases_folder(args, args.releases),
                         systems=args.system, release=args.release,
                         inventory=inventory, on=args.on, playbooks=playbooks, drift=args.drift,
-                        drift_min_rows=args.drift_min_rows, suites=tuple(args.suite or SUITES), gates=gates)
+                        drift_min_rows=args.drift_min_rows, suites=tuple(args.suite or SUITES), gates=gates,
+                        today=args.on)
     if not report.rows:
         from ingest.model import CodegovError
 

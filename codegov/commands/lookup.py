@@ -21,7 +21,8 @@ HELP = "is a code valid on a date of service? (ICD-10-CM, HCPCS, POS)"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("code", metavar="CODE", help="E11.9, e119, G0283, 02 or 2, a modifier such as GP")
-    p.add_argument("--on", type=date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today)")
+    p.add_argument("--on", type=date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today; then a "
+                   "warning says when the release in force today is not loaded)")
     p.add_argument("--system", choices=LOADED, help="code set (default: guessed)")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -30,8 +31,16 @@ def run(args) -> int:
     from codegov.options import releases_folder
     from ingest.repository import ReleaseRepository
 
-    history = ReleaseRepository(releases_folder(args), args.codesets).history()
+    repo = ReleaseRepository(releases_folder(args), args.codesets)
+    history = repo.history()
     v = history.lookup(args.code, args.on or dt.date.today(), args.system)
+    if args.on is None and repo.sources is not None and v.system in LOADED:
+        from ingest import freshness
+
+        _, fresh = freshness.check(repo.sources, repo, dt.date.today(), [v.system])
+        if not fresh[0].ok:  # today is past the newest release: the answer may be out of date
+            print(f"warning: {fresh[0].message}; this answer comes from the releases loaded "
+                  f"(`codegov releases` lists them)", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(v.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0

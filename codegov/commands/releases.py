@@ -1,0 +1,61 @@
+"""Every known release of each code set, and whether the one in force is ingested.
+
+A release is known when sources.toml lists it, discovery finds it (the publishers' listing pages, a
+--mirror folder, the download cache) or it is ingested; a release the code set's cadence puts due and no
+source shows is listed as due, and the next one as expected (HCPCS January 2027 in December 2026). States:
+ingested (with its files' sha256 and date), published, listed, due, expected. Exits 1 with --fail-stale
+when a code set's release in force is not ingested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+
+from codegov.options import date
+from ingest.systems import LOADED
+
+HELP = "every known release: ingested, published, due or expected, and the one in force"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--system", action="append", choices=LOADED, help="only this code set (repeatable)")
+    p.add_argument("--on", type=date, metavar="DATE", help="which release is in force on DATE (default: today)")
+    p.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    p.add_argument("--output", type=Path, help="write here instead of standard output")
+    p.add_argument("--mirror", type=Path, help="also discover the releases of this mirror folder")
+    p.add_argument("--offline", action="store_true",
+                   help="do not read the publishers' listing pages: sources.toml, the cache and the ingested tables")
+    p.add_argument("--cache", type=Path, default=Path(os.environ.get("CODEGOV_CACHE", "cache")),
+                   help="download cache (default: ./cache or $CODEGOV_CACHE)")
+    p.add_argument("--fail-stale", action="store_true",
+                   help="exit 1 when a code set's release in force is not ingested")
+
+
+def run(args) -> int:
+    from codegov.options import releases_folder, write_output
+    from ingest import freshness
+    from ingest.discover import discover
+    from ingest.pages import last_checked
+    from ingest.repository import ReleaseRepository
+    from ingest.sources import load_sources
+    from playbooks.report import releases_csv, releases_json, releases_markdown
+
+    on = args.on or dt.date.today()
+    sources = load_sources(args.codesets)
+    found = discover(sources, mirror=args.mirror, cache=args.cache, offline=args.offline, on=on, systems=args.system)
+    repo = ReleaseRepository(releases_folder(args, mirror=args.mirror), args.codesets, sources=sources)
+    statuses, fresh = freshness.check(sources, repo, on, args.system)
+    checked = last_checked(args.cache)
+    if args.format == "json":
+        text = releases_json(statuses, fresh, checked)
+    elif args.format == "csv":
+        text = releases_csv(statuses)
+    else:
+        text = releases_markdown(statuses, fresh, checked)
+    write_output(text, args.output)
+    for line in found.log:
+        print(line, file=__import__("sys").stderr)
+    return 1 if args.fail_stale and not all(f.ok for f in fresh) else 0
