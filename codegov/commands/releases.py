@@ -4,7 +4,8 @@ A release is known when sources.toml lists it, discovery finds it (the publisher
 --mirror folder, the download cache) or it is ingested; a release the code set's cadence puts due and no
 source shows is listed as due, and the next one as expected (HCPCS January 2027 in December 2026). States:
 ingested (with its files' sha256 and date), published, listed, due, expected. Exits 1 with --fail-stale
-when a code set's release in force is not ingested.
+when a code set's release in force is not ingested; with --check-pages (the weekly live check) when a
+listing page that always matched matches nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from codegov.options import date
@@ -32,12 +34,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="download cache (default: ./cache or $CODEGOV_CACHE)")
     p.add_argument("--fail-stale", action="store_true",
                    help="exit 1 when a code set's release in force is not ingested")
+    p.add_argument("--check-pages", action="store_true",
+                   help="the live check: exit 1 when a listing page marked required in codesets/discovery.toml "
+                   "matches no link (the publisher moved or renamed it); needs the network")
 
 
 def run(args) -> int:
     from codegov.options import releases_folder, write_output
     from ingest import freshness
     from ingest.discover import discover
+    from ingest.model import CodegovError
     from ingest.pages import last_checked
     from ingest.repository import ReleaseRepository
     from ingest.sources import load_sources
@@ -57,5 +63,13 @@ def run(args) -> int:
         text = releases_markdown(statuses, fresh, checked)
     write_output(text, args.output)
     for line in found.log:
-        print(line, file=__import__("sys").stderr)
+        print(line, file=sys.stderr)
+    if args.check_pages:
+        if args.offline or args.mirror:
+            raise CodegovError("--check-pages reads the publishers' pages: drop --offline and --mirror")
+        for page in found.missing_required():
+            print(f"Error: {page.url}: {page.status}; no link matches {page.rule.link.pattern!r} (moved or renamed? "
+                  f"update codesets/discovery.toml)", file=sys.stderr)
+        if found.missing_required():
+            return 1
     return 1 if args.fail_stale and not all(f.ok for f in fresh) else 0
