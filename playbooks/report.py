@@ -86,8 +86,8 @@ def freshness_banner(fresh: list, checked: str = "", style: str = "github") -> s
     items = [f"- {md_cell(f.message)}" for f in stale]
     tail = [f"Publishers last checked {checked}." if checked else
             "This run did not check the publishers' pages (a mirror, or offline)."]
-    if style == "mkdocs":
-        body = (head, "", *items, "", *tail)
+    if style == "mkdocs":  # the admonition's title says "Not current"
+        body = (head.removeprefix("**Not current.** ").capitalize(), "", *items, "", *tail)
         return "\n".join(['!!! warning "Not current"', "", *(f"    {line}" if line else "" for line in body)]) + "\n"
     return "\n".join(["> [!WARNING]", f"> {head}", *(f"> {line}" for line in items), ">", f"> {tail[0]}"]) + "\n"
 
