@@ -206,3 +206,32 @@ def release_folder(sources: Sources, release: Release, *, mirror: Path | None, c
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def verify_pins(sources: Sources, *, mirror: Path | None, cache: Path, offline: bool, systems=None,
+                session: requests.Session | None = None) -> list[dict]:
+    """Every pinned file of a verified release (sources.toml `sha256`), fetched like ingest fetches it and
+    hashed: one {system, release, role, file, pinned, sha256, ok} per pin, or {..., error} when the
+    release could not be had (not in the mirror, not posted, refused)."""
+    out = []
+    for system, ss in sources.systems.items():
+        if systems and system not in systems:
+            continue
+        for source in ss.releases:
+            if not source.sha256:
+                continue
+            base = {"system": system, "release": source.release.id, "label": source.release.label}
+            try:
+                folder = release_folder(sources, source.release, mirror=mirror, cache=cache, offline=offline,
+                                        session=session)
+                files = sources.find_files(system, folder)
+            except FetchError as exc:
+                out += [{**base, "role": role, "file": "", "pinned": pin, "sha256": "", "ok": False,
+                         "error": str(exc)} for role, pin in source.sha256]
+                continue
+            for role, pin in source.sha256:
+                path = files.get(role)
+                digest = sha256_file(path) if path else ""
+                out.append({**base, "role": role, "file": str(path or ""), "pinned": pin, "sha256": digest,
+                            "ok": digest == pin, "error": "" if path else f"no {role} file in {folder}"})
+    return out

@@ -24,6 +24,7 @@ class ReleaseSource:
     verified: bool = False
     note: str = ""
     discovered: str = ""  # what discovery saw (a mirror folder, a listing page); empty: an explicit entry
+    sha256: tuple[tuple[str, str], ...] = ()  # (role, sha256) pins of a verified release's official files
 
 
 @dataclass
@@ -152,6 +153,7 @@ def load_sources(codesets: Path) -> Sources:
                     link=entry.get("link", ""),
                     verified=bool(entry.get("verified", False)),
                     note=entry.get("note", ""),
+                    sha256=tuple(sorted((str(k), str(v).lower()) for k, v in entry.get("sha256", {}).items())),
                 )
             )
         ss.releases.sort(key=lambda s: s.release)

@@ -239,3 +239,22 @@ def test_page_cache_reports_403_and_404_plainly(tmp_path):
     assert cache.get("https://example.org/missing") is None
     with pytest.raises(CodegovError, match="HTTP 403: the server refused"):
         cache.get("https://example.org/refused")
+
+
+def test_verify_checks_the_pinned_sha256_of_the_real_files_and_names_a_changed_one(tmp_path, capsys):
+    from tests.conftest import shared
+
+    real = shared("hcpcs", "2019-01")
+    common = ["--codesets", str(CODESETS), "--releases", str(tmp_path / "none"), "releases", "--offline",
+              "--verify", "--format", "csv", "--system", "hcpcs"]
+    assert main([*common, "--mirror", str(real.parent.parent)]) == 0
+    assert "verified hcpcs    2019-01-01 anweb" in capsys.readouterr().err
+    mirror = tmp_path / "mirror" / "hcpcs"
+    for month in ("2017-01", "2018-01", "2019-01"):
+        shutil.copytree(real.parent / month, mirror / month)
+    anweb = mirror / "2019-01" / "HCPC2019_CONTR_ANWEB.txt"
+    anweb.write_bytes(anweb.read_bytes()[:-3200])  # the last lines cut: it still parses
+    assert main([*common, "--mirror", str(tmp_path / "mirror")]) == 1
+    err = capsys.readouterr().err
+    assert f"Error: hcpcs 2019-01-01 (HCPCS 2019) anweb {anweb}: sha256" in err
+    assert "is not the pinned c8e38e89b9b4" in err

@@ -2,7 +2,8 @@
 # Step of .github/workflows/live-check.yml (network). 1. `codegov releases --check-pages`: every listing
 # page the discovery rules mark required must still match (exit 1 otherwise, naming the page). 2. Download
 # and ingest the newest published or listed release of ICD-10-CM and HCPCS into a scratch folder: the
-# parsers and the sources.toml file patterns meet the files the publishers serve today.
+# parsers and the sources.toml file patterns meet the files the publishers serve today. 3. `codegov
+# releases --verify`: every verified release's files still have the sha256 pinned in sources.toml.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 scratch=$(mktemp -d)
@@ -17,4 +18,5 @@ for system in icd10cm hcpcs; do
     codegov --releases "$scratch/releases" ingest --cache "$scratch/cache" --system "$system" --release "$newest"
   fi
 done
+codegov releases --verify --cache "$scratch/cache" --format csv >/dev/null
 echo "live check passed" | summary

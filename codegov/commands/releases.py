@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="download cache (default: ./cache or $CODEGOV_CACHE)")
     p.add_argument("--fail-stale", action="store_true",
                    help="exit 1 when a code set's release in force is not ingested")
+    p.add_argument("--verify", action="store_true",
+                   help="fetch every verified release's files (mirror, cache or download) and check the sha256 "
+                   "pinned in sources.toml; exit 1 naming each file that differs")
     p.add_argument("--check-pages", action="store_true",
                    help="the live check: exit 1 when a listing page marked required in codesets/discovery.toml "
                    "matches no link (the publisher moved or renamed it); needs the network")
@@ -64,6 +67,21 @@ def run(args) -> int:
     write_output(text, args.output)
     for line in found.log:
         print(line, file=sys.stderr)
+    if args.verify:
+        from ingest.fetch import verify_pins
+
+        bad = 0
+        for pin in verify_pins(sources, mirror=args.mirror, cache=args.cache, offline=args.offline,
+                               systems=args.system):
+            if pin["ok"]:
+                print(f"verified {pin['system']:8} {pin['release']} {pin['role']:6} {pin['file']}", file=sys.stderr)
+                continue
+            bad += 1
+            why = pin["error"] or f"sha256 {pin['sha256'][:12]}... is not the pinned {pin['pinned'][:12]}..."
+            print(f"Error: {pin['system']} {pin['release']} ({pin['label']}) {pin['role']} {pin['file']}: {why}",
+                  file=sys.stderr)
+        if bad:
+            return 1
     if args.check_pages:
         if args.offline or args.mirror:
             raise CodegovError("--check-pages reads the publishers' pages: drop --offline and --mirror")
