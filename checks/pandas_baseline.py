@@ -18,6 +18,7 @@ from checks.suites import (
     release_frame,
 )
 from ingest.model import COLUMNS
+from ingest.systems import REGISTRY
 
 SAMPLE = 20
 
@@ -67,7 +68,8 @@ def validate_release_pandas(table, system: str, release_id: str, *, previous: tu
     for column in DESCRIPTOR_COLUMNS:
         rows.append(_map_row(f"{column}_present", column, frame, frame[column].isna()))
     rows.append(_map_row("billable", "billable", frame, ~frame["billable"].isin(BILLABLE) & frame["billable"].notna()))
-    rows.append(_map_row("effective_start_present", "effective_start", frame, frame["effective_start"].isna()))
+    if not REGISTRY[system].undocumented_starts:
+        rows.append(_map_row("effective_start_present", "effective_start", frame, frame["effective_start"].isna()))
     for column in DATE_COLUMNS[system]:
         values = frame[column]
         rows.append(_map_row(f"{column}_date", column, frame, ~values.str.contains(ISO_DATE, regex=True)

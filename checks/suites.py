@@ -115,9 +115,10 @@ def release_suite(system: str, release_id: str, *, previous: tuple[str, int] | N
     exps += [
         E.ExpectColumnValuesToBeInSet(
             column="billable", value_set=list(BILLABLE), meta=_meta("billable", "billable is 0 or 1")),
-        E.ExpectColumnValuesToNotBeNull(
-            column="effective_start", meta=_meta("effective_start_present", "effective_start is not empty")),
     ]
+    if not REGISTRY[system].undocumented_starts:
+        exps.append(E.ExpectColumnValuesToNotBeNull(
+            column="effective_start", meta=_meta("effective_start_present", "effective_start is not empty")))
     for column in DATE_COLUMNS[system]:
         exps.append(E.ExpectColumnValuesToMatchRegex(
             column=column, regex=ISO_DATE, meta=_meta(f"{column}_date", f"{column} is a real date, YYYY-MM-DD")))

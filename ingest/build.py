@@ -56,6 +56,28 @@ def build_table(sources: Sources, release: Release, folder: Path | None, codeset
     return table, files
 
 
+def refuse_reissue(release: Release, previous: dict, file_entries: list[dict], files: dict[str, Path],
+                   stored_path: Path, data: bytes) -> None:
+    """Raise ChecksumChanged when a release already stored would get another table from other files.
+
+    Keyed on content, not on names: the same file under a new name (`_v2`, CDC hyphens) gives the same
+    table and is accepted; a file whose bytes differ from those recorded for its role is refused when the
+    table it gives differs from the stored one. (Other bytes, same table: a re-posting that changes nothing
+    codegov stores; the manifest records the new file.)"""
+    if not stored_path.exists() or stored_path.read_bytes() == data:
+        return
+    before = {f["role"]: f for f in previous.get("files", [])}
+    for entry in file_entries:
+        old = before.get(entry["role"])
+        if old is not None and old["sha256"] != entry["sha256"]:
+            renamed = f" (recorded as {old['file']})" if old["file"] != entry["file"] else ""
+            raise ChecksumChanged(
+                f"{files[entry['role']]}: sha256 {entry['sha256'][:12]}... differs from "
+                f"{old['sha256'][:12]}...{renamed} recorded when {release} was ingested, "
+                f"and its release table differs from the stored one; the "
+                f"publisher re-issued it? Review, then rerun with --accept-changed")
+
+
 def ingest_release(sources: Sources, release: Release, folder: Path | None, out: Path, codesets: Path,
                    accept_changed: bool = False) -> IngestResult:
     """Parse, normalise and store one release. Nothing is written unless every file parsed.
@@ -68,16 +90,10 @@ def ingest_release(sources: Sources, release: Release, folder: Path | None, out:
         {"role": role, "file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
         for role, path in sorted(files.items())
     ]
+    data = table_bytes(table)
     previous = read_manifest(out, release.system, release.id)
-    if previous and not accept_changed:
-        before = {(f["role"], f["file"]): f["sha256"] for f in previous.get("files", [])}
-        for entry in file_entries:
-            old = before.get((entry["role"], entry["file"]))
-            if old is not None and old != entry["sha256"]:
-                raise ChecksumChanged(
-                    f"{files[entry['role']]}: sha256 {entry['sha256'][:12]}... differs from "
-                    f"{old[:12]}... recorded when {release} was ingested; the publisher re-issued it? "
-                    f"Review, then rerun with --accept-changed")
+    if previous and not accept_changed and "curated" not in files:  # a curated list is reviewed in git
+        refuse_reissue(release, previous, file_entries, files, table_path(out, release.system, release.id), data)
     manifest = {
         "system": release.system,
         "release": release.id,
@@ -86,7 +102,7 @@ def ingest_release(sources: Sources, release: Release, folder: Path | None, out:
         "rows": len(table),
         "billable": int((table["billable"] == "1").sum()),
     }
-    data, meta = table_bytes(table), json_bytes(manifest)
+    meta = json_bytes(manifest)
     path = table_path(out, release.system, release.id)
     changed = False
     if "conversion" in files:  # kept beside the table: the diff's official source of replacements

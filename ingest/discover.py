@@ -339,6 +339,26 @@ def discover_pages(rules: dict[str, SystemRules], get: Callable[[str], bytes | N
 
 
 # ---------------------------------------------------------------------------------------------------------
+# A curated list (Place of Service): its documented effective dates are the releases
+
+
+def discover_curated(sources, systems: Iterable[str] | None = None) -> list[Found]:
+    """The releases of each code set whose rules say `from_curated`: one per effective date the curated
+    list (sources.toml `curated`, in the codesets folder) documents (ingest.parse_pos.release_dates)."""
+    from ingest import parse_pos
+
+    found = []
+    for system in systems or SYSTEMS:
+        sr, ss = sources.rules.get(system), sources.systems.get(system)
+        if sr is None or not sr.from_curated or ss is None or not ss.curated:
+            continue
+        path = Path(sources.path).parent / ss.curated
+        found += [Found(sr.release(day), evidence=f"{path.name}: documented effective date")
+                  for day in parse_pos.release_dates(parse_pos.read_pos_csv(path))]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
 # One discovery pass for a run
 
 
@@ -389,4 +409,12 @@ def discover(sources, *, mirror: Path | None, cache: Path, offline: bool, on: dt
     for s in result.added:
         where = s.discovered
         result.log.append(f"found   {s.release.system:8} {s.release.id} ({s.release.label}): {where}")
+    curated = discover_curated(sources, systems)  # the same every run: one line, not one per date
+    result.found += curated
+    added = sources.merge(curated)
+    result.added += added
+    for system in sorted({s.release.system for s in added}):
+        days = [s.release.id for s in added if s.release.system == system]
+        result.log.append(f"found   {system:8} {len(days)} release(s) from {sources.systems[system].curated}'s "
+                          f"documented dates ({days[0]} to {days[-1]})")
     return result

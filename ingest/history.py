@@ -48,6 +48,9 @@ class Validity:
     since: dt.date | None  # valid/header: in this state since; deleted: deleted on; not yet: effective on
     replacements: list[tuple[str, str]] = field(default_factory=list)  # (display code, source)
     message: str = ""
+    # the publisher documents no start: `since` is the earliest documented date, and the code was in
+    # effect before it (POS 11: "in effect before 2003-01-01"), not from it
+    since_undocumented: bool = False
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -217,7 +220,8 @@ class _SystemHistory:
         rel = np.where(covered, rin, -1)
         known = covered & (cid >= 0)
         if not known.any():
-            return {"status": status, "row": row, "rel": rel, "since": since, "ref_row": ref, "covered": covered}
+            return {"status": status, "row": row, "rel": rel, "since": since, "ref_row": ref, "covered": covered,
+                    "before": np.zeros(n, dtype=bool)}
         k = np.flatnonzero(known)
         c, d, r = cid[k], day[k], rin[k]
         pres = self.presence[c]  # (m, nrel)
@@ -237,6 +241,7 @@ class _SystemHistory:
             chosen_rel = np.where(use1, nxt, r)
         st = np.full(len(k), UNKNOWN, dtype=np.int64)
         sn = np.full(len(k), NO_START, dtype=np.int64)
+        undated = np.zeros(len(k), dtype=bool)
         present = chosen >= 0
         safe = np.maximum(chosen, 0)
         rel_day = self.release_days
@@ -264,6 +269,8 @@ class _SystemHistory:
             run = _last_true_upto(~has, chosen_rel)
             first_day = rel_day[np.minimum(run + 1, nrel - 1)]
             sn = np.where(ok, np.where(s != NO_START, s, first_day), sn)
+            # no documented start and in every release from the first: in effect before the first (POS 11)
+            undated[ok & (s == NO_START) & (run < 0)] = True
             sn = np.where(gone, e + 1, sn)
             sn = np.where(early, s, sn)
         absent = ~present
@@ -285,10 +292,13 @@ class _SystemHistory:
             nxt_day = np.where((s != NO_START) & (s > d), s, nxt_day)
         sn = np.where(later, nxt_day, sn)
         status[k], since[k] = st, sn
+        before_first = np.zeros(n, dtype=bool)
+        before_first[k] = undated
         row[k] = np.where(present, chosen, -1)
         ref[k] = np.where(present, chosen, np.where(dele, prev_row, np.where(later, next_row, -1)))
         rel[k] = np.where(present, chosen_rel, r)
-        return {"status": status, "row": row, "rel": rel, "since": since, "ref_row": ref, "covered": covered}
+        return {"status": status, "row": row, "rel": rel, "since": since, "ref_row": ref, "covered": covered,
+                "before": before_first}
 
 
 class ReleaseHistory:
@@ -373,7 +383,8 @@ class ReleaseHistory:
         since = r["since"]
         return Validity(system, r["code"], r["display_code"], r["status"], bool(r["billable"]),
                         r["description"], r["release"] or None,
-                        since.date() if not pd.isna(since) else None, list(r["replacement_list"]), r["message"])
+                        since.date() if not pd.isna(since) else None, list(r["replacement_list"]), r["message"],
+                        bool(r["since_undocumented"]))
 
     def validate(self, codes: pd.Series, dates: pd.Series, system: str, detail: bool = False) -> pd.DataFrame:
         """Vectorised look-up of codes[i] on dates[i] in one code set, one output row per input row.
@@ -410,6 +421,7 @@ class ReleaseHistory:
             "since": since_dt.astype("datetime64[ns]"),
             "covered": res["covered"],
             "present": res["row"] >= 0,
+            "since_undocumented": res["before"],
         }
         if detail:
             out.update(self._detail(h, norm[p_raw], p_day, res))

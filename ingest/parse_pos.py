@@ -26,7 +26,10 @@ _PUNCTUATION = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2013": "-", "\u20
 
 
 def read_pos_csv(path: str | Path) -> pd.DataFrame:
-    """Read and validate the curated POS list: one row per (code, validity interval), every value a str."""
+    """Read and validate the curated POS list: one row per (code, validity interval), every value a str.
+
+    An empty effective_start means CMS documents no start date: the code was in effect before the earliest
+    documented date (the first release, see release_dates), and no date is invented for it."""
     path = Path(path)
     rows: list[list[str]] = []
     intervals: dict[str, list[tuple[str, str, int]]] = {}
@@ -44,7 +47,7 @@ def read_pos_csv(path: str | Path) -> pd.DataFrame:
                 raise ParseError(path, line, f"expected a two-digit code like 02, found {code!r}")
             if not name.strip():
                 raise ParseError(path, line, f"expected a name for code {code}")
-            _check_date(path, line, "effective_start", start, required=True)
+            _check_date(path, line, "effective_start", start, required=False)
             _check_date(path, line, "effective_end", end, required=False)
             if end and start > end:
                 raise ParseError(path, line,
@@ -81,9 +84,18 @@ def _overlaps(start: str, end: str, other_start: str, other_end: str) -> bool:
     return (not other_end or start <= other_end) and (not end or other_start <= end)
 
 
+def release_dates(pos_df: pd.DataFrame) -> list[dt.date]:
+    """The effective dates of the Place of Service releases the curated list gives: every documented start,
+    and the day after every end (a code retired or a description replaced). The first is the earliest
+    documented date; codes with no documented start are in every release from it on."""
+    days = {dt.date.fromisoformat(s) for s in pos_df["effective_start"] if s}
+    days |= {dt.date.fromisoformat(e) + dt.timedelta(days=1) for e in pos_df["effective_end"] if e}
+    return sorted(days)
+
+
 def _in_force(pos_df: pd.DataFrame, on: dt.date) -> pd.DataFrame:
     day = on.isoformat()
-    started = pos_df["effective_start"] <= day
+    started = pos_df["effective_start"] <= day  # "" (start not documented) sorts first: in force from the first
     not_ended = (pos_df["effective_end"] == "") | (day <= pos_df["effective_end"])
     mask = started & not_ended
     return pos_df[mask].sort_values("code", kind="stable").reset_index(drop=True)

@@ -48,6 +48,9 @@ class CodeSystem:
     reuses_codes: bool = False
     # The replacement rules (ingest.replacements) that apply, in order
     replacement_rules: tuple[str, ...] = ()
+    # POS: CMS documents no start date for the oldest codes; their rows leave effective_start empty
+    # ("in effect before the earliest documented date") rather than carry an invented one
+    undocumented_starts: bool = False
 
     def normalize(self, raw) -> str:
         """The official form of a code as people type it: upper case, no dot, POS with two digits."""
@@ -112,7 +115,7 @@ POS = CodeSystem(
     fhir_uri="https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
     kinds=(Kind("pos", r"[0-9]{2}"),), revised_fields=("short_desc", "long_desc"), family_width=2,
     start_column="effective_start", end_column="effective_end", horizon_months=None, pad_digits=2,
-    aliases=("place of service",),
+    aliases=("place of service",), undocumented_starts=True,
 )
 CPT = CodeSystem(
     id="cpt", name="CPT", short="CPT", fhir_uri="http://www.ama-assn.org/go/cpt",

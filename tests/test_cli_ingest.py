@@ -99,6 +99,26 @@ def test_changed_source_file_is_refused_until_accepted(codegov, workspace):
     assert status == 0 and "written" in out
 
 
+def test_reissue_check_is_keyed_on_content_not_on_the_file_name(codegov, workspace):
+    codesets, mirror = workspace
+    args = ("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "hcpcs")
+    assert codegov(*args)[0] == 0
+    table = (codesets / "releases" / "hcpcs" / "2019-01-01.csv").read_bytes()
+    old = mirror / "hcpcs" / "2019-01" / "HCPC2019_CONTR_ANWEB.txt"
+    renamed = old.with_name("HCPC2019_CONTR_ANWEB_v2.txt")
+    old.rename(renamed)  # the same bytes under a new name: the same table, accepted
+    status, out, err = codegov(*args)
+    assert status == 0, err
+    assert (codesets / "releases" / "hcpcs" / "2019-01-01.csv").read_bytes() == table
+    manifest = (codesets / "releases" / "hcpcs" / "2019-01-01.manifest.json").read_text()
+    assert "HCPC2019_CONTR_ANWEB_v2.txt" in manifest
+    renamed.write_bytes(renamed.read_bytes().replace(b"Em bridge payment", b"Em bridge paymenT"))
+    renamed.rename(renamed.with_name("HCPC2019_CONTR_ANWEB_v3.txt"))  # other bytes, a new name: refused
+    status, _, err = codegov(*args)
+    assert status == 1 and "recorded as HCPC2019_CONTR_ANWEB_v2.txt" in err and "--accept-changed" in err
+    assert (codesets / "releases" / "hcpcs" / "2019-01-01.csv").read_bytes() == table
+
+
 def test_help_does_not_import_great_expectations_or_pandas():
     code = ("import sys; from codegov.cli import build_parser; build_parser().format_help(); "
             "bad = [m for m in ('great_expectations', 'pandas', 'mkdocs') if m in sys.modules]; "

@@ -49,7 +49,9 @@ def run(args) -> int:
         print(f"  {v.description}")
     print(f"  {v.message}")
     if v.release:
-        print(f"  release in force: {v.release}" + (f"; since {v.since}" if v.since else ""))
+        since = (f"; in effect before {v.since} (no documented start)" if v.since_undocumented else
+                 f"; since {v.since}" if v.since else "")
+        print(f"  release in force: {v.release}{since}")
     if v.replacements:
         print("  replacements: " + ", ".join(f"{c} ({s})" for c, s in v.replacements))
     return 0
