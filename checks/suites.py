@@ -135,6 +135,44 @@ def release_suite(system: str, release_id: str, *, previous: tuple[str, int] | N
     return gx.ExpectationSuite(name=name or f"release {system} {release_id}", expectations=exps)
 
 
+TARGET = "_release_checked"  # the column of a combined frame naming the release each row was read from
+
+
+def releases_suite(system: str, targets: list[tuple[str, tuple[str, int] | None]], *,
+                   drift: float = DEFAULT_DRIFT):
+    """The release suite of several releases of one code set at once, for one Great Expectations run on
+    their rows stacked (GX's cost is per expectation, not per row). `targets`: (release id, previous) per
+    release. The row gates are those of release_suite; the gates whose meaning is per release are
+    written per release: "each code appears once" is unique (release, code), and the release-column and
+    drift gates carry a row condition on the TARGET column and the release in their meta. The runner
+    cuts each release's rows out of the result (checks.runner.validate_releases)."""
+    gx = _gx()
+    from great_expectations.expectations.row_conditions import Column
+
+    E = gx.expectations
+    first = targets[0][0]
+    exps = []
+    for e in release_suite(system, first, drift=drift).expectations:
+        gate = e.meta["gate"]
+        if gate == "columns":
+            exps.append(E.ExpectTableColumnsToMatchOrderedList(column_list=[*COLUMNS, TARGET], meta=dict(e.meta)))
+        elif gate == "unique_codes":
+            exps.append(E.ExpectCompoundColumnsToBeUnique(column_list=[TARGET, "code"], meta=dict(e.meta)))
+        elif gate != "release":
+            exps.append(e)
+    for rid, previous in targets:
+        where = Column(TARGET) == rid
+        exps.append(E.ExpectColumnValuesToBeInSet(
+            column="release", value_set=[rid], row_condition=where,
+            meta=_meta("release", f"every row is of release {rid}", release=rid)))
+        for e in release_suite(system, rid, previous=previous, drift=drift).expectations:
+            if e.meta["gate"] == "drift":
+                exps.append(E.ExpectTableRowCountToBeBetween(
+                    min_value=e.min_value, max_value=e.max_value, row_condition=where,
+                    meta={**e.meta, "release": rid}))
+    return gx.ExpectationSuite(name=f"release {system} x{len(targets)}", expectations=exps)
+
+
 @dataclass
 class ReleaseCodes:
     """What a code list is checked against in one release of one code set."""

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from checks.pandas_baseline import validate_release_pandas
-from checks.runner import ROW_KEYS, Gates, run_checks, validate_release
+from checks.runner import ROW_KEYS, Gates, run_checks, validate_release, validate_releases
 from checks.suites import ISO_DATE, drift_band
 from ingest.store import read_release
 from tests.conftest import CODESETS
@@ -102,6 +102,26 @@ def test_each_gate_fails_on_a_table_broken_for_it(hcpcs, gates, name):
     if gate != "columns" or name == "extra-column":
         baseline = validate_release_pandas(bad, "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)))
         assert verdicts(rows) == verdicts(baseline)
+
+
+def test_releases_validated_together_give_each_release_the_rows_it_gets_alone(hcpcs, gates):
+    """validate_releases stacks the tables of one code set into one GX run: every release's rows (pass or
+    fail, counts, samples, codes, observed values) must be what validating it alone gives."""
+    tables = []
+    for i, name in enumerate(DAMAGES):
+        rid = f"2019-d{i:02d}"
+        bad = DAMAGES[name][0](hcpcs).reset_index(drop=True)
+        if "release" in bad.columns and name != "wrong-release":
+            bad = bad.assign(release=rid)
+        tables.append((rid, bad, ("2018-01-01", len(hcpcs)) if i % 2 else None, f"hcpcs {name}"))
+    tables.append(("2019-01-01", hcpcs, ("2018-01-01", len(hcpcs)), "hcpcs clean"))
+    tables.append(("2019-50-01", hcpcs.iloc[: len(hcpcs) // 2].assign(release="2019-50-01"),
+                   ("2018-01-01", len(hcpcs)), "hcpcs halved"))
+    together = validate_releases(tables, "hcpcs", gates=gates)
+    for rid, table, previous, target in tables:
+        alone = validate_release(table, "hcpcs", rid, previous=previous, gates=gates, target=target)
+        assert [r.to_dict() for r in together[rid]] == [r.to_dict() for r in alone], target
+    assert failing(together["2019-01-01"]) == set() and failing(together["2019-50-01"]) == {"drift"}
 
 
 def test_dotted_icd10cm_code_fails_the_code_pattern(icd, gates):
