@@ -170,3 +170,21 @@ def replacements_text(replacements: list[dict]) -> str:
     for r in replacements:
         by_source.setdefault(r["source"], []).append(r["display_code"])
     return "; ".join(f"{', '.join(codes)} ({source})" for source, codes in by_source.items())
+
+
+# Spreadsheet formula injection (OWASP "CSV Injection"): a cell a spreadsheet would read as a formula
+# starts with one of these; such a cell is written with a leading apostrophe, which Excel, LibreOffice and
+# Google Sheets show as text. Tab and CR count too: some spreadsheets strip them and read what follows.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A value as a report CSV cell: text a spreadsheet would run as a formula gets a leading apostrophe
+    (OWASP's advice); numbers and other values pass as they are. Used for every CSV written for people
+    (the report, the releases list, scrub findings), never for release tables, which are data."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+_PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?")  # -5 or +1.5 is a number, not a formula
