@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +27,36 @@ _NOT_ASCII = "[\\x80-\\xff]"  # matched bytewise: Arrow reads a regex on binary 
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 
 
+@dataclass(frozen=True)
+class RecordCounts:
+    """What the record structure of one ANWEB file holds (line numbers 1-based, in the file)."""
+
+    first_line: int  # the first record line (after the disclaimer lines)
+    last_line: int
+    records: int  # record lines: first lines (3/7) + continuation lines (4/8)
+    procedures: int  # record id 3
+    modifiers: int  # record id 7
+    continuations: int  # record ids 4 and 8
+
+
 def parse_anweb(path: Path) -> pd.DataFrame:
     """One row per code (procedures and modifiers), long descriptor joined across continuation lines.
 
     Disclaimer lines before the first record are skipped; after it, every line must be a record.
     Lines shorter than 320 characters (2017 continuation lines) read as blank past their end.
+    Each record group is checked whole: a code's continuation lines carry its code and the matching
+    record id (4 after 3, 8 after 7), and the sequence numbers go 00100, 00200, ... by 100s as the
+    record layout says (a repeated or lost continuation line breaks the run). A last line with no
+    line break that is shorter than the file's other lines of its record id is a cut record.
     The file is split and sliced column-wise as Arrow binary values (the records are single-byte cp1252);
     the few lines with non-ASCII bytes are decoded and sliced in Python. Checks run over whole columns;
     only a file that fails one is walked line by line, to name the first bad line.
     """
+    return parse_anweb_records(path)[0]
+
+
+def parse_anweb_records(path: Path) -> tuple[pd.DataFrame, RecordCounts]:
+    """parse_anweb's table, and the counts of the record lines it read (for the release's proof)."""
     layout = load_layout("hcpcs_anweb")
     what = "a HCPCS ANWEB file of 320-character records"
     data = read_official_bytes(path, layout.encoding, what)
@@ -57,6 +79,8 @@ def parse_anweb(path: Path) -> pd.DataFrame:
     head = is_head.to_numpy(zero_copy_only=False)
     if not head[0]:
         raise ParseError(path, first + 1, "expected record id 3 or 7 before its continuation lines")
+    if not data.endswith(b"\n"):
+        _check_last_line(path, first + len(body), length.to_numpy(), record_id, layout)
     other = pc.match_substring_regex(body, _NOT_ASCII)
     decoded = {int(i): body[int(i)].as_py().decode(layout.encoding)
                for i in np.flatnonzero(other.to_numpy(zero_copy_only=False))}
@@ -79,11 +103,25 @@ def parse_anweb(path: Path) -> pd.DataFrame:
     # blank. Each line's head is found by a running count; the joins run in Arrow, one list per head.
     group = np.cumsum(head) - 1
     line_codes = every_line.field("code")
-    wrong = pc.not_equal(line_codes, cols["code"].take(pa.array(group)))
-    if pc.any(wrong).as_py():
-        i = pc.index(wrong, True).as_py()
-        raise ParseError(path, first + i + 1, f"expected a continuation line of {cols['code'][group[i]].as_py()}, "
-                                              f"found {line_codes[i].as_py()!r}")
+    wrong_code = pc.not_equal(line_codes, cols["code"].take(pa.array(group))).to_numpy(zero_copy_only=False)
+    line_is_modifier = pc.is_in(record_id, value_set=pa.array([b"7", b"8"], pa.binary())).to_numpy(
+        zero_copy_only=False)
+    wrong_id = line_is_modifier != line_is_modifier[heads][group]
+    place = np.arange(len(head)) - heads[group]  # 0 for the first line of a group, 1 for its first continuation
+    sequence = pc.cast(pc.binary_slice(body, 5, 10).cast(pa.string()), pa.int32()).to_numpy()
+    wrong_sequence = sequence != 100 * (place + 1)
+    bad = wrong_code | wrong_id | wrong_sequence
+    if bad.any():
+        i = int(np.argmax(bad))
+        code = cols["code"][group[i]].as_py()
+        if wrong_code[i]:
+            raise ParseError(path, first + i + 1, f"expected a continuation line of {code}, "
+                                                  f"found {line_codes[i].as_py()!r}")
+        if wrong_id[i]:
+            want, kind = ("8", "modifier") if line_is_modifier[heads[group[i]]] else ("4", "procedure")
+            raise ParseError(path, first + i + 1, f"expected record id {want} in column 11 (a continuation line "
+                                                  f"of {kind} {code}), found {record_id[i].as_py().decode()}")
+        _raise_sequence(path, first + i + 1, code, int(place[i]), int(sequence[i]))
     segments = every_line.field("long_desc")
     keep = pc.not_equal(segments, "")
     offsets = np.searchsorted(group[keep.to_numpy(zero_copy_only=False)], np.arange(len(heads) + 1))
@@ -95,7 +133,38 @@ def parse_anweb(path: Path) -> pd.DataFrame:
         cols[name] = pc.if_else(pc.equal(v, ""), "", iso)
     table = pa.table({"code": cols.pop("code"), "kind": kinds, **cols, "long_desc": long_desc,
                       "line": pa.array(line_numbers, pa.int64())})
-    return table.to_pandas()
+    procedures = int(len(heads) - pc.sum(is_modifier).as_py())
+    counts = RecordCounts(first + 1, first + len(body), len(body), procedures, len(heads) - procedures,
+                          len(body) - len(heads))
+    return table.to_pandas(), counts
+
+
+def _raise_sequence(path: Path, number: int, code: str, place: int, found: int) -> None:
+    """A record line whose sequence number is not the next by 100s in its code's group: name it."""
+    want = 100 * (place + 1)
+    if place == 0:
+        where = f"the first line of {code}"
+    else:
+        where = f"continuation line {place} of {code}"
+    hint = ""
+    if place and found < want:
+        hint = "; a repeated continuation line?"
+    elif place and found > want:
+        hint = "; a continuation line missing before it?"
+    raise ParseError(path, number, f"expected sequence number {want:05d} in columns 6-10 ({where}; the layout numbers "
+                                   f"a code's lines by 100s), found {found:05d}{hint}")
+
+
+def _check_last_line(path: Path, number: int, length: np.ndarray, record_id: pa.Array, layout) -> None:
+    """A file that ends without a line break: its last line must be as long as a whole record, that is the
+    record length or, where the file trims its lines (2017 continuation lines end at column 91), the
+    longest other line of the same record id. Shorter, the download or copy was cut in the middle of it."""
+    same = pc.equal(record_id, record_id[len(record_id) - 1]).to_numpy(zero_copy_only=False)[:-1]
+    others = length[:-1][same]
+    whole = min(int(others.max()), layout.record_length) if len(others) else layout.record_length
+    if length[-1] < whole:
+        raise ParseError(path, number, f"expected a whole {whole}-character record on the last line, found "
+                                       f"{length[-1]} characters and no line break (the file cut short?)")
 
 
 class _Fields:
