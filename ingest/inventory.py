@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ingest import systems as registry
-from ingest.model import CodegovError
+from ingest.model import CodegovError, ParseError
 
 COLUMNS = ("system", "code", "specialty", "service_line", "owner", "notes")
 REQUIRED = ("system", "code", "specialty", "owner")
@@ -57,8 +58,40 @@ def normalise_code(system: str, raw: str) -> tuple[str, list[tuple[str, str]]]:
     return code, notes
 
 
+def _records(path: Path, text: str):
+    """(first line, last line, values) of every CSV record; lines are the file's physical lines."""
+    if text and not text.endswith("\n"):
+        text += "\n"  # an unclosed quote on the last line then shows as a value with a line break
+    reader = csv.reader(io.StringIO(text, newline=""))
+    done = 0  # physical lines read so far
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ParseError(path, done + 1, f"expected CSV text ({exc}): a quote opened on this line and "
+                                             f"never closed?") from None
+        yield done + 1, reader.line_num, fields
+        done = reader.line_num
+
+
+def _one_line(path: Path, start: int, end: int, fields: list[str], header: list[str], last: int) -> None:
+    """A value may not contain a line break: one that does is a quote left open, swallowing the lines after
+    it into one value (a spreadsheet never writes one into a code list)."""
+    for i, value in enumerate(fields):
+        if "\n" in value or "\r" in value:
+            column = f"the {header[i]!r} value" if i < len(header) and header[i] else f"value {i + 1}"
+            swallowed = ("the rest of the file" if end >= last else
+                         f"line {end}" if end == start + 1 else f"lines {start + 1} to {end}")
+            raise ParseError(path, start, f"a quote opens {column} and is not closed on this line, so "
+                                          f"{swallowed} is read into that one value: expected one row per line; "
+                                          f"close or remove the quote")
+
+
 def load_inventory(path: Path | str) -> Inventory:
-    """Read inventory.csv (or the one CSV in a folder). Bad rows become issues, not exceptions."""
+    """Read inventory.csv (or the one CSV in a folder). Bad rows become issues, not exceptions; a file whose
+    shape is broken (no such file, not UTF-8, a missing or repeated column, an unclosed quote) raises."""
     path = Path(path)
     if path.is_dir():
         path = path / "inventory.csv"
@@ -69,15 +102,35 @@ def load_inventory(path: Path | str) -> Inventory:
     except UnicodeDecodeError as exc:
         raise CodegovError(f"{path}: expected UTF-8 text ({exc.reason} at byte {exc.start}); "
                            f"save the spreadsheet as 'CSV UTF-8'") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    last = text.count("\n") + (0 if text.endswith("\n") else 1)  # the file's last physical line
+    records = _records(path, text)
+    header_line, header = 1, []
+    for header_line, end, fields in records:
+        if any(f.strip() for f in fields):
+            _one_line(path, header_line, end, fields, [], last)
+            header = [h.strip().lower() for h in fields]
+            break
+    for i, name in enumerate(header):
+        if name and name in header[:i]:
+            raise ParseError(path, header_line, f"column {name!r} appears twice in the header (columns "
+                                                f"{header.index(name) + 1} and {i + 1}): expected each of "
+                                                f"{', '.join(COLUMNS)} once")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise CodegovError(f"{path}:1: expected columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
+        raise CodegovError(f"{path}:{header_line}: expected columns {', '.join(COLUMNS)}; "
+                           f"missing {', '.join(missing)}")
     rows, issues, seen = [], [], {}
-    for number, raw in enumerate(reader, start=2):
-        rec = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
-        if not any(rec.values()):
+    data_lines = 0
+    for number, end, fields in records:
+        _one_line(path, number, end, fields, header, last)
+        if not any(f.strip() for f in fields):
+            continue
+        data_lines += 1
+        rec = {name: (fields[i] if i < len(fields) else "").strip() for i, name in enumerate(header)}
+        if len(fields) > len(header):
+            issues.append(_issue(number, rec["system"], rec["code"],
+                                 f"{len(fields)} values where the header has {len(header)} columns: an unquoted "
+                                 f"comma inside a value? put that value in double quotes"))
             continue
         system = registry.from_alias(rec["system"]) or rec["system"].lower()
         if system not in SYSTEMS:
@@ -102,6 +155,10 @@ def load_inventory(path: Path | str) -> Inventory:
         rows.append({"line": number, "system": system, "code": code, "input_code": rec["code"],
                      "specialty": rec.get("specialty", ""), "service_line": rec.get("service_line", ""),
                      "owner": rec.get("owner", ""), "notes": rec.get("notes", "")})
+    if not data_lines:
+        issues.append(_issue(header_line, "", "", f"{path.name} has no code rows (only the header): expected one "
+                                                   f"row per code the organisation bills; an empty inventory is "
+                                                   f"almost always a broken export"))
     frame = pd.DataFrame(rows, columns=["line", "system", "code", "input_code", "specialty", "service_line",
                                         "owner", "notes"])
     return Inventory(path, frame, issues)

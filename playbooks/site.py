@@ -239,9 +239,12 @@ class Site:
     def what_changed(self) -> str:
         specialties: dict[str, list[dict]] = {}
         has_inventory = self.data.inventory_rows is not None
+        listed: dict[tuple[str, str], set[str]] = {}  # (system, code) -> the specialties the inventory lists it in
         if has_inventory:
             for r in self.data.inventory_rows:
                 specialties.setdefault(r["specialty"] or "(no specialty)", [])
+                listed.setdefault((r["system"], r["code"]), set()).add(r["specialty"])
+        names_listed = {name for names in listed.values() for name in names}
         newest_first = sorted(self.data.change_sets, key=lambda c: (c["to"], c["system"]), reverse=True)
         for cs in newest_first:
             inv = cs.get("inventory")
@@ -249,8 +252,22 @@ class Site:
                 continue
             per: dict[str, dict[str, list]] = {}
 
-            def add(kind: str, row: dict, names: str, per=per) -> None:
-                for name in [s.strip() for s in str(names).split(",") if s.strip()] or ["(no specialty)"]:
+            def add(kind: str, row: dict, names: str, per=per, system=cs["system"]) -> None:
+                # names: the specialties joined with ", " (ingest.impact); a specialty's own name may hold a
+                # comma ("Neurology, MS clinic"), so the names are the inventory's, never the pieces of a split
+                if kind == "new_in_families":  # the specialties of the family's codes, as ingest.impact takes them
+                    width = registry.REGISTRY[system].family_width
+                    codes = [c for s, c in listed if s == system and c[:width] == row.get("family")]
+                else:
+                    codes = [row.get("code")]
+                own = sorted({name for c in codes for name in listed.get((system, c), ())})
+                if own and ", ".join(own) == str(names):
+                    found = [name for name in own if name.strip()]
+                elif str(names) in names_listed:
+                    found = [str(names)]
+                else:
+                    found = [s.strip() for s in str(names).split(",") if s.strip()]
+                for name in found or ["(no specialty)"]:
                     per.setdefault(name, {"deleted": [], "revised": [], "reused": [], "new_in_families": []})
                     per[name][kind].append(row)
 
