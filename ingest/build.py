@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from ingest.store import (
     conversion_path,
     csv_bytes,
     json_bytes,
+    list_releases,
     manifest_path,
     read_manifest,
     table_bytes,
     table_path,
+    torn,
 )
 
 
@@ -29,6 +32,8 @@ class IngestResult:
     rows: int
     billable: int
     changed: bool
+    proof: tuple[str, ...] = ()  # what the proofs checked (ingest.proof), for the log; not stored: it
+    # depends on which releases were stored before, and a rerun must give the bytes of a clean run
 
 
 def build_table(sources: Sources, release: Release, folder: Path | None, codesets: Path) -> tuple[pd.DataFrame, dict]:
@@ -78,43 +83,100 @@ def refuse_reissue(release: Release, previous: dict, file_entries: list[dict], f
                 f"publisher re-issued it? Review, then rerun with --accept-changed")
 
 
-def ingest_release(sources: Sources, release: Release, folder: Path | None, out: Path, codesets: Path,
-                   accept_changed: bool = False) -> IngestResult:
-    """Parse, normalise and store one release. Nothing is written unless every file parsed.
+@dataclass
+class Built:
+    """A release parsed, normalised and proven on its own files, not stored yet (what a worker returns)."""
 
-    A release already ingested from files with other checksums is refused (ChecksumChanged) unless
-    accept_changed: the publisher re-issued a file, and a person should look before it replaces the old.
-    """
+    release: Release
+    table: pd.DataFrame
+    files: dict[str, Path]
+    file_entries: list[dict]
+    data: bytes  # the table as stored
+    conversion: bytes | None  # the ICD-10-CM conversion table as stored beside it
+    evidence: list[str]
+
+
+def build_release(sources: Sources, release: Release, folder: Path | None, codesets: Path) -> Built:
+    """Parse a release's files, check the years their names give, and prove it against its own addenda
+    counts (ingest.proof, without the previous release). Nothing is written."""
+    from ingest.proof import check_file_years, prove
+
     table, files = build_table(sources, release, folder, codesets)
+    check_file_years(release, files)
+    evidence = prove(release, files, table)
     file_entries = [
         {"role": role, "file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
         for role, path in sorted(files.items())
     ]
-    data = table_bytes(table)
-    previous = read_manifest(out, release.system, release.id)
-    if previous and not accept_changed and "curated" not in files:  # a curated list is reviewed in git
-        refuse_reissue(release, previous, file_entries, files, table_path(out, release.system, release.id), data)
-    manifest = {
-        "system": release.system,
-        "release": release.id,
-        "label": release.label,
-        "files": file_entries,
-        "rows": len(table),
-        "billable": int((table["billable"] == "1").sum()),
-    }
-    meta = json_bytes(manifest)
-    path = table_path(out, release.system, release.id)
-    changed = False
+    conversion = None
     if "conversion" in files:  # kept beside the table: the diff's official source of replacements
         from ingest.parse_icd10cm import parse_conversion
 
         conv = parse_conversion(files["conversion"])[["code", "effective", "previous"]]
         conv = conv.sort_values(["code", "previous"], kind="stable")
-        changed = atomic_write(conversion_path(out, release.system, release.id),
-                               csv_bytes(conv, list(conv.columns)))
-    changed = atomic_write(path, data) or changed
-    changed = atomic_write(manifest_path(out, release.system, release.id), meta) or changed
-    return IngestResult(release, path, manifest["rows"], manifest["billable"], changed)
+        conversion = csv_bytes(conv, list(conv.columns))
+    return Built(release, table, files, file_entries, table_bytes(table), conversion, evidence)
+
+
+def store_release(built: Built, out: Path, *, accept_changed: bool = False,
+                  previous: tuple[str, pd.DataFrame] | None = None) -> IngestResult:
+    """Prove a built release against the previous one (previous: (label, table) of the newest release
+    before it that is stored or built in this run), refuse a re-issue, then write its files: the
+    conversion table, the table, and last the manifest, which records the sha256 of the other two, so a
+    crash between writes leaves a pair the repository refuses as torn and the next ingest rewrites.
+    Nothing is written unless the proof passed."""
+    from ingest.proof import prove
+
+    release, files, table = built.release, built.files, built.table
+    evidence = built.evidence
+    if previous is not None:
+        evidence = prove(release, files, table, previous[1], previous[0])
+    path = table_path(out, release.system, release.id)
+    old_manifest = read_manifest(out, release.system, release.id)
+    if old_manifest and not accept_changed and "curated" not in files and not torn(out, release.system, release.id):
+        refuse_reissue(release, old_manifest, built.file_entries, files, path, built.data)
+    manifest = {
+        "system": release.system,
+        "release": release.id,
+        "label": release.label,
+        "files": built.file_entries,
+        "rows": len(table),
+        "billable": int((table["billable"] == "1").sum()),
+        "table_sha256": hashlib.sha256(built.data).hexdigest(),
+    }
+    changed = False
+    if built.conversion is not None:
+        manifest["conversion_sha256"] = hashlib.sha256(built.conversion).hexdigest()
+        changed = atomic_write(conversion_path(out, release.system, release.id), built.conversion)
+    changed = atomic_write(path, built.data) or changed
+    changed = atomic_write(manifest_path(out, release.system, release.id), json_bytes(manifest)) or changed
+    return IngestResult(release, path, manifest["rows"], manifest["billable"], changed, tuple(evidence))
+
+
+def previous_stored(out: Path, release: Release, sources: Sources) -> tuple[str, pd.DataFrame] | None:
+    """(label, table) of the newest stored release of the same code set before `release`, if any."""
+    from ingest.store import read_release
+
+    earlier = [r for r in list_releases(out, release.system) if r < release.id and not torn(out, release.system, r)]
+    if not earlier:
+        return None
+    rid = earlier[-1]
+    label = (read_manifest(out, release.system, rid) or {}).get("label") or rid
+    return label, read_release(out, release.system, rid)
+
+
+def ingest_release(sources: Sources, release: Release, folder: Path | None, out: Path, codesets: Path,
+                   accept_changed: bool = False, previous: tuple[str, pd.DataFrame] | None = None) -> IngestResult:
+    """Parse, prove and store one release. Nothing is written unless every file parsed and the proofs
+    passed (ingest.proof: against its own addenda, and against the newest stored release before it).
+
+    A release already ingested from files with other content is refused (ChecksumChanged) unless
+    accept_changed: the publisher re-issued a file, and a person should look before it replaces the old.
+    """
+    built = build_release(sources, release, folder, codesets)
+    if previous is None:
+        previous = previous_stored(out, release, sources)
+    return store_release(built, out, accept_changed=accept_changed, previous=previous)
 
 
 def ingest_from_mirror(codesets: Path, mirror: Path, out: Path, releases: dict[str, tuple[str, ...]]) -> Path:
@@ -161,27 +223,17 @@ PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this much official text, one proc
 def ingest_releases(sources: Sources, releases: list[Release], out: Path, codesets: Path, *, mirror: Path | None,
                     cache: Path, offline: bool, accept_changed: bool = False, skip_unpublished: bool = False,
                     progress=None, workers: int = 1):
-    """Fetch (or read from the mirror) and store each release, in order. Yields (release, IngestResult) or,
-    with skip_unpublished, (release, the NotPublished error) for a listed release not posted yet.
+    """Fetch (or read from the mirror), prove and store each release, in order. Yields (release,
+    IngestResult) or, with skip_unpublished, (release, the NotPublished error) for a listed release not
+    posted yet.
 
     Fetching runs here, one release after another. With workers > 1 and more than PARALLEL_MIN_BYTES of
-    official files, the releases are parsed and stored in that many worker processes (each writes its
-    own tables, atomically); results still come back in release order, and an error in one is raised here."""
+    official files, the releases are parsed and proven on their own files in that many worker processes;
+    the proof against the previous release and the writes happen here, in release order (the previous
+    release is the one just built, or the newest stored), and an error in one is raised here."""
     from ingest.fetch import release_folder
     from ingest.model import NotPublished
 
-    if workers <= 1 or len(releases) < 2:  # one at a time: fetch, parse, store, then the next
-        for release in releases:
-            try:
-                folder = None if release.system == "pos" else release_folder(
-                    sources, release, mirror=mirror, cache=cache, offline=offline, progress=progress)
-            except NotPublished as exc:
-                if not skip_unpublished:
-                    raise
-                yield release, exc
-                continue
-            yield release, ingest_release(sources, release, folder, out, codesets, accept_changed)
-        return
     jobs: list[tuple[Release, Path | Exception | None]] = []
     for release in releases:
         folder = None
@@ -195,10 +247,24 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
                 jobs.append((release, exc))
                 continue
         jobs.append((release, folder))
+    last: dict[str, tuple[str, str, pd.DataFrame]] = {}  # system -> (release id, label, table) just stored
+
+    def store(built: Built) -> IngestResult:
+        release = built.release
+        previous = last.get(release.system)
+        if previous is not None and previous[0] < release.id and not any(
+                r < release.id and r > previous[0] for r in list_releases(out, release.system)):
+            prev = (previous[1], previous[2])
+        else:
+            prev = previous_stored(out, release, sources)
+        result = store_release(built, out, accept_changed=accept_changed, previous=prev)
+        last[release.system] = (release.id, release.label, built.table)
+        return result
+
     sizes = {r: sum(p.stat().st_size for p in f.iterdir() if p.is_file()) if isinstance(f, Path) else 0
              for r, f in jobs}
     work = [(r, f) for r, f in jobs if not isinstance(f, Exception)]
-    if len(work) > 1 and sum(sizes.values()) >= PARALLEL_MIN_BYTES:
+    if workers > 1 and len(work) > 1 and sum(sizes.values()) >= PARALLEL_MIN_BYTES:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -208,13 +274,13 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
         context.set_forkserver_preload(["ingest.build", "ingest.parse_icd10cm", "ingest.parse_hcpcs"])
         with ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context) as pool:
             # the largest first, so no worker starts a big release while the others sit idle at the end
-            futures = {r: pool.submit(ingest_release, sources, r, f, out, codesets, accept_changed)
+            futures = {r: pool.submit(build_release, sources, r, f, codesets)
                        for r, f in sorted(work, key=lambda rf: -sizes[rf[0]])}
             for release, folder in jobs:
-                yield release, folder if isinstance(folder, Exception) else futures[release].result()
+                yield release, folder if isinstance(folder, Exception) else store(futures[release].result())
         return
     for release, folder in jobs:
         if isinstance(folder, Exception):
             yield release, folder
         else:
-            yield release, ingest_release(sources, release, folder, out, codesets, accept_changed)
+            yield release, store(build_release(sources, release, folder, codesets))

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ingest.model import FetchError, NotPublished, Release
+from ingest.model import CodegovError, FetchError, NotPublished, Release
 from ingest.sources import ReleaseSource, Sources
 from ingest.store import atomic_write, json_bytes
 
@@ -113,27 +113,49 @@ def download_name(url: str) -> str:
     return name[:200] or "download"
 
 
-def safe_extract(zip_path: Path, dest: Path) -> list[str]:
-    """Unpack a zip flat into dest, refusing corrupt archives and members that escape the folder."""
+MAX_MEMBERS = 500  # the largest official zip holds a few dozen files
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # the largest official release unpacks to about 100 MB
+MAX_DEPTH = 4  # folders inside a zip ("Code Descriptions/..."); deeper is no official layout
+
+
+def safe_extract(zip_path: Path, dest: Path, *, max_members: int = MAX_MEMBERS,
+                 max_bytes: int = MAX_UNPACKED_BYTES) -> list[str]:
+    """Unpack a zip flat into dest, refusing corrupt archives, members that escape the folder, more than
+    max_members files, folders nested deeper than MAX_DEPTH, and more than max_bytes unpacked (counted
+    as the bytes come out, not as the archive declares them). A zip inside the zip is kept as a file,
+    never unpacked."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            if len(infos) > max_members:
+                raise FetchError(f"{zip_path}: {len(infos):,} members, more than the {max_members:,} an official "
+                                 f"release has; refused")
+            declared = sum(i.file_size for i in infos)
+            if declared > max_bytes:
+                raise FetchError(f"{zip_path}: unpacks to {declared:,} bytes, over the {max_bytes:,}-byte limit")
             bad = zf.testzip()
             if bad is not None:
                 raise FetchError(f"{zip_path}: corrupt zip, member {bad!r} fails its CRC check")
-            names = []
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
+            names, total = [], 0
+            for info in infos:
                 member = PurePosixPath(info.filename.replace("\\", "/"))
                 if member.is_absolute() or ".." in member.parts or re.match(r"^[A-Za-z]:", info.filename):
                     raise FetchError(f"{zip_path}: member {info.filename!r} would escape the target folder")
+                if len(member.parts) - 1 > MAX_DEPTH:
+                    raise FetchError(f"{zip_path}: member {info.filename!r} is nested {len(member.parts) - 1} "
+                                     f"folders deep (at most {MAX_DEPTH})")
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     raise FetchError(f"{zip_path}: member {info.filename!r} is a symbolic link")
-                target = dest / member.name
                 if member.name in names:
                     raise FetchError(f"{zip_path}: two members are named {member.name!r}")
+                target = dest / member.name  # one path segment: no slash survives PurePosixPath
                 with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
+                    for block in iter(lambda src=src: src.read(1 << 20), b""):
+                        total += len(block)
+                        if total > max_bytes:
+                            raise FetchError(f"{zip_path}: unpacks to more than the {max_bytes:,}-byte limit "
+                                             f"(at {info.filename!r})")
+                        out.write(block)
                 names.append(member.name)
             return names
     except zipfile.BadZipFile as exc:
@@ -173,7 +195,14 @@ def release_folder(sources: Sources, release: Release, *, mirror: Path | None, c
         return folder
     folder = Path(cache) / release.system / release.mirror_dir
     if (folder / DOWNLOAD_MANIFEST).exists():
-        return folder
+        try:
+            sources.find_files(release.system, folder)
+            return folder
+        except CodegovError as exc:  # a cache from an older codegov, or damaged: never used as good
+            if offline:
+                raise FetchError(f"{folder}: the cached download is incomplete ({exc}); rerun without "
+                                 f"--offline to download it again") from None
+            shutil.rmtree(folder)
     if offline:
         raise FetchError(f"{release} is not in the cache {folder}; run without --offline or pass --mirror DIR")
     source = sources.source(release)
@@ -192,6 +221,11 @@ def release_folder(sources: Sources, release: Release, *, mirror: Path | None, c
                 shutil.copy2(archive, staging / entry["file"])
             entries.append(entry)
         shutil.rmtree(staging / "downloads")
+        try:  # a download that lacks a required file is never cached as good
+            sources.find_files(release.system, staging)
+        except CodegovError as exc:
+            got = ", ".join(sorted(p.name for p in staging.iterdir())) or "nothing"
+            raise FetchError(f"{release}: the download from {', '.join(urls)} holds {got}; {exc}") from None
         atomic_write(staging / DOWNLOAD_MANIFEST, json_bytes({"release": release.id, "system": release.system,
                                                               "downloads": entries}))
         if folder.exists():

@@ -83,8 +83,6 @@ def prove_icd10cm(files: dict[str, Path], table: pd.DataFrame, previous: pd.Data
                   previous_label: str = "") -> list[str]:
     """Prove a parsed ICD-10-CM release (its normalised table) against its addenda; return the evidence
     lines. previous: the stored table of the release before it (None: the replay is skipped)."""
-    from ingest.parse_icd10cm import dotted, parse_addenda
-
     order_file = files.get("order")
     where = order_file.name if order_file else "the order file"
     evidence: list[str] = []
@@ -94,32 +92,56 @@ def prove_icd10cm(files: dict[str, Path], table: pd.DataFrame, previous: pd.Data
         return [f"no order addenda file in the release: {where} not proven against its addenda"]
     summary = addenda_summary(order_addenda)
     for kind in ("headers", "codes"):
-        block = summary.get(kind, {})
-        if "after" not in block:
+        if "after" not in summary.get(kind, {}):
             raise ParseError(order_addenda, None, f"expected a summary '<n> {kind} in <order file>' for this "
                                                   f"release at the end of the file")
-        if have[kind] != block["after"]:
-            raise ParseError(order_file, None, f"expected {block['after']:,} {kind}, as {order_addenda.name} says "
-                                               f"({block['after_file']}); found {have[kind]:,} (a line cut or "
-                                               f"added?)")
-    evidence.append(f"counts: {have['codes']:,} codes and {have['headers']:,} headers, as {order_addenda.name} "
-                    f"says")
     codes_addenda = files.get("codes_addenda")
     codes_summary = addenda_summary(codes_addenda).get("codes", {}) if codes_addenda else {}
+    if previous is not None:
+        before = _counts(previous)
+        starts = {k: summary[k].get("before") for k in ("headers", "codes")}
+        if before == starts:
+            evidence += _replay_all(files, table, previous, previous_label, order_addenda, codes_addenda, where)
+        else:
+            evidence.append(f"replay: skipped, the addenda start from {starts['codes']:,} codes and "
+                            f"{starts['headers']:,} headers, the previous release {previous_label} has "
+                            f"{before['codes']:,} and {before['headers']:,}")
+    else:
+        evidence.append("replay: no previous release ingested; the addenda were not replayed")
+    for kind in ("headers", "codes"):
+        block = summary[kind]
+        if have[kind] != block["after"]:
+            raise ParseError(order_file, _gap_line(table), f"expected {block['after']:,} {kind}, as "
+                             f"{order_addenda.name} says ({block['after_file']}); found {have[kind]:,} "
+                             f"(a line cut or added?)")
     if codes_addenda is not None and codes_summary.get("after") not in (None, have["codes"]):
         raise ParseError(files.get("codes") or order_file, None,
                          f"expected {codes_summary['after']:,} codes, as {codes_addenda.name} says; found "
                          f"{have['codes']:,}")
-    if previous is None:
-        evidence.append("replay: no previous release ingested; the addenda were not replayed")
-        return evidence
-    before = _counts(previous)
-    starts = {k: summary[k].get("before") for k in ("headers", "codes")}
-    if before != starts:
-        evidence.append(f"replay: skipped, the addenda start from {starts['codes']:,} codes and "
-                        f"{starts['headers']:,} headers, the previous release {previous_label} has "
-                        f"{before['codes']:,} and {before['headers']:,}")
-        return evidence
+    evidence.insert(0, f"counts: {have['codes']:,} codes and {have['headers']:,} headers, as "
+                       f"{order_addenda.name} says")
+    return evidence
+
+
+def _gap_line(table: pd.DataFrame) -> int | None:
+    """The order file's line where its order numbers skip one (a line cut there), None when they run on."""
+    if "order_no" not in table.columns:
+        return None
+    numbers = np.sort(pd.to_numeric(table["order_no"], errors="coerce").dropna().to_numpy(np.int64))
+    if not len(numbers):
+        return None
+    steps = np.flatnonzero(np.diff(numbers) != 1)
+    if len(steps):
+        return int(steps[0]) + 2  # the line after the last one in sequence
+    return None
+
+
+def _replay_all(files, table, previous, previous_label, order_addenda, codes_addenda, where) -> list[str]:
+    """The previous release plus each addenda file, replayed and compared with this release."""
+    from ingest.parse_icd10cm import dotted, parse_addenda
+
+    evidence = []
+    order_file = files.get("order")
     # the order addenda: every header and code, with its flag and both titles; then the codes addenda:
     # billable codes and long titles
     old_all, new_all = _arrays(previous), _arrays(table)

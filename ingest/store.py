@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -100,6 +101,26 @@ def read_manifest(out: Path, system: str, release_id: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+def torn(out: Path, system: str, release_id: str) -> str:
+    """Why a stored release's files disagree with its manifest ('' when they agree): the manifest, written
+    last, records the sha256 of the table and the conversion table, so a crash between writes shows here."""
+    import hashlib
+
+    manifest = read_manifest(out, system, release_id)
+    if not manifest:
+        return ""
+    for key, path in (("table_sha256", table_path(out, system, release_id)),
+                      ("conversion_sha256", conversion_path(out, system, release_id))):
+        want = manifest.get(key)
+        if not want:
+            continue
+        if not path.exists():
+            return f"{path} is missing"
+        if hashlib.sha256(path.read_bytes()).hexdigest() != want:
+            return f"{path} is not the file its manifest records (an ingest was interrupted?)"
+    return ""
+
+
 def list_releases(out: Path, system: str) -> list[str]:
     folder = Path(out) / system
     if not folder.is_dir():
@@ -113,5 +134,14 @@ def read_release(out: Path, system: str, release_id: str) -> pd.DataFrame:
         known = ", ".join(list_releases(out, system)) or "none"
         raise CodegovError(f"{path}: no {system} release table {release_id}; ingested: {known}. "
                            f"Run `codegov ingest --system {system}` first")
+    data = path.read_bytes()
+    manifest = read_manifest(out, system, release_id) or {}
+    want = manifest.get("table_sha256")
+    if want:
+        import hashlib
+
+        if hashlib.sha256(data).hexdigest() != want:
+            raise CodegovError(f"{path}: not the table its manifest records (an ingest was interrupted?); "
+                               f"rerun `codegov ingest --system {system}`")
     # Arrow's reader: the same frame as the C engine (every column str, blanks stay ""), three times faster
-    return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+    return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")

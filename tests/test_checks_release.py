@@ -174,6 +174,14 @@ def test_run_checks_on_disk_drift_and_selection(sample_releases, tmp_path, gates
     path = out / "hcpcs" / "2019-01-01.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[: 1 + round((len(lines) - 1) * 0.6)]), encoding="utf-8")
+    # stored whole, as a truncated file would be if it got past the proofs: its manifest vouches for it
+    import hashlib
+    import json
+
+    manifest = out / "hcpcs" / "2019-01-01.manifest.json"
+    meta = json.loads(manifest.read_text())
+    meta["table_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(meta))
     report = run_checks(CODESETS, releases=out, systems=["hcpcs"], release=["2019"], suites=("release",),
                         drift_min_rows=0, gates=gates)
     assert {r["target"] for r in report.rows} == {"hcpcs 2019-01-01 (HCPCS 2019)"}

@@ -38,7 +38,8 @@ def fy2026(sources):
 
 @responses.activate
 def test_download_unpacks_into_cache_with_manifest(tmp_path, sources, fy2026):
-    zipped = zip_bytes({"Code Descriptions/icd10cm_order_2026.txt": ORDER_LINE.encode()})
+    zipped = zip_bytes({"Code Descriptions/icd10cm_order_2026.txt": ORDER_LINE.encode(),
+                        "Code Descriptions/icd10cm_codes_2026.txt": b"A000    Cholera\r\n"})
     for url in sources.source(fy2026).urls:
         body = zipped if url.endswith(".zip") else b"PK-xlsx-bytes"
         responses.get(url, body=body, headers={"Content-Length": str(len(body))})
@@ -49,7 +50,7 @@ def test_download_unpacks_into_cache_with_manifest(tmp_path, sources, fy2026):
     entry = manifest["downloads"][0]
     assert entry["url"] == sources.source(fy2026).urls[0]
     assert entry["size"] == len(zipped) and len(entry["sha256"]) == 64 and entry["retrieved_at"]
-    assert entry["members"] == ["icd10cm_order_2026.txt"]
+    assert entry["members"] == ["icd10cm_order_2026.txt", "icd10cm_codes_2026.txt"]
     # a second call is served from the cache: no request at all
     responses.reset()
     assert release_folder(sources, fy2026, mirror=None, cache=tmp_path, offline=True) == folder
