@@ -37,6 +37,13 @@ CSV_COLUMNS = ("system", "from", "to", "change", "code", "display_code", "field"
                "replacements", "in_inventory")
 
 
+def _safe_row(row: dict) -> dict:
+    """A CSV row for people: no cell a spreadsheet would run as a formula (playbooks.text.csv_safe)."""
+    from playbooks.text import csv_safe
+
+    return {k: csv_safe(v) for k, v in row.items()}
+
+
 def render_csv(change_sets: list[ChangeSet]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -46,8 +53,8 @@ def render_csv(change_sets: list[ChangeSet]) -> str:
         base = {"system": cs.system, "from": cs.from_release, "to": cs.to_release}
 
         def row(change, entry, base=base, billed=billed, **extra):
-            writer.writerow({**base, "change": change, "code": entry.code, "display_code": entry.display_code,
-                             "in_inventory": "1" if entry.code in billed else "0", **extra})
+            writer.writerow(_safe_row({**base, "change": change, "code": entry.code, "display_code": entry.display_code,
+                                       "in_inventory": "1" if entry.code in billed else "0", **extra}))
 
         for e in cs.added:
             row("added", e, after=e.description)
@@ -123,5 +130,5 @@ def releases_csv(statuses: list) -> str:
     writer = csv.DictWriter(buf, fieldnames=RELEASE_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for s in statuses:
-        writer.writerow(s.to_dict())
+        writer.writerow(_safe_row(s.to_dict()))
     return buf.getvalue()

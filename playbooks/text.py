@@ -65,6 +65,30 @@ def md_cell(value: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def md_body(value: Any) -> str:
+    """A playbook's Markdown body as the site shows it: Markdown stays Markdown, raw HTML does not. Every
+    '<' that would open a tag, a comment or a processing instruction outside code spans becomes '&lt;',
+    so a `<script>` (or an `<img onerror>`) in a playbook is shown as text, never run; `&` before a name
+    becomes '&amp;' so no entity is decoded into markup. Playbooks are written by staff and reviewed in
+    pull requests, but the site is read by everyone: the escaping is the site's, not the reviewer's."""
+    text = "" if value is None else str(value)
+    out, last = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(_escape_html(text[last:m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_escape_html(text[last:]))
+    return "".join(out)
+
+
+def _escape_html(text: str) -> str:
+    return _HTML_START.sub("&lt;", re.sub(r"&(?=#?[A-Za-z0-9]+;)", "&amp;", text))
+
+
 
 
 def long_date(iso: str) -> str:
@@ -88,6 +112,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["cell"] = md_cell
+    env.filters["body"] = md_body
     env.filters["long_date"] = long_date
     env.filters["dotted"] = dotted
     env.filters["merge_revisions"] = merge_revisions
