@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -20,6 +21,9 @@ _ONE_COLUMN = dict(
                                     ignore_empty_lines=False),
     convert_options=pcsv.ConvertOptions(column_types={"line": pa.binary()}, strings_can_be_null=False),
 )
+
+
+MAX_LINE_BYTES = 64 * 1024
 
 
 def read_lines(path: Path, layout: Layout) -> pa.ChunkedArray:
@@ -38,7 +42,16 @@ def read_lines(path: Path, layout: Layout) -> pa.ChunkedArray:
 
 
 def binary_lines(path: Path, data: bytes, layout: Layout) -> pa.ChunkedArray:
-    """The lines of a file's bytes (CR LF or LF) as Arrow binary values, split in C."""
+    """The lines of a file's bytes (CR LF or LF) as Arrow binary values, split in C. A line longer than
+    MAX_LINE_BYTES (no official record comes near it) is refused, naming it, before Arrow sees it."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    long_lines = np.flatnonzero(stops - starts > MAX_LINE_BYTES)
+    if len(long_lines):
+        n = int(long_lines[0])
+        raise ParseError(path, n + 1, f"expected {layout.name} records of at most {MAX_LINE_BYTES:,} bytes, found a "
+                                      f"line of {int(stops[n] - starts[n]):,} bytes")
     try:
         return pcsv.read_csv(pa.py_buffer(data), **_ONE_COLUMN).column("line")
     except pa.ArrowInvalid as exc:

@@ -102,7 +102,11 @@ def parse_conversion(path: Path) -> pd.DataFrame:
     assignments may be a code, a range (H02.101-H02.106), several codes, or 'None'. Ranges are kept
     as `A-B` here and expanded against a release's codes by the diff.
     """
-    raw = pd.read_excel(path, header=None, dtype=str, engine="calamine").fillna("")
+    try:
+        raw = pd.read_excel(path, header=None, dtype=str, engine="calamine").fillna("")
+    except Exception as exc:  # calamine's errors name neither the file nor what was expected
+        raise ParseError(path, None, f"expected the conversion table workbook (xlsx), could not read it: "
+                                     f"{type(exc).__name__}: {exc}") from None
     if raw.shape[1] < 3:
         raise ParseError(path, None, "expected three columns: current code, effective, previous code(s)")
     header_rows = raw.index[raw.iloc[:, 0].str.strip().str.lower() == "current code assignment"]
