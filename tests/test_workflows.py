@@ -92,23 +92,47 @@ def test_update_workflow_triggers():
 
 
 def test_update_workflow_least_privilege_and_concurrency():
+    """The job that installs dependencies and parses network data holds a read-only token; the write
+    token is only in the publish job, which installs nothing and runs git, tar and gh."""
     wf = load(UPDATE)
     assert wf["permissions"] == {}
     assert wf["concurrency"]["group"] and wf["concurrency"]["cancel-in-progress"] is False
-    assert list(wf["jobs"]) == ["update"]
-    assert wf["jobs"]["update"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert list(wf["jobs"]) == ["update", "publish"]
+    assert wf["jobs"]["update"]["permissions"] == {"contents": "read"}
+    assert wf["jobs"]["publish"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert wf["jobs"]["publish"]["needs"] == "update"
     text = UPDATE.read_text(encoding="utf-8")
     assert "secrets." not in text and "set -x" not in text
-    checkout = next(s for s in wf["jobs"]["update"]["steps"] if s.get("uses", "").startswith("actions/checkout@"))
-    assert checkout["with"]["persist-credentials"] is False  # the token reaches git only in the PR step
-    token_steps = [s["name"] for s in wf["jobs"]["update"]["steps"] if "GH_TOKEN" in s.get("env", {})]
+    for job in wf["jobs"].values():
+        checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+        assert checkout["with"]["persist-credentials"] is False  # the token reaches git only in the PR step
+    publish_runs = "\n".join(s.get("run", "") for s in wf["jobs"]["publish"]["steps"])
+    assert "pip" not in publish_runs and "python" not in publish_runs
+    token_steps = [s["name"] for job in wf["jobs"].values() for s in job["steps"] if "GH_TOKEN" in s.get("env", {})]
     assert token_steps == ["Open or update the pull request"]
+
+
+def test_the_update_installs_dependencies_pinned_by_hash():
+    install = next(s for s in load(UPDATE)["jobs"]["update"]["steps"] if s.get("name") == "Install codegov")
+    assert "--require-hashes -r requirements.lock" in install["run"] and "--no-deps" in install["run"]
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    pinned = {m.group(1).lower().replace("_", "-")
+              for m in re.finditer(r"^([A-Za-z0-9_.-]+)==\S+", lock, re.MULTILINE)}
+    for requirement in declared:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        assert name in pinned, name
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 1)[1] if lock.startswith("#") else lock)
+    assert all("--hash=sha256:" in b for b in blocks if re.match(r"[A-Za-z0-9_.-]+==", b))
 
 
 def test_update_workflow_uploads_reports_and_checks_always():
     steps = load(UPDATE)["jobs"]["update"]["steps"]
-    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert uploads and all(s["if"] == "always()" for s in uploads)
+    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")
+               and s["with"]["name"] in ("codegov-report", "codegov-checks")]
+    assert len(uploads) == 2 and all(s["if"] == "always()" for s in uploads)
     paths = "\n".join(s["with"]["path"] for s in uploads)
     assert "build/report/" in paths and "build/checks/" in paths
 
@@ -332,8 +356,7 @@ class Sandbox:
     def run_job(self, workspace: Path, event: str = "schedule", inputs: dict | None = None,
                 **env_overrides: str) -> JobRun:
         wf = load(UPDATE)
-        job = wf["jobs"]["update"]
-        shell = (job.get("defaults") or wf.get("defaults") or {}).get("run", {}).get("shell")
+        shell = (wf.get("defaults") or {}).get("run", {}).get("shell")
         assert shell == "bash"
         calls_before = len(self.gh_calls())
         context = {
@@ -341,40 +364,57 @@ class Sandbox:
             "github": {"token": "fake-token", "repository": "example-org/codegov", "ref_name": "main",
                        "event_name": event},
             "steps": {},
+            "needs": {},
         }
         scratch = workspace.parent / f"runner-{len(list(workspace.parent.glob('runner-*')))}"
         scratch.mkdir()
         summary = scratch / "step-summary.md"
         summary.touch()
-        steps, failed = [], False
-        for i, spec in enumerate(job["steps"]):
-            name = spec.get("name") or spec.get("uses") or spec["run"]
-            if not self._condition(spec.get("if", "success()"), context, failed):
-                steps.append(Step(name, ran=False))
+        steps, failed_jobs = [], set()
+        # The jobs in order, on one work tree: what the update job uploads (the reports, build/changes.tar)
+        # is what the publish job downloads, so the artifact steps are stubbed like every `uses:` step.
+        for job_id, job in wf["jobs"].items():
+            needs = job.get("needs") or []
+            needs = [needs] if isinstance(needs, str) else needs
+            context["steps"] = {}
+            if any(n in failed_jobs for n in needs) or (
+                    "if" in job and not self._condition(job["if"], context, False)):
+                steps += [Step(spec.get("name") or spec.get("uses") or spec["run"], ran=False)
+                          for spec in job["steps"]]
                 continue
-            run = spec.get("run")
-            # Stubbed: `uses:` steps (GitHub's actions) and installing codegov (the venv has it).
-            if run is None or re.search(r"\bpip install\b", run):
-                steps.append(Step(name, ran=False, stubbed=True))
-                continue
-            output = scratch / f"output-{i}"
-            output.touch()
-            env = self.env(
-                CI="true", GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(workspace), GITHUB_EVENT_NAME=event,
-                GITHUB_REPOSITORY="example-org/codegov", GITHUB_REF_NAME="main", RUNNER_TEMP=str(scratch),
-                GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output),
-                CODEGOV_MIRROR="codesets/sample", CODEGOV_OFFLINE="1",
-            )
-            env.update(env_overrides)
-            for scope in (wf.get("env") or {}, job.get("env") or {}, spec.get("env") or {}):
-                env.update({k: self._resolve(str(v), context) for k, v in scope.items()})
-            proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run], cwd=workspace,
-                                  env=env, capture_output=True, text=True, timeout=600)
-            outputs = parse_outputs(output.read_text(encoding="utf-8"))
-            if "id" in spec:
-                context["steps"][spec["id"]] = {"outputs": outputs}
-            steps.append(Step(name, True, proc.returncode, proc.stdout + proc.stderr, outputs))
-            failed = failed or proc.returncode != 0
+            failed = False
+            for i, spec in enumerate(job["steps"]):
+                name = spec.get("name") or spec.get("uses") or spec["run"]
+                if not self._condition(spec.get("if", "success()"), context, failed):
+                    steps.append(Step(name, ran=False))
+                    continue
+                run = spec.get("run")
+                # Stubbed: `uses:` steps (GitHub's actions) and installing codegov (the venv has it).
+                if run is None or re.search(r"\bpip install\b", run):
+                    steps.append(Step(name, ran=False, stubbed=True))
+                    continue
+                output = scratch / f"output-{job_id}-{i}"
+                output.touch()
+                env = self.env(
+                    CI="true", GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(workspace), GITHUB_EVENT_NAME=event,
+                    GITHUB_REPOSITORY="example-org/codegov", GITHUB_REF_NAME="main", RUNNER_TEMP=str(scratch),
+                    GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output),
+                    CODEGOV_MIRROR="codesets/sample", CODEGOV_OFFLINE="1",
+                )
+                env.update(env_overrides)
+                for scope in (wf.get("env") or {}, job.get("env") or {}, spec.get("env") or {}):
+                    env.update({k: self._resolve(str(v), context) for k, v in scope.items()})
+                proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run],
+                                      cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
+                outputs = parse_outputs(output.read_text(encoding="utf-8"))
+                if "id" in spec:
+                    context["steps"][spec["id"]] = {"outputs": outputs}
+                steps.append(Step(name, True, proc.returncode, proc.stdout + proc.stderr, outputs))
+                failed = failed or proc.returncode != 0
+            if failed:
+                failed_jobs.add(job_id)
+            context["needs"][job_id] = {"outputs": {k: self._resolve(str(v), context)
+                                                    for k, v in (job.get("outputs") or {}).items()}}
         return JobRun(workspace, steps, summary.read_text(encoding="utf-8"), self.gh_calls()[calls_before:])
 
     @staticmethod
