@@ -20,6 +20,7 @@ from claims.read import DEFAULT_CHUNK_LINES, Lines, iter_claim_chunks, object_fr
 from claims.rules import RULES, Context, RuleSet, load_rules
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
+from playbooks.text import csv_safe
 
 FINDING_COLUMNS = ("claim_id", "line", "rule", "severity", "message", "fix", "row")
 FORMATS = ("csv", "json", "md")
@@ -192,11 +193,25 @@ def summary(findings: pd.DataFrame) -> dict:
     }
 
 
+def csv_cells(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings as CSV cells for a spreadsheet: every text cell through playbooks.text.csv_safe, so a claim id
+    or a value quoted in a message that starts with = + - @ (a formula) gets a leading apostrophe; plain numbers
+    (-5) stay. csv_safe runs once per distinct value of a column, not once per cell."""
+    cols = {}
+    for col in FINDING_COLUMNS:
+        values = findings[col].to_numpy(object if col != "row" else None)
+        if col != "row" and len(values):
+            ids, uniques = pd.factorize(values, use_na_sentinel=False)
+            values = np.array([csv_safe(u) for u in uniques], dtype=object)[ids]
+        cols[col] = values
+    return object_frame(cols)
+
+
 def render(findings: pd.DataFrame, fmt: str) -> str:
     """csv: one row per finding; json: {"summary", "findings"}; md: a summary and a table."""
     if fmt == "csv":
         buf = io.StringIO()
-        findings.loc[:, list(FINDING_COLUMNS)].to_csv(buf, index=False, lineterminator="\n")
+        csv_cells(findings).to_csv(buf, index=False, lineterminator="\n")
         return buf.getvalue()
     if fmt == "json":
         records = findings.loc[:, list(FINDING_COLUMNS)].astype({"row": int}).to_dict(orient="records")

@@ -35,6 +35,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="scrub a file with extra columns instead of stopping at them")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """One file under two names: the same resolved path, or (both existing) the same inode (a hard link)."""
+    import os
+
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (yet): not the same file
+        return False
+
+
 def run(args) -> int:
     from claims.scrub import Scrubber, render
     from codegov.options import releases_folder, write_output
@@ -44,6 +56,12 @@ def run(args) -> int:
     if args.chunk_lines < 1:
         raise CodegovError("--chunk-lines must be at least 1")
     rules = args.rules or args.codesets / "rules" / "scrub.yml"
+    if args.output:
+        for what, given in [("the claims file", args.claims), ("the rule file", rules),
+                            *[("a payer rule file", p) for p in args.payer_rules]]:
+            if same_file(args.output, given):
+                raise CodegovError(f"--output {args.output} is {what} ({given}): the findings would replace it; "
+                                   "write them to another file")
     history = ReleaseRepository(releases_folder(args), args.codesets).history()
     scrubber = Scrubber.from_files(rules, args.payer_rules, history)
     findings = scrubber.scrub_file(args.claims, args.chunk_lines, args.ignore_unknown_columns)
