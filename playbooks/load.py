@@ -167,21 +167,17 @@ def validate_playbook(book, path: Path) -> list[str]:
 
 
 def load_playbooks(folder: Path | str = Path("playbooks")) -> list[dict]:
-    """Every playbooks/*.yml, parsed and validated, sorted by id. A schema violation is one CodegovError."""
-    import yaml
+    """Every playbooks/*.yml, parsed (ingest.yamlfile: safely, with limits) and validated, sorted by id. A
+    schema violation is one CodegovError."""
+    from ingest.yamlfile import load_yaml_file
 
     folder = Path(folder)
     books, problems = [], []
     for path in sorted(folder.glob("*.yml")):
         try:
-            book = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f"{mark.line + 1}" if mark is not None else "?"
-            problems.append(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})")
-            continue
-        except UnicodeDecodeError as exc:
-            problems.append(f"{path}: expected UTF-8 text ({exc.reason} at byte {exc.start})")
+            book = load_yaml_file(path, "playbook")
+        except CodegovError as exc:
+            problems.append(str(exc))
             continue
         found = validate_playbook(book, path)
         problems += [f"{path}: {p}" for p in found]
