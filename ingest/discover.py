@@ -20,12 +20,13 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin
 
 from ingest.model import SYSTEMS, CodegovError, Release
+from ingest.systems import RELEASED
 
 RULES_FILE = "discovery.toml"
 MONTHS = {calendar.month_name[m].lower(): m for m in range(1, 13)} | \
          {calendar.month_abbr[m].lower(): m for m in range(1, 13)}
 _FIELDS = {"year": r"(?P<year>\d{4})", "fy": r"(?P<fy>\d{4})", "mm": r"(?P<mm>\d{2})",
-           "month_name": r"(?P<month_name>[A-Za-z]+)"}
+           "month_name": r"(?P<month_name>[A-Za-z]+)", "q": r"(?P<q>[1-4])", "qq": r"(?P<qq>[A-Da-d])"}
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,9 @@ def _names(release: Release) -> set[str]:
 
 
 def _values(effective: dt.date) -> dict:
+    q = (effective.month - 1) // 3 + 1  # the calendar quarter (edit tables); qq: its letter (RVU files A-D)
     return {"year": effective.year, "mm": f"{effective.month:02d}", "month_name": calendar.month_name[effective.month],
-            "fy": _fy(effective)}
+            "fy": _fy(effective), "q": q, "qq": "ABCD"[q - 1]}
 
 
 def _template_regex(template: str) -> str:
@@ -126,6 +128,10 @@ def _effective(groups: dict, month: int | None) -> dt.date | None:
     """The effective date named groups give: year or fy (fiscal year), and month, mm or month_name."""
     if groups.get("mm"):
         month = int(groups["mm"])
+    elif groups.get("q"):
+        month = 3 * int(groups["q"]) - 2
+    elif groups.get("qq"):
+        month = 3 * "ABCD".index(groups["qq"].upper()) + 1
     elif groups.get("month_name"):
         month = MONTHS.get(groups["month_name"].lower())
     if month is None or not 1 <= month <= 12:
@@ -156,7 +162,7 @@ def load_rules(codesets: Path) -> dict[str, SystemRules]:
     except tomllib.TOMLDecodeError as exc:
         raise CodegovError(f"{path}: {exc}") from None
     rules = {}
-    for system in SYSTEMS:
+    for system in RELEASED:
         table = data.get(system)
         if not table:
             continue

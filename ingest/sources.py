@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingest.model import SYSTEMS, CodegovError, Release
+from ingest.systems import EDIT_SETS, RELEASED
 
 # Files a release cannot be ingested without; the others are used when present.
-REQUIRED_FILES = {"icd10cm": ("order", "codes"), "hcpcs": ("anweb",), "pos": ()}
+REQUIRED_FILES = {"icd10cm": ("order", "codes"), "hcpcs": ("anweb",), "pos": (),
+                  **{s.id: s.required for s in EDIT_SETS.values()}}
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Sources:
         """A release by id (2025-10-01), alias (FY2026, 2019-01) or label, case-insensitive: a listed or
         discovered one, else the one the naming rules give (FY2027 is 2026-10-01 before anyone lists it)."""
         if system not in self.systems:
-            raise CodegovError(f"unknown code set {system!r}; expected one of {', '.join(SYSTEMS)}")
+            raise CodegovError(f"unknown code set {system!r}; expected one of {', '.join(RELEASED)}")
         wanted = name.strip().lower()
         for r in self.releases(system):
             names = {r.id, r.label.lower(), r.mirror_dir.lower(), *(a.lower() for a in r.aliases)}
@@ -101,18 +103,49 @@ class Sources:
         patterns = self.systems[system].files
         found: dict[str, Path] = {}
         names = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        parts = system in EDIT_SETS and EDIT_SETS[system].parts
         for role, pattern in patterns.items():
             matches = [p for p in names if pattern.search(p.name)]
+            if parts and matches:  # NCCI PTP: f1..f4 of one role, keyed role-f1 .. role-f4
+                found.update(_parts(folder, role, matches))
+                continue
             if len(matches) > 1:
                 listed = ", ".join(p.name for p in matches)
                 raise CodegovError(f"{folder}: more than one {role} file matches ({listed}); keep one")
             if matches:
                 found[role] = matches[0]
-        missing = [role for role in REQUIRED_FILES[system] if role not in found]
+        missing = [role for role in REQUIRED_FILES[system]
+                   if role not in found and not any(k.startswith(f"{role}-f") for k in found)]
         if missing:
             expected = "; ".join(f"{r} file matching {patterns[r].pattern}" for r in missing)
             raise CodegovError(f"{folder}: expected {expected}")
         return found
+
+
+def _parts(folder: Path, role: str, matches: list[Path]) -> dict[str, Path]:
+    """The part files of one role by part number (ccipra-v322r0-f1.txt -> role-f1). The parts must be
+    one version and revision, numbered 1 to n without a gap: a missing f3 is an error, not a smaller
+    release."""
+    numbered: dict[int, Path] = {}
+    versions = set()
+    for path in matches:
+        m = re.search(r"-v(\d+)r(\d+)-f(\d+)\.", path.name, re.IGNORECASE)
+        if not m:
+            raise CodegovError(f"{path}: expected a part name ...-v<version>r<revision>-f<n>.txt")
+        versions.add((m.group(1), m.group(2)))
+        n = int(m.group(3))
+        if n in numbered:
+            raise CodegovError(f"{folder}: {numbered[n].name} and {path.name} are both part {n} of the {role} "
+                               f"files; keep one")
+        numbered[n] = path
+    if len(versions) > 1:
+        raise CodegovError(f"{folder}: the {role} files mix versions "
+                           f"({', '.join(f'v{v}r{r}' for v, r in sorted(versions))}); keep one quarter's files")
+    gap = [n for n in range(1, max(numbered) + 1) if n not in numbered]
+    if gap:
+        raise CodegovError(f"{folder}: the {role} files lack part(s) {', '.join(f'f{n}' for n in gap)} "
+                           f"(found {', '.join(p.name for _, p in sorted(numbered.items()))})")
+    return {f"{role}-f{n}": numbered[n] for n in sorted(numbered)}
 
 
 def _release(system: str, entry: dict, path: Path, rules=None) -> Release:
@@ -139,7 +172,7 @@ def load_sources(codesets: Path) -> Sources:
     except tomllib.TOMLDecodeError as exc:
         raise CodegovError(f"{path}: {exc}") from None
     systems = {}
-    for system in SYSTEMS:
+    for system in RELEASED:
         table = data.get(system, {})
         files = {k: re.compile(v, re.IGNORECASE) for k, v in table.get("files", {}).items()}
         ss = SystemSources(system, table.get("name", system), table.get("page", ""), files,

@@ -138,11 +138,13 @@ def get(system: str) -> CodeSystem:
 
 
 def name(system: str) -> str:
-    return REGISTRY[system].name if system in REGISTRY else system
+    found = REGISTRY.get(system) or EDIT_SETS.get(system)
+    return found.name if found else system
 
 
 def short(system: str) -> str:
-    return REGISTRY[system].short if system in REGISTRY else system
+    found = REGISTRY.get(system) or EDIT_SETS.get(system)
+    return found.short if found else system
 
 
 def normalize(system: str, raw) -> str:
@@ -182,3 +184,61 @@ def short_label(system: str, label: str) -> str:
 def notice_name(system: str, to_id: str) -> str:
     """The change notice page of the release to_id: icd10cm-2025-10-01."""
     return f"{system}-{to_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The edit tables: quarterly CMS tables claims are judged by. Each is a code set with releases (one per
+# quarter, id = the ISO effective date) found, fetched, proven and stored like the code sets above, but
+# keyed on codes they do not define (CPT and HCPCS procedure codes, pairs of them) and stored columnar
+# (ingest.edit_store). Their parsers are in ingest.parse_edits; their readers in ingest.edits.
+
+
+@dataclass(frozen=True)
+class EditSet:
+    id: str  # ptp
+    name: str  # NCCI procedure-to-procedure edits
+    short: str  # NCCI PTP
+    roles: tuple[str, ...]  # the official files of a release, by role (practitioner, hospital, ...)
+    required: tuple[str, ...]  # roles a release cannot be stored without
+    key: tuple[str, ...]  # the stored table's sort order: readers take codes by its first column
+    parts: bool = False  # a role may hold several files (PTP f1..f4), stored as one table
+    aliases: tuple[str, ...] = field(default=())
+    settings: tuple[tuple[str, str], ...] = ()  # (role, what the setting is called)
+
+    def setting_name(self, role: str) -> str:
+        return dict(self.settings).get(role, role)
+
+
+PTP = EditSet(
+    id="ptp", name="NCCI procedure-to-procedure edits", short="NCCI PTP",
+    roles=("practitioner", "hospital"), required=("practitioner",), key=("setting", "column1", "column2"),
+    parts=True, aliases=("ncci", "ncci ptp", "ptp edits"),
+    settings=(("practitioner", "practitioner"), ("hospital", "outpatient hospital")),
+)
+MUE = EditSet(
+    id="mue", name="NCCI Medically Unlikely Edits", short="MUE",
+    roles=("practitioner", "hospital", "dme"), required=("practitioner",), key=("setting", "code"),
+    aliases=("ncci mue", "medically unlikely edits"),
+    settings=(("practitioner", "practitioner"), ("hospital", "outpatient hospital"), ("dme", "DME supplier")),
+)
+AOC = EditSet(
+    id="aoc", name="NCCI add-on code edits", short="Add-on codes", roles=("aoc",), required=("aoc",),
+    key=("addon", "primary"), aliases=("add-on", "add-on codes", "ncci aoc"),
+)
+PFS = EditSet(
+    id="pfs", name="Medicare Physician Fee Schedule relative values", short="PFS RVUs", roles=("rvu",),
+    required=("rvu",), key=("code", "modifier"), aliases=("rvu", "pprrvu", "fee schedule", "mpfs"),
+)
+
+EDIT_SETS: dict[str, EditSet] = {s.id: s for s in (PTP, MUE, AOC, PFS)}
+EDITS = tuple(EDIT_SETS)  # ptp, mue, aoc, pfs
+RELEASED = LOADED + EDITS  # every set with releases: what sources.toml, discovery and fetching know
+
+
+def edit_set(system: str) -> EditSet:
+    from ingest.model import CodegovError
+
+    try:
+        return EDIT_SETS[system]
+    except KeyError:
+        raise CodegovError(f"unknown edit table {system!r}: expected one of {', '.join(EDIT_SETS)}") from None

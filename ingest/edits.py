@@ -1,0 +1,148 @@
+"""The stored edit tables by date of service: which PTP edit, MUE, add-on rule and fee-schedule row applied.
+
+`EditTables` is the one reader every stage uses (lookup, the quarterly diff, the claim scrubber, the
+benchmark). A quarter's release is in force from its effective date until the next stored quarter's; the
+newest stays in force for HORIZON_DAYS (one quarter and a margin). Readers ask for codes, never for the
+whole table: ingest.edit_store pushes the codes down into the Parquet row groups.
+
+Date semantics, as the NCCI files define them:
+- a PTP edit applies on dates from its effective date up to, not including, its deletion date (an edit
+  whose deletion date equals its effective date never applied);
+- an add-on edit likewise, with its own effective and deletion dates;
+- an MUE or a fee-schedule row applies for as long as its quarter's release is in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from ingest import edit_store
+from ingest.systems import EDITS, edit_set
+
+HORIZON_DAYS = 120  # the newest quarter answers for this long after its effective date
+
+
+@dataclass(frozen=True)
+class Window:
+    """A release and the dates it is in force: [start, end) (end None: open to the horizon)."""
+
+    system: str
+    release: str
+    label: str
+    start: dt.date
+    end: dt.date
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day < self.end
+
+
+class EditTables:
+    """The edit-table releases stored under `out` (default <codesets>/releases), opened once each."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.ids = {s: [r for r in edit_store.list_releases(self.out, s)] for s in EDITS}
+        self._open: dict[tuple[str, str], edit_store.StoredEdits] = {}
+
+    def empty(self) -> bool:
+        return not any(self.ids.values())
+
+    def stored(self, system: str, release_id: str) -> edit_store.StoredEdits:
+        key = (system, release_id)
+        if key not in self._open:
+            self._open[key] = edit_store.StoredEdits(self.out, system, release_id)
+        return self._open[key]
+
+    def label(self, system: str, release_id: str) -> str:
+        return self.stored(system, release_id).manifest.get("label") or f"{edit_set(system).short} {release_id}"
+
+    def windows(self, system: str) -> list[Window]:
+        ids = self.ids[system]
+        out = []
+        for i, rid in enumerate(ids):
+            start = dt.date.fromisoformat(rid)
+            end = dt.date.fromisoformat(ids[i + 1]) if i + 1 < len(ids) else start + dt.timedelta(days=HORIZON_DAYS)
+            out.append(Window(system, rid, self.label(system, rid), start, end))
+        return out
+
+    def in_force(self, system: str, on: dt.date) -> Window | None:
+        return next((w for w in self.windows(system) if w.covers(on)), None)
+
+    def windows_between(self, system: str, first: dt.date, last: dt.date) -> list[Window]:
+        """The releases in force on some date in [first, last]."""
+        return [w for w in self.windows(system) if w.start <= last and w.end > first]
+
+    def latest(self, system: str) -> str | None:
+        return self.ids[system][-1] if self.ids[system] else None
+
+    def previous(self, system: str, release_id: str) -> str | None:
+        earlier = [r for r in self.ids[system] if r < release_id]
+        return earlier[-1] if earlier else None
+
+    # -- by codes ---------------------------------------------------------------------------------------
+
+    def ptp(self, release_id: str, codes, *, both: bool = True, setting: str | None = None) -> pa.Table:
+        """The PTP edits of a release whose column 1 code (and, with both, column 2 code) is in codes."""
+        codes = sorted(set(codes))
+        where = {"column1": codes, "setting": setting}
+        if both:
+            where["column2"] = codes
+        table = self.stored("ptp", release_id).read(**where)
+        if not both:  # and the edits where the codes are column 2
+            other = self.stored("ptp", release_id).read(column2=codes, setting=setting)
+            table = pa.concat_tables([table, other]).group_by(table.column_names).aggregate([])
+        return table
+
+    def rows(self, system: str, release_id: str, codes, *, setting: str | None = None) -> pa.Table:
+        """MUE, add-on or fee-schedule rows of a release for codes (the key's code column: code, addon)."""
+        key = edit_set(system).key
+        column = key[1] if key[0] == "setting" else key[0]
+        where = {column: sorted(set(codes))}
+        if setting is not None and "setting" in key:
+            where["setting"] = setting
+        return self.stored(system, release_id).read(**where)
+
+    def addon_primaries(self, release_id: str, codes) -> pa.Table:
+        """The add-on edits where the codes are the primary (what add-on codes may go with them)."""
+        return self.stored("aoc", release_id).read(primary=sorted(set(codes)))
+
+    # -- for the scrubber: every quarter in force over a span of dates, clipped to its window --------------
+
+    def ptp_frame(self, codes, first: dt.date, last: dt.date, setting: str = "practitioner") -> pd.DataFrame:
+        """The PTP edits among codes in force on some date in [first, last], as the scrubber's frame:
+        column1, column2, prior_1996, effective, deletion (datetime64, NaT = none), modifier_indicator,
+        rationale. Each quarter's rows are clipped to the dates that quarter is in force, so an edit
+        deleted in a later quarter's file stops applying on that quarter's dates."""
+        frames = []
+        for w in self.windows_between("ptp", first, last):
+            t = self.ptp(w.release, codes, setting=setting).to_pandas(date_as_object=False)
+            if not len(t):
+                continue
+            start, end = pd.Timestamp(w.start), pd.Timestamp(w.end)
+            t["effective"] = t["effective"].where(t["effective"] > start, start)
+            t["deletion"] = t["deletion"].where(t["deletion"].notna() & (t["deletion"] < end), end)
+            frames.append(t[t["effective"] < t["deletion"]])
+        columns = ["column1", "column2", "prior_1996", "effective", "deletion", "modifier_indicator", "rationale"]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in ("effective", "deletion") else
+                                              (bool if c == "prior_1996" else object)) for c in columns})
+        out = pd.concat(frames, ignore_index=True)[columns]
+        for c in ("effective", "deletion"):
+            out[c] = out[c].astype("datetime64[ns]")
+        return out
+
+    def mue_frames(self, codes, first: dt.date, last: dt.date, setting: str = "practitioner") -> list[pd.DataFrame]:
+        """One MUE frame per quarter in force over [first, last] (code, mue, mai, rationale, effective), as
+        the scrubber's MUE rule takes them (each applies until the next one's effective date)."""
+        out = []
+        for w in self.windows_between("mue", first, last):
+            t = self.rows("mue", w.release, codes, setting=setting).to_pandas()
+            t = t[["code", "mue", "mai", "rationale"]].astype({"code": object, "rationale": object})
+            t["effective"] = pd.Timestamp(w.start)
+            out.append(t)
+        return out
