@@ -50,6 +50,8 @@ class UpdateResult:
     statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
     freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set on opts.on
     publishers_checked: str = ""  # when a listing page last answered (the cache's page index)
+    edits: object = None  # the ingest.edits.EditTables of the run
+    edit_changes: list = field(default_factory=list)  # ingest.edit_changes.EditChanges per edit table
 
     def say(self, line: str) -> None:
         self.log.append(line)
@@ -70,17 +72,21 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         from checks.context import preload
 
         preload()
+    from ingest.systems import EDITS, RELEASED
+
     sources = load_sources(opts.codesets)
     out = opts.releases_dir or releases_dir(opts.codesets)
-    systems = opts.systems or list(SYSTEMS)
+    chosen = opts.systems or list(RELEASED)
+    systems = [s for s in chosen if s in SYSTEMS]  # the code sets
+    edit_systems = [s for s in chosen if s in EDITS]  # the edit tables (ingest.build_edits)
 
     # 1. ingest: every selected release the mirror (or cache, or network) has; a listed release the
     #    publisher has not posted yet is skipped, unless it was asked for by name
-    found = discover(sources, mirror=opts.mirror, cache=opts.cache, offline=opts.offline, on=opts.on, systems=systems)
+    found = discover(sources, mirror=opts.mirror, cache=opts.cache, offline=opts.offline, on=opts.on, systems=chosen)
     result.discovery = found
     for line in found.log:
         result.say(line)
-    wanted = select_releases(sources, systems, opts.releases, opts.mirror)
+    wanted = select_releases(sources, chosen, opts.releases, opts.mirror)
     for release, res in ingest_releases(sources, wanted, out, opts.codesets, mirror=opts.mirror, cache=opts.cache,
                                         offline=opts.offline, accept_changed=opts.accept_changed,
                                         skip_unpublished=not opts.releases, workers=opts.workers):
@@ -104,6 +110,19 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                        f"{s['deleted']} deleted, {s['revised']} revised; "
                        f"{len(cs.inventory.deleted)} inventory code(s) deleted")
     result.inventory_deleted = inventory_deleted_count(result.change_sets)
+
+    # 2b. the edit tables quarter to quarter, for the codes the inventory bills (ingest.edit_changes)
+    from ingest.edit_changes import edit_changes
+    from ingest.edits import EditTables
+
+    edits = result.edits = EditTables(out)
+    for system in edit_systems:
+        ec = edit_changes(edits, system, inventory)
+        if ec is None:
+            continue
+        result.edit_changes.append(ec)
+        counts = ", ".join(f"{n} {kind}" for kind, n in ec.counts().items()) or "no change to our codes"
+        result.say(f"diff    {system:8} {ec.from_release} -> {ec.to_release}: {counts}")
 
     # freshness: is the release in force on the run date ingested, for each code set? (never blocks the PR:
     #    the PR body and the site open with a banner, and `codegov check` fails on it)
@@ -139,11 +158,15 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     # 4. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
     report_dir = opts.build / "report"
     banner = freshness_banner(result.freshness, result.publishers_checked)
+    from playbooks.edits import edits_json
+
     outputs = {
-        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9, banner=banner),
-        "pr-body.md": render_markdown(result.change_sets, checks_md, banner=banner),
+        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9, banner=banner,
+                                     edits=result.edit_changes),
+        "pr-body.md": render_markdown(result.change_sets, checks_md, banner=banner, edits=result.edit_changes),
         "report.json": render_json(result.change_sets) if result.change_sets else "[]\n",
         "report.csv": render_csv(result.change_sets),
+        "edits.json": edits_json(result.edit_changes),
     }
     for name, text in outputs.items():
         if atomic_write(report_dir / name, text.encode("utf-8")):
@@ -158,7 +181,8 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         rendered = render_pages(repo, generated, inventory=inventory, playbooks=books,
                                 checks_json=opts.build / "checks" / "results.json", checks=checks_data,
                                 rules_file=opts.codesets / "rules" / "scrub.yml",
-                                releases=(result.statuses, result.freshness, result.publishers_checked))
+                                releases=(result.statuses, result.freshness, result.publishers_checked),
+                                edits=(edits, result.edit_changes, inventory, opts.on))
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
@@ -173,10 +197,12 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
 
 def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
-                 checks: dict | None = None, rules_file: Path | None = None, releases: tuple | None = None):
+                 checks: dict | None = None, rules_file: Path | None = None, releases: tuple | None = None,
+                 edits: tuple | None = None):
     """Stage 5, also `codegov render`: the site's pages from the repository's releases and change sets, the
-    inventory, the playbooks, the check results (this run's, else the last run's in checks_json) and the
-    claim scrubber's rule pages."""
+    inventory, the playbooks, the check results (this run's, else the last run's in checks_json), the
+    claim scrubber's rule pages and the edit tables' pages (edits: (EditTables, [EditChanges], inventory,
+    run date))."""
     from claims.rules import site_pages
     from playbooks.site import check_results, gather, load_check_results
     from playbooks.write import render_site
@@ -187,21 +213,34 @@ def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_js
         checks = load_check_results(checks_json)
     data = gather(repo, inventory=inventory, playbooks=playbooks, checks=checks,
                   checks_path=str(checks_json) if checks is not None else "", releases=releases)
-    return render_site(data, out, extra=site_pages(rules_file) if rules_file else None)
+    extra = dict(site_pages(rules_file)) if rules_file else {}
+    if edits is not None and not edits[0].empty():
+        from ingest.edit_changes import billed_codes
+        from playbooks.edits import edit_pages
+
+        tables, changes, inv, on = edits
+        extra["Edit tables"] = edit_pages(tables, changes, len(billed_codes(inv)), on)
+    return render_site(data, out, extra=extra or None)
 
 
 def render_folder(codesets: Path, out: Path, *, releases: Path | None = None, playbooks_dir: Path = Path("playbooks"),
                   checks: Path | None = None, inventory: Path | None = None):
     """`codegov render`: stage 5 on what is stored (the release tables, an inventory file, the playbook
     folder and the last check results)."""
+    from ingest.edit_changes import edit_changes
+    from ingest.edits import EditTables
     from ingest.inventory import load_inventory
     from ingest.repository import ReleaseRepository
+    from ingest.systems import EDITS
 
     repo = ReleaseRepository(releases, codesets)
-    return render_pages(repo, out, inventory=load_inventory(inventory) if inventory else None,
-                        playbooks=load_playbooks_folder(playbooks_dir),
+    inv = load_inventory(inventory) if inventory else None
+    tables = EditTables(repo.out)
+    changes = [ec for ec in (edit_changes(tables, s, inv) for s in EDITS) if ec is not None]
+    return render_pages(repo, out, inventory=inv, playbooks=load_playbooks_folder(playbooks_dir),
                         checks_json=Path(checks) if checks else None,
-                        rules_file=Path(codesets) / "rules" / "scrub.yml")
+                        rules_file=Path(codesets) / "rules" / "scrub.yml",
+                        edits=(tables, changes, inv, dt.date.today()))
 
 
 def load_playbooks_folder(folder: Path | None) -> list[dict]:

@@ -197,10 +197,10 @@ def select_releases(sources: Sources, systems: list[str] | None, names: list[str
     """The releases to ingest: those named (id or alias) in the selected code sets, else every listed or
     discovered release (POS is read from the curated list). A mirror folder that does not exist is an error."""
     from ingest.fetch import require_mirror
-    from ingest.model import SYSTEMS
+    from ingest.systems import RELEASED
 
     require_mirror(mirror)
-    systems = list(systems or SYSTEMS)
+    systems = list(systems or RELEASED)
     chosen: list[Release] = []
     for system in systems:
         if names:
@@ -231,6 +231,21 @@ def ingest_releases(sources: Sources, releases: list[Release], out: Path, codese
     official files, the releases are parsed and proven on their own files in that many worker processes;
     the proof against the previous release and the writes happen here, in release order (the previous
     release is the one just built, or the newest stored), and an error in one is raised here."""
+    from ingest.build_edits import ingest_edit_releases
+    from ingest.systems import EDIT_SETS
+
+    edit_releases = [r for r in releases if r.system in EDIT_SETS]  # the edit tables: ingest.build_edits
+    releases = [r for r in releases if r.system not in EDIT_SETS]
+    yield from _ingest_code_releases(sources, releases, out, codesets, mirror=mirror, cache=cache, offline=offline,
+                                     accept_changed=accept_changed, skip_unpublished=skip_unpublished,
+                                     progress=progress, workers=workers)
+    yield from ingest_edit_releases(sources, edit_releases, out, mirror=mirror, cache=cache, offline=offline,
+                                    accept_changed=accept_changed, skip_unpublished=skip_unpublished,
+                                    progress=progress)
+
+
+def _ingest_code_releases(sources, releases, out, codesets, *, mirror, cache, offline, accept_changed,
+                          skip_unpublished, progress, workers):
     from ingest.fetch import release_folder
     from ingest.model import NotPublished
 

@@ -129,8 +129,16 @@ class EditTables:
             frames.append(t[t["effective"] < t["deletion"]])
         columns = ["column1", "column2", "prior_1996", "effective", "deletion", "modifier_indicator", "rationale"]
         if not frames:
-            return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in ("effective", "deletion") else
-                                              (bool if c == "prior_1996" else object)) for c in columns})
+            return pd.DataFrame(
+                {
+                    c: pd.Series(
+                        dtype="datetime64[ns]"
+                        if c in ("effective", "deletion")
+                        else (bool if c == "prior_1996" else object)
+                    )
+                    for c in columns
+                }
+            )
         out = pd.concat(frames, ignore_index=True)[columns]
         for c in ("effective", "deletion"):
             out[c] = out[c].astype("datetime64[ns]")
@@ -146,3 +154,93 @@ class EditTables:
             t["effective"] = pd.Timestamp(w.start)
             out.append(t)
         return out
+
+
+# -- date-of-service answers for one code or a pair (codegov lookup) ---------------------------------------
+
+
+def _day(value) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _applies(row: dict, on: dt.date) -> bool:
+    start, end = row.get("effective"), row.get("deletion")
+    day = pd.Timestamp(on)
+    return (start is None or pd.isna(start) or pd.Timestamp(start) <= day) and (
+        end is None or pd.isna(end) or day < pd.Timestamp(end)
+    )
+
+
+def code_answer(edits: EditTables, code: str, on: dt.date, limit: int = 10) -> dict:
+    """What each edit table says about one code on a date of service: its MUEs, its fee-schedule rows,
+    its add-on rule, and the PTP edits it is in (counted, the first `limit` listed)."""
+    code = code.strip().upper()
+    out: dict = {"code": code, "on": on.isoformat(), "tables": {}}
+    for system in EDITS:
+        w = edits.in_force(system, on)
+        entry: dict = {"release": w.release if w else None, "label": w.label if w else None}
+        if w is None:
+            entry["note"] = "no stored quarter covers this date"
+        elif system == "mue":
+            entry["rows"] = [{k: v for k, v in r.items()} for r in edits.rows("mue", w.release, [code]).to_pylist()]
+        elif system == "pfs":
+            rows = edits.rows("pfs", w.release, [code]).to_pylist()
+            for r in rows:
+                r["payment_nonfacility"] = round(r["nonfac_total"] * r["conv_factor"], 2)
+                r["payment_facility"] = round(r["fac_total"] * r["conv_factor"], 2)
+            entry["rows"] = rows
+        elif system == "aoc":
+            as_addon = [r for r in edits.rows("aoc", w.release, [code]).to_pylist() if _applies(r, on)]
+            as_primary = [r for r in edits.addon_primaries(w.release, [code]).to_pylist() if _applies(r, on)]
+            entry["primaries"] = sorted({r["primary"] for r in as_addon})
+            entry["edit_type"] = sorted({r["edit_type"] for r in as_addon})
+            entry["addons"] = sorted({r["addon"] for r in as_primary})
+        else:
+            rows = [r for r in edits.ptp(w.release, [code], both=False).to_pylist() if _applies(r, on)]
+            rows.sort(key=lambda r: (r["setting"], r["column1"] != code, r["column1"], r["column2"]))
+            entry["count"] = {
+                s: sum(1 for r in rows if r["setting"] == s) for s in sorted({r["setting"] for r in rows})
+            }
+            entry["rows"] = [_ptp_row(r) for r in rows[:limit]]
+        out["tables"][system] = entry
+    return out
+
+
+def _ptp_row(r: dict) -> dict:
+    return {
+        "setting": r["setting"],
+        "column1": r["column1"],
+        "column2": r["column2"],
+        "modifier_indicator": r["modifier_indicator"],
+        "effective": _day(r["effective"]),
+        "deletion": _day(r["deletion"]),
+        "rationale": r["rationale"],
+    }
+
+
+def pair_answer(edits: EditTables, a: str, b: str, on: dt.date) -> dict:
+    """The PTP edits between two codes (either order) and their add-on relation, on a date of service."""
+    a, b = a.strip().upper(), b.strip().upper()
+    out: dict = {"codes": [a, b], "on": on.isoformat(), "ptp": [], "aoc": []}
+    w = edits.in_force("ptp", on)
+    out["ptp_release"] = w.label if w else None
+    if w is not None:
+        rows = edits.ptp(w.release, [a, b]).to_pylist()
+        out["ptp"] = [{**_ptp_row(r), "in_force": _applies(r, on)} for r in rows if r["column1"] != r["column2"]]
+    w = edits.in_force("aoc", on)
+    out["aoc_release"] = w.label if w else None
+    if w is not None:
+        rows = edits.rows("aoc", w.release, [a, b]).to_pylist()
+        out["aoc"] = [
+            {
+                "addon": r["addon"],
+                "primary": r["primary"],
+                "edit_type": r["edit_type"],
+                "effective": _day(r["effective"]),
+                "deletion": _day(r["deletion"]),
+                "in_force": _applies(r, on),
+            }
+            for r in rows
+            if {r["addon"], r["primary"]} <= {a, b, "CCCCC"}
+        ]
+    return out

@@ -13,7 +13,7 @@ import pandas as pd
 from ingest import systems as registry
 from ingest.model import CodegovError, ParseError
 
-COLUMNS = ("system", "code", "specialty", "service_line", "owner", "notes")
+COLUMNS = ("system", "code", "specialty", "service_line", "owner", "notes", "annual_volume")
 REQUIRED = ("system", "code", "specialty", "owner")
 SYSTEMS = registry.ORDER  # the code sets an inventory line may name (CPT too: recognised, never validated)
 _SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+?\d+", re.IGNORECASE)
@@ -152,13 +152,19 @@ def load_inventory(path: Path | str) -> Inventory:
                                  "warning"))
             continue
         seen[key] = number
+        volume = rec.get("annual_volume", "").replace(",", "").replace("_", "")
+        if volume and not volume.isdigit():
+            issues.append(_issue(number, system, code, f"annual_volume {rec['annual_volume']!r} is not a whole "
+                                                       "number of services a year; left out of the payment effect"))
+            volume = ""
         rows.append({"line": number, "system": system, "code": code, "input_code": rec["code"],
                      "specialty": rec.get("specialty", ""), "service_line": rec.get("service_line", ""),
-                     "owner": rec.get("owner", ""), "notes": rec.get("notes", "")})
+                     "owner": rec.get("owner", ""), "notes": rec.get("notes", ""),
+                     "annual_volume": int(volume) if volume else None})
     if not data_lines:
         issues.append(_issue(header_line, "", "", f"{path.name} has no code rows (only the header): expected one "
                                                    f"row per code the organisation bills; an empty inventory is "
                                                    f"almost always a broken export"))
     frame = pd.DataFrame(rows, columns=["line", "system", "code", "input_code", "specialty", "service_line",
-                                        "owner", "notes"])
+                                        "owner", "notes", "annual_volume"])
     return Inventory(path, frame, issues)

@@ -41,30 +41,44 @@ def ncci_version(day: dt.date) -> int:
 def check_names(release: Release, files: dict[str, Path]) -> list[str]:
     """The quarter each file's name gives must be the release's."""
     evidence = []
-    for role, path in sorted(files.items()):
+    for _role, path in sorted(files.items()):
         if release.system == "ptp":
             version = ptp_version(path)
             if version is not None and version[0] != ncci_version(release.effective):
-                raise ParseError(path, None, f"expected NCCI version {ncci_version(release.effective)} for "
-                                             f"{release} (v320 is 2026 Q1); the name says v{version[0]}")
+                raise ParseError(
+                    path,
+                    None,
+                    f"expected NCCI version {ncci_version(release.effective)} for "
+                    f"{release} (v320 is 2026 Q1); the name says v{version[0]}",
+                )
         elif release.system == "mue":
             day = mue_effective(path)
             if day is None:
                 raise ParseError(path, None, "expected the effective date in the name (..._Eff_MM-DD-YYYY.csv)")
             if day != release.effective:
-                raise ParseError(path, None, f"expected an MUE table effective {release.effective} for {release}; "
-                                             f"its name says {day}")
+                raise ParseError(
+                    path,
+                    None,
+                    f"expected an MUE table effective {release.effective} for {release}; its name says {day}",
+                )
         elif release.system == "aoc":
             quarter = aoc_quarter(path)
             want = (release.effective.year, (release.effective.month - 1) // 3 + 1)
             if quarter is not None and quarter != want:
-                raise ParseError(path, None, f"expected the add-on code file of {want[0]} Q{want[1]} for {release}; "
-                                             f"its name says {quarter[0]} Q{quarter[1]}")
+                raise ParseError(
+                    path,
+                    None,
+                    f"expected the add-on code file of {want[0]} Q{want[1]} for {release}; "
+                    f"its name says {quarter[0]} Q{quarter[1]}",
+                )
         elif release.system == "pfs":
             day = pfs_quarter(path)
             if day is not None and day != release.effective:
-                raise ParseError(path, None, f"expected the RVU file of {release.effective:%B %Y} for {release}; its "
-                                             f"name says {day:%B %Y}")
+                raise ParseError(
+                    path,
+                    None,
+                    f"expected the RVU file of {release.effective:%B %Y} for {release}; its name says {day:%B %Y}",
+                )
     evidence.append(f"every file name gives {release.label or release.id}")
     return evidence
 
@@ -81,15 +95,20 @@ def prove_edits(release: Release, files: dict[str, Path], parts: dict[str, pa.Ta
     return evidence
 
 
-def prove_against(release: Release, files: dict[str, Path], table: pa.Table, previous: pa.Table,
-                  previous_label: str) -> list[str]:
+def prove_against(
+    release: Release, files: dict[str, Path], table: pa.Table, previous: pa.Table, previous_label: str
+) -> list[str]:
     """Against the previous stored quarter: no setting (or the whole table) shrank by more than MAX_DROP."""
     if "setting" in table.column_names and "setting" in previous.column_names:
         return _prove_drop(release, files, table, previous, previous_label)
     if previous.num_rows and table.num_rows < (1 - MAX_DROP) * previous.num_rows:
         path = next(iter(files.values()))
-        raise ParseError(path, None, f"expected about the {previous.num_rows:,} rows of {previous_label}; found "
-                                     f"{table.num_rows:,} (a truncated file?)")
+        raise ParseError(
+            path,
+            None,
+            f"expected about the {previous.num_rows:,} rows of {previous_label}; found "
+            f"{table.num_rows:,} (a truncated file?)",
+        )
     return [f"rows within {MAX_DROP:.0%} of {previous_label}"]
 
 
@@ -102,8 +121,12 @@ def _prove_drop(release, files, table, previous, previous_label) -> list[str]:
             continue  # a setting this quarter's files leave out (the hospital files not downloaded) is no drop
         if have < (1 - MAX_DROP) * count:
             path = next(p for r, p in sorted(files.items()) if r.startswith(_role_of(release.system, setting)))
-            raise ParseError(path, None, f"expected about the {count:,} {setting} rows of {previous_label}; found "
-                                         f"{have:,}, {1 - have / count:.0%} fewer (a truncated file?)")
+            raise ParseError(
+                path,
+                None,
+                f"expected about the {count:,} {setting} rows of {previous_label}; found "
+                f"{have:,}, {1 - have / count:.0%} fewer (a truncated file?)",
+            )
     return [f"rows per setting within {MAX_DROP:.0%} of {previous_label}"]
 
 
@@ -131,6 +154,10 @@ def _prove_pfs(path: Path, table: pa.Table) -> list[str]:
             continue
         checked += 1
         if abs(pro + tech - r["nonfac_total"]) > PCTC_TOLERANCE:
-            raise ParseError(path, None, f"expected the 26 and TC rows of {r['code']} to add up to its global "
-                                         f"non-facility total {r['nonfac_total']:.2f}; they give {pro + tech:.2f}")
+            raise ParseError(
+                path,
+                None,
+                f"expected the 26 and TC rows of {r['code']} to add up to its global "
+                f"non-facility total {r['nonfac_total']:.2f}; they give {pro + tech:.2f}",
+            )
     return [f"one conversion factor ({factors[0]}); {checked} PC/TC split(s) add up to their global rows"]

@@ -17,12 +17,15 @@ GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body
 
 
 def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", limit: int = GITHUB_BODY_LIMIT,
-                    title: str = "Code-set update", banner: str = "") -> str:
-    """The report; long lists are cut, with a pointer to the full JSON/CSV, until it fits `limit`."""
+                    title: str = "Code-set update", banner: str = "", edits: list | None = None) -> str:
+    """The report; long lists are cut, with a pointer to the full JSON/CSV, until it fits `limit`.
+    edits: the edit tables' quarterly changes (ingest.edit_changes), a section after the code sets."""
+    from playbooks.edits import edits_markdown
+
     template = environment().get_template("report.md.j2")
     for max_rows in (None, 500, 200, 100, 50, 20):
         text = template.render(title=title, change_sets=change_sets, checks=checks_markdown, max_rows=max_rows,
-                               banner=banner)
+                               banner=banner, edits=edits_markdown(edits or [], max_rows))
         if len(text) <= limit:
             return text
     return text[: limit - 200] + "\n\n_Report cut to fit; the full lists are in report.json and report.csv._\n"

@@ -138,7 +138,7 @@ def test_a_column_named_twice_is_an_error_on_line_1(tmp_path, header, column, wh
         load_inventory(path)
     assert err.value.line == 1
     assert str(err.value) == (f"{path}:1: column {column!r} appears twice in the header ({where}): expected each of "
-                              f"system, code, specialty, service_line, owner, notes once")
+                              f"system, code, specialty, service_line, owner, notes, annual_volume once")
 
 
 def test_blank_header_columns_are_not_duplicates(tmp_path):

@@ -1,7 +1,8 @@
 """Fetch official releases (or read them from a mirror) and write normalised release tables.
 
 Writes codesets/releases/<system>/<release>.csv (UTF-8, LF, sorted by code; byte-identical on a rerun)
-and a manifest with each source file's sha256. A file that changed for a release already ingested
+and a manifest with each source file's sha256; the edit tables (ptp, mue, aoc, pfs) as
+<release>.parquet beside their manifest. A file that changed for a release already ingested
 is refused until you pass --accept-changed.
 """
 
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from ingest.systems import LOADED
+from ingest.systems import LOADED, RELEASED
 
 HELP = "fetch official releases and write normalised release tables"
 
@@ -25,8 +26,8 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="never touch the network: mirror or cache only")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get("CODEGOV_CACHE", "cache")),
                    help="download cache (default: ./cache or $CODEGOV_CACHE)")
-    p.add_argument("--system", action="append", choices=LOADED,
-                   help="only this code set (repeatable; default: all)")
+    p.add_argument("--system", action="append", choices=RELEASED,
+                   help="only this code set or edit table (repeatable; default: all)")
     p.add_argument("--release", action="append", metavar="R",
                    help="only this release: id (2025-10-01) or alias (FY2026, 2019-01); repeatable")
     p.add_argument("--accept-changed", action="store_true",
@@ -63,8 +64,9 @@ def run(args) -> int:
                 print(f"skip    {release.system:8} {release.id} not published yet: {result}")
                 continue
             state = "written" if result.changed else "unchanged"
-            print(f"{release.system:8} {release.id} {release.label:24} {result.rows:7,} rows "
-                  f"{result.billable:7,} billable  {state}: {result.path}")
+            counted = f"{result.billable:7,} billable" if release.system in LOADED else "          edits"
+            print(f"{release.system:8} {release.id} {release.label:24} {result.rows:9,} rows "
+                  f"{counted}  {state}: {result.path}")
     return 0
 
 

@@ -16,13 +16,24 @@ import sys
 from codegov.options import date
 from ingest.systems import LOADED
 
-HELP = "is a code valid on a date of service? (ICD-10-CM, HCPCS, POS)"
+HELP = "is a code valid on a date of service, and which edits apply to it (or to a pair)?"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("code", metavar="CODE", help="E11.9, e119, G0283, 02 or 2, a modifier such as GP")
-    p.add_argument("--on", type=date, metavar="DATE", help="date of service, YYYY-MM-DD (default: today; then a "
-                   "warning says when the release in force today is not loaded)")
+    p.add_argument(
+        "other",
+        metavar="CODE2",
+        nargs="?",
+        help="a second procedure code: the NCCI PTP and add-on edits between the two",
+    )
+    p.add_argument(
+        "--on",
+        type=date,
+        metavar="DATE",
+        help="date of service, YYYY-MM-DD (default: today; then a "
+        "warning says when the release in force today is not loaded)",
+    )
     p.add_argument("--system", choices=LOADED, help="code set (default: guessed)")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -32,6 +43,8 @@ def run(args) -> int:
     from ingest.repository import ReleaseRepository
 
     repo = ReleaseRepository(releases_folder(args), args.codesets)
+    if args.other:
+        return _pair(repo, args)
     history = repo.history()
     v = history.lookup(args.code, args.on or dt.date.today(), args.system)
     if args.on is None and repo.sources is not None and v.system in LOADED:
@@ -39,19 +52,133 @@ def run(args) -> int:
 
         _, fresh = freshness.check(repo.sources, repo, dt.date.today(), [v.system])
         if not fresh[0].ok:  # today is past the newest release: the answer may be out of date
-            print(f"warning: {fresh[0].message}; this answer comes from the releases loaded "
-                  f"(`codegov releases` lists them)", file=sys.stderr)
+            print(
+                f"warning: {fresh[0].message}; this answer comes from the releases loaded "
+                f"(`codegov releases` lists them)",
+                file=sys.stderr,
+            )
+    edits = _edit_answer(repo, v.code, args.on or dt.date.today()) if len(v.code) == 5 else None
     if args.format == "json":
-        sys.stdout.write(json.dumps(v.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        data = v.to_dict()
+        if edits is not None:
+            data["edits"] = edits
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         return 0
     print(f"{v.display_code}  {v.system}  {v.status}{'  billable' if v.billable else ''}")
     if v.description:
         print(f"  {v.description}")
     print(f"  {v.message}")
     if v.release:
-        since = (f"; in effect before {v.since} (no documented start)" if v.since_undocumented else
-                 f"; since {v.since}" if v.since else "")
+        since = (
+            f"; in effect before {v.since} (no documented start)"
+            if v.since_undocumented
+            else f"; since {v.since}"
+            if v.since
+            else ""
+        )
         print(f"  release in force: {v.release}{since}")
     if v.replacements:
         print("  replacements: " + ", ".join(f"{c} ({s})" for c, s in v.replacements))
+    if edits is not None:
+        for line in edit_lines(edits):
+            print(line)
+    return 0
+
+
+def _edit_answer(repo, code: str, on: dt.date) -> dict | None:
+    from ingest.edits import EditTables, code_answer
+
+    tables = EditTables(repo.out)
+    return None if tables.empty() else code_answer(tables, code, on)
+
+
+def edit_lines(answer: dict) -> list[str]:
+    """The edit tables' answer for one code, a line or a few per table."""
+    from ingest.parse_edits import AOC_TYPES, MAI_NAMES, MODIFIER_INDICATORS
+
+    t = answer["tables"]
+    out = ["  edit tables in force:"]
+    for system, entry in t.items():
+        if entry["release"] is None:
+            out.append(f"    {system}: {entry['note']}")
+            continue
+        head = f"    {entry['label']}:"
+        if system == "mue":
+            rows = entry["rows"]
+            out.append(
+                head
+                + (
+                    " no MUE"
+                    if not rows
+                    else "; ".join(f" {r['setting']} {r['mue']} ({MAI_NAMES[r['mai']]})" for r in rows)
+                )
+            )
+        elif system == "pfs":
+            for r in entry["rows"] or [{}]:
+                if not r:
+                    out.append(head + " not on the fee schedule")
+                    continue
+                mod = f"-{r['modifier']}" if r["modifier"] else ""
+                out.append(
+                    f"{head} {answer['code']}{mod} status {r['status']}, global {r['global_days']}, PC/TC "
+                    f"{r['pctc']}, bilateral {r['bilat_surg']}, multiple procedure {r['mult_proc']}; "
+                    f"${r['payment_nonfacility']:.2f} non-facility, ${r['payment_facility']:.2f} facility"
+                )
+        elif system == "aoc":
+            if entry["primaries"]:
+                kinds = ", ".join(AOC_TYPES[k] for k in entry["edit_type"])
+                out.append(f"{head} an add-on code; primaries {', '.join(entry['primaries'])} ({kinds})")
+            elif entry["addons"]:
+                out.append(f"{head} a primary code for add-on(s) {', '.join(entry['addons'])}")
+            else:
+                out.append(head + " not an add-on code")
+        else:
+            counts = ", ".join(f"{n} {s}" for s, n in entry["count"].items())
+            out.append(f"{head} {counts} PTP edit(s) in force" if counts else f"{head} no PTP edit in force")
+            for r in entry["rows"]:
+                out.append(
+                    f"      {r['setting']:12} {r['column1']} / {r['column2']}  modifier {r['modifier_indicator']} "
+                    f"({MODIFIER_INDICATORS[r['modifier_indicator']]}) since {r['effective']}"
+                )
+    return out
+
+
+def _pair(repo, args) -> int:
+    from ingest.edits import EditTables, pair_answer
+    from ingest.model import CodegovError
+    from ingest.parse_edits import MODIFIER_INDICATORS
+
+    tables = EditTables(repo.out)
+    if tables.empty():
+        raise CodegovError(f"{repo.out}: no edit table is stored; run `codegov ingest --system ptp` first")
+    on = args.on or dt.date.today()
+    ans = pair_answer(tables, args.code, args.other, on)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(ans, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    a, b = ans["codes"]
+    print(
+        f"{a} with {b} on {on}  (PTP: {ans['ptp_release'] or 'no quarter stored'}; add-on: "
+        f"{ans['aoc_release'] or 'no quarter stored'})"
+    )
+    live = [r for r in ans["ptp"] if r["in_force"]]
+    if not live:
+        print("  no PTP edit in force between them")
+    for r in live:
+        print(
+            f"  {r['setting']}: {r['column1']} is column 1, {r['column2']} column 2 (denied); modifier "
+            f"{r['modifier_indicator']}: {MODIFIER_INDICATORS[r['modifier_indicator']]}; since {r['effective']}; "
+            f"{r['rationale']}"
+        )
+    for r in ans["ptp"]:
+        if not r["in_force"]:
+            when = (
+                f"deleted from {r['deletion']}"
+                if r["deletion"] and r["deletion"] <= on.isoformat()
+                else f"takes effect {r['effective']}"
+            )
+            print(f"  {r['setting']}: {r['column1']} / {r['column2']} not in force on {on} ({when})")
+    for r in ans["aoc"]:
+        state = "in force" if r["in_force"] else "not in force"
+        print(f"  add-on {r['addon']} with primary {r['primary']}: edit type {r['edit_type']}, {state}")
     return 0
