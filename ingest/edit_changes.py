@@ -83,6 +83,15 @@ def billed_codes(inventory) -> pd.DataFrame:
     return grouped.reset_index()
 
 
+def _pd(table) -> pd.DataFrame:
+    """An Arrow table as pandas with plain object text columns (merges of empty Arrow-backed text fail)."""
+    frame = table.to_pandas()
+    for column in frame.columns:
+        if frame[column].dtype.kind in "OUT" or str(frame[column].dtype) in ("str", "string"):
+            frame[column] = frame[column].astype(object)
+    return frame
+
+
 class _Row(dict):
     __getattr__ = dict.__getitem__
 
@@ -109,8 +118,8 @@ def _frame(rows: list[dict], billed: pd.DataFrame) -> pd.DataFrame:
 def ptp_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> pd.DataFrame:
     codes = billed["code"].tolist()
     on_old, on_new = dt.date.fromisoformat(old), dt.date.fromisoformat(new)
-    a = _in_force(edits.ptp(old, codes).to_pandas(), on_old)
-    b_all = edits.ptp(new, codes).to_pandas()
+    a = _in_force(_pd(edits.ptp(old, codes)), on_old)
+    b_all = _pd(edits.ptp(new, codes))
     b = _in_force(b_all, on_new)
     key = ["setting", "column1", "column2"]
     ended = {(r.setting, r.column1, r.column2): r.deletion for r in _records(b_all) if not pd.isna(r.deletion)}
@@ -154,8 +163,8 @@ def ptp_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
 
 def mue_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> pd.DataFrame:
     codes = billed["code"].tolist()
-    a = edits.rows("mue", old, codes).to_pandas()
-    b = edits.rows("mue", new, codes).to_pandas()
+    a = _pd(edits.rows("mue", old, codes))
+    b = _pd(edits.rows("mue", new, codes))
     merged = a.merge(b, on=["setting", "code"], how="outer", suffixes=("_old", "_new"), indicator=True)
     rows = []
     for r in _records(merged):
@@ -209,7 +218,7 @@ def aoc_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
 
     def read(release, in_force=True):
         t = pd.concat(
-            [edits.rows("aoc", release, codes).to_pandas(), edits.addon_primaries(release, codes).to_pandas()],
+            [_pd(edits.rows("aoc", release, codes)), _pd(edits.addon_primaries(release, codes))],
             ignore_index=True,
         )
         t = t.drop_duplicates(["addon", "primary", "effective"])
@@ -265,8 +274,8 @@ def pfs_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
     global row in either quarter, before and after, sorted by the yearly effect (volume known) and then by
     the size of the change."""
     codes = billed["code"].tolist()
-    a = edits.rows("pfs", old, codes).to_pandas()
-    b = edits.rows("pfs", new, codes).to_pandas()
+    a = _pd(edits.rows("pfs", old, codes))
+    b = _pd(edits.rows("pfs", new, codes))
     merged = a.merge(b, on=["code", "modifier"], how="outer", suffixes=("_old", "_new"), indicator=True)
     rows = []
     for r in merged.to_dict(orient="records"):
@@ -349,8 +358,8 @@ def replacement_payments(edits: EditTables, pairs: list[tuple[str, str]], old: s
         return pd.DataFrame(
             columns=["deleted", "replacement", "deleted_nonfac", "replacement_nonfac", "deleted_fac", "replacement_fac"]
         )
-    a = edits.rows("pfs", old, codes).to_pandas()
-    b = edits.rows("pfs", new, codes).to_pandas()
+    a = _pd(edits.rows("pfs", old, codes))
+    b = _pd(edits.rows("pfs", new, codes))
     a, b = a[a["modifier"] == ""].set_index("code"), b[b["modifier"] == ""].set_index("code")
     out = []
     for deleted, replacement in pairs:

@@ -50,8 +50,9 @@ def ingest_real(out: Path, releases: dict[str, tuple[str, ...]] = REAL_RELEASES)
     return ingest_from_mirror(CODESETS, shared(), out, releases)
 
 
-def make_sample_codesets(folder: Path, inventory: str | None = None, rules: bool = False) -> Path:
-    """A codesets folder of a test's own with the sample mirror ingested (never the repository's)."""
+def make_sample_codesets(folder: Path, inventory: str | None = None, rules: bool = False, edits: bool = False) -> Path:
+    """A codesets folder of a test's own with the sample mirror ingested (never the repository's); with
+    edits, also the sample's edit tables (NCCI PTP, MUE, add-on codes, PFS 2026 Q3 and Q4)."""
     import shutil
 
     from codegov.cli import main
@@ -69,6 +70,12 @@ def make_sample_codesets(folder: Path, inventory: str | None = None, rules: bool
     # --releases: the tests read <codesets>/releases; the sample mirror alone would choose releases-sample
     assert main(["--codesets", str(folder), "--releases", str(folder / "releases"), "ingest", "--mirror",
                  str(SAMPLE), "--offline"]) == 0
+    if edits:  # the edit tables are found by the discovery rules' folder names (2026-Q3)
+        shutil.copy(CODESETS / "discovery.toml", folder)
+        assert main(["--codesets", str(folder), "--releases", str(folder / "releases"), "ingest", "--mirror",
+                     str(SAMPLE), "--offline", "--system", "ptp", "--system", "mue", "--system", "aoc",
+                     "--system", "pfs"]) == 0
+        (folder / "discovery.toml").unlink()
     return folder
 
 

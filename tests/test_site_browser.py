@@ -33,6 +33,8 @@ icd10cm,M54.50,Physical therapy,Spine,Rehab coding lead,
 hcpcs,C9029,Imaging,Drugs,Imaging coding lead,
 hcpcs,E0114,DME,Mobility,DME intake lead,
 cpt,97110,Physical therapy,Timed,Rehab coding lead,
+cpt,97530,Physical therapy,Timed,Rehab coding lead,
+cpt,20610,Office E/M,Procedures,Revenue cycle manager,
 pos,11,Office E/M,Office,Revenue cycle manager,
 """
 
@@ -46,7 +48,7 @@ def built_site(tmp_path_factory):
     from playbooks.build import build_site
 
     tmp = tmp_path_factory.mktemp("site")
-    codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY)
+    codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY, edits=True)
     docs = tmp / "site_src"
     shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
     render_folder(codesets, docs / "generated", playbooks_dir=ROOT / "playbooks",
@@ -143,6 +145,19 @@ def test_home_playbook_and_notice_render_offline(page, server):
     page.goto(f"{server}/generated/history/")
     assert page.locator(".cg-chart svg").first.is_visible()
     _shot(page, "04-history")
+
+
+def test_edit_table_pages(page, server):
+    page.goto(f"{server}/generated/edits/")
+    assert "NCCI PTP 2026 Q4" in page.locator("table").first.inner_text()
+    page.goto(f"{server}/generated/edits/ptp-2026-10-01/")
+    added = page.locator("table").first.inner_text()
+    assert "97110" in added and "97530" in added and "outpatient hospital" in added
+    _shot(page, "05-edits-ptp")
+    page.goto(f"{server}/generated/edits/pfs-2026-10-01/")
+    text = page.locator("article").inner_text()
+    assert "$59.79" in text and "$61.12" in text and "+$1.33" in text
+    _shot(page, "06-edits-pfs")
 
 
 def test_search_box_finds_a_deleted_code(page, server):

@@ -22,7 +22,13 @@ if [ "${#paths[@]}" -eq 0 ]; then
   exit 0
 fi
 
-git add -f -A -- "${paths[@]}"
+# The edit tables (codesets/releases/{ptp,mue,aoc,pfs}/*.parquet) carry CPT codes under the AMA licence and
+# run to tens of MB a quarter: their manifests (sha256, row counts) are committed, the tables only when
+# CODEGOV_EDIT_TABLES_IN_GIT=true (a private repository that wants them reviewed). Otherwise the next run
+# ingests them again from the download cache.
+exclude=()
+if [ "${CODEGOV_EDIT_TABLES_IN_GIT:-false}" != "true" ]; then exclude=(":(exclude)codesets/releases/*/*.parquet"); fi
+git add -f -A -- "${paths[@]}" "${exclude[@]}"
 if git diff --cached --quiet; then
   echo "nothing changed: the release tables and generated pages are as in $(git rev-parse --short HEAD)"
   output changed false
@@ -36,7 +42,7 @@ trap 'rm -f "$msg"' EXIT
 git diff --cached --name-status --no-renames -- codesets/releases | python3 -c '
 import sys
 
-NAMES = {"icd10cm": "ICD-10-CM", "hcpcs": "HCPCS", "pos": "POS"}
+NAMES = {"icd10cm": "ICD-10-CM", "hcpcs": "HCPCS", "pos": "POS", "ptp": "NCCI PTP", "mue": "MUE", "aoc": "add-on codes", "pfs": "PFS RVUs"}
 VERBS = {"A": "added", "M": "changed", "D": "removed"}
 tables = []
 for line in sys.stdin:
@@ -45,6 +51,9 @@ for line in sys.stdin:
     # codesets/releases/<system>/<release>.csv; conversion tables and manifests ride along unnamed
     if len(parts) == 4 and parts[3].endswith(".csv") and parts[3].count(".") == 1:
         tables.append((parts[2], parts[3][:-4], VERBS.get(status[0], status)))
+    # an edit table is named by its manifest (its Parquet table may stay out of git)
+    elif len(parts) == 4 and parts[2] in ("ptp", "mue", "aoc", "pfs") and parts[3].endswith(".manifest.json"):
+        tables.append((parts[2], parts[3].split(".")[0], VERBS.get(status[0], status)))
 newest = {}
 for system, release, verb in tables:
     if verb != "removed":
