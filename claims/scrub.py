@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from claims.mue import read_mue
-from claims.ncci import read_ptp_files
 from claims.read import DEFAULT_CHUNK_LINES, Lines, iter_claim_chunks, object_frame, parse_lines
+from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
@@ -53,20 +52,22 @@ class Scrubber:
 
     ruleset: RuleSet
     history: ReleaseHistory = field(default_factory=ReleaseHistory)
+    edits: object = None  # ingest.edits.EditTables: the stored NCCI quarters (`in-force`, a pinned quarter)
     context: Context = field(init=False)
+    reference: EditReference = field(init=False)
 
     def __post_init__(self):
-        ptp = read_ptp_files(self.ruleset.ncci_ptp)
-        mue = [read_mue(path, eff) for path, eff in self.ruleset.mue]
-        self.context = Context(self.history, ptp, mue)
+        self.reference = EditReference(self.ruleset, self.edits)
+        self.context = Context(self.history)
 
     @classmethod
     def from_files(cls, rules: str | Path, payer_rules: list[str | Path] | tuple = (),
-                   history: ReleaseHistory | None = None) -> Scrubber:
-        return cls(load_rules(rules, payer_rules), history or ReleaseHistory())
+                   history: ReleaseHistory | None = None, edits=None) -> Scrubber:
+        return cls(load_rules(rules, payer_rules), history or ReleaseHistory(), edits)
 
     def scrub_lines(self, lines: Lines) -> pd.DataFrame:
         """Findings of one parsed chunk, unsorted."""
+        self.reference.load(self.context, lines)
         f = lines.frame
         payer = f["payer"].to_numpy(object)
         payers = list(pd.unique(payer))
@@ -123,6 +124,9 @@ class Scrubber:
                 cov = self.history.coverage(system)
                 out.append(f"{name} releases loaded: " + (f"{cov[0]} to {cov[1] or 'open'}" if cov else
                                                           "none (run `codegov ingest`)"))
+        for system in ("ptp", "mue"):
+            if any(k[1] == uncovered(system) for k in self.context.skipped):
+                out.append(self.reference.coverage(system))
         return out
 
 

@@ -22,7 +22,17 @@ from claims.rules import load_rules
 from claims.rules.settings import load_yaml_file
 from claims.scrub import render
 from ingest.model import CodegovError, ParseError
-from tests.test_claims_rules import FIXTURES, HEADER, RULES_FILE, claims_csv, clean_lines, line, make_scrubber, triples
+from tests.test_claims_rules import (
+    FIXTURES,
+    HEADER,
+    PATH_RULES,
+    RULES_FILE,
+    claims_csv,
+    clean_lines,
+    line,
+    make_scrubber,
+    triples,
+)
 
 
 def malformed(findings: pd.DataFrame) -> list[tuple[int, str]]:
@@ -218,7 +228,7 @@ def test_output_onto_the_claims_file_or_the_rule_file_is_refused(codegov, tmp_pa
         assert err.strip() == (f"Error: --output {output} is {what} ({claims if 'claims' in what else rules}): "
                                "the findings would replace it; write them to another file")
     assert (hashlib.sha256(claims.read_bytes()).hexdigest(), rules.read_bytes()) == before
-    assert codegov("--codesets", FIXTURES, "scrub", claims, "--rules", RULES_FILE, "--output",
+    assert codegov("--codesets", FIXTURES, "scrub", claims, "--rules", PATH_RULES, "--output",
                    tmp_path / "findings.csv")[0] == 0
     assert (tmp_path / "findings.csv").read_text().startswith("claim_id,line,rule")
 
@@ -346,7 +356,7 @@ def test_a_line_longer_than_the_limit_is_an_error_naming_it(tmp_path, monkeypatc
 
 def test_a_line_over_1_mib_is_one_line_from_the_cli(codegov, tmp_path):
     path = claims_csv(tmp_path, [line("A", 1, "MEDICARE", "11", "99213", dx="I10;" + "E11.9" * (1 << 18))])
-    status, out, err = codegov("--codesets", FIXTURES, "scrub", path, "--rules", RULES_FILE)
+    status, out, err = codegov("--codesets", FIXTURES, "scrub", path, "--rules", PATH_RULES)
     assert status == 1 and out == ""
     assert err.strip() == f"Error: {path}:2: expected a line of at most 1,048,576 bytes, found a longer one: a " \
                           "claims file holds one service line per line"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import io
+import json
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +23,32 @@ from ingest.model import CodegovError
 from tests.conftest import CODESETS, ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "claims"
-RULES_FILE = CODESETS / "rules" / "scrub.yml"
+RULES_FILE = CODESETS / "rules" / "scrub.yml"  # the shipped rule file: ptp and mue in force, stored quarters
 HEADER = ",".join(CLAIM_COLUMNS)
+OLD_PTP = CODESETS / "sample" / "ncci" / "ccipra-sample-f1.txt"
+OLD_MUE = CODESETS / "sample" / "mue" / "MCR_MUE_PractitionerServices_Eff_01-01-2025_sample.csv"
+
+
+def with_reference(reference: str, folder: Path, name: str = "scrub.yml") -> Path:
+    """The shipped rule file with another `reference:` section; everything else as written (comments,
+    aliases, line order), so tests that edit its text see the shipped text."""
+    text, n = re.subn(r"^reference:\n(?:[ \t].*\n)*", lambda _: reference, RULES_FILE.read_text(encoding="utf-8"),
+                      count=1, flags=re.M)
+    assert n == 1, "the shipped rule file has no reference: section"
+    path = Path(folder) / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# The fixture claims date from 2025, before the stored sample quarters (2026 Q3 and Q4): the PTP and MUE
+# errors they plant (E04, E05, the N and M claims) are edits of the older hand-written sample tables, which
+# these tests give by path, as an organisation gives its own files. The stored quarters are tested in
+# tests/test_claims_edits_store.py.
+OWN_FILES = (f"reference:\n  ncci_ptp: [{json.dumps(str(OLD_PTP))}]\n"
+             f"  mue: [{json.dumps(str(OLD_MUE))}]\n")
+_RULES_DIR = tempfile.mkdtemp(prefix="codegov-test-rules-")
+atexit.register(shutil.rmtree, _RULES_DIR, True)
+PATH_RULES = with_reference(OWN_FILES, Path(_RULES_DIR))
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,7 +57,7 @@ def fixture_history() -> ReleaseHistory:
     return ReleaseHistory.from_store(FIXTURES)
 
 
-def make_scrubber(rules: Path = RULES_FILE, payer_rules=()) -> Scrubber:
+def make_scrubber(rules: Path = PATH_RULES, payer_rules=()) -> Scrubber:
     return Scrubber.from_files(rules, list(payer_rules), fixture_history())
 
 

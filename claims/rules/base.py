@@ -16,19 +16,49 @@ from ingest.history import ReleaseHistory
 from ingest.model import CodegovError
 
 
+@dataclass(frozen=True)
+class MueTable:
+    """One MUE table and the dates it answers for: [start, end); start None: any date; end None: until the
+    next table's start (the last: open)."""
+
+    start: np.datetime64 | None
+    end: np.datetime64 | None
+    frame: pd.DataFrame  # code, mue, mai, rationale
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Lines of the chunk whose date of service no table answers for, and what the note calls them."""
+
+    lines: np.ndarray  # (n,) bool
+    what: str
+
+
 @dataclass
 class Context:
-    """Reference data the rules read, plus state carried from one chunk to the next."""
+    """Reference data the rules read, plus state carried from one chunk to the next.
+
+    ptp, mue and gaps are the NCCI tables for the chunk being scrubbed (claims.reference loads them per
+    chunk: for stored quarters, only the chunk's codes and dates)."""
 
     history: ReleaseHistory
-    ptp: pd.DataFrame
-    mue: list[pd.DataFrame]
+    ptp: pd.DataFrame | None = None  # column1, column2, prior_1996, effective, deletion, modifier_indicator, ...
+    mue: list[MueTable] = field(default_factory=list)
+    gaps: dict[str, Gap] = field(default_factory=dict)  # ptp | mue -> lines the rule must not check
     state: dict = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)  # (rule, what) -> lines not checked
 
     def skip(self, rule: str, what: str, count: int) -> None:
         if count:
             self.skipped[(rule, what)] += int(count)
+
+    def checkable(self, rule: str, system: str, m: np.ndarray) -> np.ndarray:
+        """m without the lines no `system` table answers for; those are counted as not checked."""
+        gap = self.gaps.get(system)
+        if gap is None:
+            return m
+        self.skip(rule, gap.what, np.count_nonzero(m & gap.lines))
+        return m & ~gap.lines
 
 
 def dates(values: np.ndarray) -> np.ndarray:

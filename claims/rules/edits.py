@@ -21,8 +21,8 @@ class NcciPtp(Rule):
     def run(self, ctx, lines, sel, p):
         ptp = ctx.ptp
         f = lines.frame
-        m = sel & (f["visit_key"] >= 0).to_numpy()
-        if not len(ptp) or not m.any():
+        m = ctx.checkable(self.id, "ptp", sel & (f["visit_key"] >= 0).to_numpy())
+        if ptp is None or not len(ptp) or not m.any():
             return _result(np.zeros(0))
         code = f["code"].to_numpy(object)
         vocab = pd.Index(pd.unique(code[m]), dtype=object)
@@ -86,15 +86,16 @@ class MueUnits(Rule):
         parts = []
         dos = f["dos"].to_numpy()
         units = f["units"].to_numpy(float)
-        base = sel & ~np.isnat(dos) & np.isfinite(units)
-        tables = sorted(ctx.mue, key=lambda t: t["effective"].iloc[0] if len(t) else pd.Timestamp.min)
-        for n, table in enumerate(tables):
+        base = ctx.checkable(self.id, "mue", sel & ~np.isnat(dos)) & np.isfinite(units)
+        tables = sorted(ctx.mue, key=lambda t: (t.start is not None, 0 if t.start is None else t.start))
+        for n, mt in enumerate(tables):
+            table = mt.frame
             if not len(table):
                 continue
-            start = table["effective"].iloc[0].to_datetime64()
-            m = base & (dos >= start)
-            if n + 1 < len(tables) and len(tables[n + 1]):
-                m &= dos < tables[n + 1]["effective"].iloc[0].to_datetime64()
+            m = base if mt.start is None else base & (dos >= mt.start)
+            end = mt.end if mt.end is not None else (tables[n + 1].start if n + 1 < len(tables) else None)
+            if end is not None:
+                m &= dos < end
             index = pd.Index(table["code"])
             pos = index.get_indexer(f["code"].to_numpy(object))
             m &= pos >= 0

@@ -37,15 +37,46 @@ class RuleSettings:
                              for k, v in self.params.items())))
 
 
+IN_FORCE = "in-force"  # reference.ptp / reference.mue: the stored quarter in force on each date of service
+EDIT_SETTINGS = ("practitioner", "hospital")  # reference.setting: which NCCI setting's PTP and MUE tables
+
+
+@dataclass(frozen=True)
+class EditSource:
+    """Where one NCCI table comes from, as the rule file's reference: section says.
+
+    quarter "in-force": the stored quarter in force on each date of service; another quarter name (2026Q3,
+    2026-Q3, 2026-07-01): that stored quarter for every date; None: the files listed (an organisation's own,
+    in the CMS layout; none listed: the rule has no table and checks nothing)."""
+
+    system: str  # ptp | mue
+    key: str  # the key it was read from, for errors: reference.ptp, reference.ncci_ptp, reference.mue
+    rule_file: Path
+    quarter: str | None = None
+    files: tuple[tuple[Path, dt.date | None], ...] = ()  # (path, effective date given for it: MUE only)
+
+    @property
+    def stored(self) -> bool:
+        return self.quarter is not None
+
+    @property
+    def in_force(self) -> bool:
+        return self.quarter == IN_FORCE
+
+    def where(self) -> str:
+        return f"{self.rule_file}: {self.key}"
+
+
 @dataclass
 class RuleSet:
-    """The rule file: default settings per rule, overrides per payer, and the reference files it names."""
+    """The rule file: default settings per rule, overrides per payer, and the NCCI tables it names."""
 
     rules: dict[str, RuleSettings]
     payers: dict[str, dict[str, dict]]
-    ncci_ptp: list[Path]
-    mue: list[tuple[Path, dt.date | None]]
     sources: list[Path]
+    ptp: EditSource
+    mue: EditSource
+    setting: str = "practitioner"
     _cache: dict = field(default_factory=dict, repr=False)
 
     def settings(self, rule_id: str, payer: str = "") -> RuleSettings:
@@ -156,18 +187,49 @@ def load_rules(path: str | Path, payer_rule_files: Iterable[str | Path] = ()) ->
                 if params:
                     merged["params"] = params
                 _apply(rules[rule_id], merged, f"{source}: payers.{payer}.{rule_id}")  # fail here, naming the file
-    ruleset = RuleSet(rules, payers, [], [], sources)
-    ref = data.get("reference") or {}
+    ptp, mue, setting = _reference(path, data.get("reference"))
+    return RuleSet(rules, payers, sources, ptp, mue, setting)
+
+
+def _reference(path: Path, ref: Any) -> tuple[EditSource, EditSource, str]:
+    """reference: ptp (or ncci_ptp), mue and setting. ptp / mue: `in-force`, a stored quarter's name, or a
+    list of files (mue: paths or {path, effective}); relative paths are relative to the rule file."""
+    ref = {} if ref is None else ref
     if not isinstance(ref, dict):
-        raise CodegovError(f"{path}: reference: expected a mapping with ncci_ptp and mue lists")
+        raise CodegovError(f"{path}: reference: expected a mapping with ptp, mue and setting")
+    unknown = set(ref) - {"ptp", "ncci_ptp", "mue", "setting"}
+    if unknown:
+        raise CodegovError(f"{path}: reference: unknown key(s) {', '.join(sorted(map(str, unknown)))}; expected "
+                           "ptp, mue, setting (ncci_ptp: the older name of a ptp file list)")
+    setting = ref.get("setting", "practitioner")
+    if setting not in EDIT_SETTINGS:
+        raise CodegovError(f"{path}: reference.setting: expected practitioner or hospital (which NCCI setting's "
+                           f"PTP and MUE tables), found {setting!r}"[:300])
+    if "ptp" in ref and "ncci_ptp" in ref:
+        raise CodegovError(f"{path}: reference: give ptp or ncci_ptp (its older name for a list of files), not both")
     base = path.parent
-    ncci, mue = ref.get("ncci_ptp") or [], ref.get("mue") or []
-    if not isinstance(ncci, list) or not all(isinstance(p, str) for p in ncci):
-        raise CodegovError(f"{path}: reference.ncci_ptp: expected a list of file paths")
-    if not isinstance(mue, list):
-        raise CodegovError(f"{path}: reference.mue: expected a list of file paths or {{path, effective}} mappings")
-    ruleset.ncci_ptp = [base / p for p in ncci]
-    for i, item in enumerate(mue):
+    ptp_key = "reference.ncci_ptp" if "ncci_ptp" in ref else "reference.ptp"
+    ptp_value = ref.get("ncci_ptp", ref.get("ptp"))
+    quarter = _quarter(path, ptp_key, ptp_value, allow=ptp_key == "reference.ptp")
+    if quarter is not None:
+        ptp = EditSource("ptp", ptp_key, path, quarter=quarter)
+    else:
+        files = ptp_value or []
+        if not isinstance(files, list) or not all(isinstance(p, str) for p in files):
+            raise CodegovError(f"{path}: {ptp_key}: expected a list of file paths"
+                               + ("" if ptp_key == "reference.ncci_ptp" else ", `in-force` or a stored quarter "
+                                  "(2026Q3)"))
+        ptp = EditSource("ptp", ptp_key, path, files=tuple((base / p, None) for p in files))
+    mue_value = ref.get("mue")
+    quarter = _quarter(path, "reference.mue", mue_value, allow=True)
+    if quarter is not None:
+        return ptp, EditSource("mue", "reference.mue", path, quarter=quarter), setting
+    items = mue_value or []
+    if not isinstance(items, list):
+        raise CodegovError(f"{path}: reference.mue: expected `in-force`, a stored quarter (2026Q3), or a list of "
+                           "file paths or {path, effective} mappings")
+    files = []
+    for i, item in enumerate(items):
         item = {"path": item} if isinstance(item, str) else item
         if not isinstance(item, dict) or not isinstance(item.get("path"), str) or set(item) - {"path", "effective"}:
             raise CodegovError(f"{path}: reference.mue[{i}]: expected a file path or a mapping with path (and "
@@ -178,8 +240,22 @@ def load_rules(path: str | Path, payer_rule_files: Iterable[str | Path] = ()) ->
         except ValueError:
             raise CodegovError(f"{path}: reference.mue[{i}].effective: expected a date YYYY-MM-DD, found "
                                f"{eff!r}") from None
-        ruleset.mue.append((base / item["path"], eff))
-    return ruleset
+        files.append((base / item["path"], eff))
+    return ptp, EditSource("mue", "reference.mue", path, files=tuple(files)), setting
+
+
+def _quarter(path: Path, key: str, value: Any, allow: bool) -> str | None:
+    """The quarter a ptp/mue value names (`in-force`, 2026Q3, 2026-07-01), or None for a list of files."""
+    if isinstance(value, dt.date):  # YAML reads an unquoted 2026-07-01 as a date
+        value = value.isoformat()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    if not allow or not value.strip():
+        raise CodegovError(f"{path}: {key}: expected a list of file paths"
+                           + ("" if not allow else ", `in-force` or a stored quarter (2026Q3)"))
+    return value.strip()
 
 
 def _payers_section(path: Path) -> Any:

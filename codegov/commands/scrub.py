@@ -4,7 +4,9 @@ Input: a CSV with one row per service line (claim_id, line, patient_id, patient_
 payer, place_of_service, procedure_code, modifiers, units, minutes, charge, diagnosis_codes, provider_npi).
 Output: one finding per problem (claim_id, line, rule, severity, message, suggested fix, row), as CSV,
 JSON or Markdown. The rules, their severities and per-payer parameters live in a YAML rule file
-(default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables.
+(default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables, NCCI PTP
+edits and MUEs against the stored quarter in force on each date of service (or the files the rule file
+names).
 Large files are read in chunks (each claim's lines must be together). Exit status 0, or 2 with
 --fail-on when a finding of that severity is found; 1 on an error.
 """
@@ -50,6 +52,7 @@ def same_file(a: Path, b: Path) -> bool:
 def run(args) -> int:
     from claims.scrub import Scrubber, render
     from codegov.options import releases_folder, write_output
+    from ingest.edits import EditTables
     from ingest.model import CodegovError
     from ingest.repository import ReleaseRepository
 
@@ -62,8 +65,9 @@ def run(args) -> int:
             if same_file(args.output, given):
                 raise CodegovError(f"--output {args.output} is {what} ({given}): the findings would replace it; "
                                    "write them to another file")
-    history = ReleaseRepository(releases_folder(args), args.codesets).history()
-    scrubber = Scrubber.from_files(rules, args.payer_rules, history)
+    releases = releases_folder(args)
+    history = ReleaseRepository(releases, args.codesets).history()
+    scrubber = Scrubber.from_files(rules, args.payer_rules, history, EditTables(releases))
     findings = scrubber.scrub_file(args.claims, args.chunk_lines, args.ignore_unknown_columns)
     write_output(render(findings, args.format), args.output)
     errors = int((findings["severity"] == "error").sum())

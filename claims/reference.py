@@ -1,0 +1,247 @@
+"""The NCCI tables the PTP and MUE rules read, chunk by chunk of claim lines.
+
+A rule file's `reference:` section names, for the PTP edits and the MUE table each (claims.rules.settings):
+- `in-force`: the stored quarter in force on each date of service (ingest.edits.EditTables). Per chunk only
+  the chunk's distinct procedure codes over the chunk's span of dates are read (the Parquet files are
+  sorted on the code: a few row groups); each quarter answers for the dates it is in force, so an edit
+  added or deleted in a later quarter's file changes the answer on that quarter's dates only. A line on a
+  date no stored quarter covers is not checked, and Scrubber.notes() says how many and what is stored.
+- a quarter name (`2026Q3`, `2026-Q3`, `NCCI PTP 2026 Q3` or the id `2026-07-01`): that stored quarter for
+  every date of service, read per chunk for the chunk's codes (a PTP edit still by its own effective and
+  deletion dates).
+- a list of files in the CMS layouts (an organisation's own): parsed once by ingest.parse_edits, the one
+  parser per layout. An MUE file applies from the date in its name (or its `effective:`) until the next
+  file's; lines dated before the first file are not checked, and the notes say so.
+
+`setting` (practitioner | hospital) chooses which NCCI setting's stored tables are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from claims.read import Lines
+from claims.rules.base import Context, Gap, MueTable
+from claims.rules.settings import EditSource, RuleSet
+from ingest.model import CodegovError
+from ingest.systems import edit_set
+
+PTP_COLUMNS = ("column1", "column2", "prior_1996", "effective", "deletion", "modifier_indicator", "rationale")
+MUE_COLUMNS = ("code", "mue", "mai", "rationale")
+SETTING_FILES = {"ptp": {"practitioner": "ccipra", "hospital": "ccioph"},
+                 "mue": {"practitioner": "PractitionerServices", "hospital": "OutpatientHospitalServices"}}
+
+
+def empty_ptp() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in ("effective", "deletion") else
+                                      (bool if c == "prior_1996" else object)) for c in PTP_COLUMNS})
+
+
+def ptp_frame(table: pa.Table) -> pd.DataFrame:
+    """PTP rows (ingest.parse_edits.PTP_SCHEMA) as the PTP rule reads them: deletion NaT = none."""
+    if not table.num_rows:
+        return empty_ptp()
+    frame = table.select(list(PTP_COLUMNS)).to_pandas(date_as_object=False)
+    for c in ("effective", "deletion"):
+        frame[c] = frame[c].astype("datetime64[ns]")
+    return frame
+
+
+def mue_frame(table: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    frame = table.to_pandas() if isinstance(table, pa.Table) else table
+    return frame[list(MUE_COLUMNS)].astype({"code": object, "rationale": object}).reset_index(drop=True)
+
+
+def _day(value: dt.date) -> np.datetime64:
+    return np.datetime64(value, "ns")
+
+
+def ptp_from_files(paths, setting: str) -> pd.DataFrame:
+    """All parts of a quarter (f1..f4) of one's own PTP files as one table."""
+    from ingest.parse_edits import parse_ptp
+
+    tables = [parse_ptp(p, setting) for p in paths]
+    return ptp_frame(pa.concat_tables(tables)) if tables else empty_ptp()
+
+
+def mue_from_file(path: Path, effective: dt.date | None, setting: str) -> MueTable:
+    """One's own MUE table, applying from `effective` or the date in its name (..._Eff_MM-DD-YYYY.csv)."""
+    from ingest.model import ParseError
+    from ingest.parse_edits import MUE_CAPTIONS, mue_effective, mue_rows
+
+    effective = effective or mue_effective(path)
+    if effective is None:
+        raise ParseError(path, None, "expected the effective date in the file name (..._Eff_MM-DD-YYYY.csv) "
+                                     "or an `effective:` date for it in the rule file")
+    rows = mue_rows(path, MUE_CAPTIONS[setting])
+    frame = pd.DataFrame([r[:4] for r in rows], columns=list(MUE_COLUMNS))
+    return MueTable(_day(effective), None, mue_frame(frame.astype({"mue": np.int32, "mai": np.int8})))
+
+
+def uncovered(system: str) -> str:
+    """What the notes call the lines no stored quarter of `system` answers for."""
+    return f"lines on dates no stored {edit_set(system).short} quarter covers"
+
+
+def quarter_names(release_id: str, label: str, short: str) -> set[str]:
+    """What a stored quarter answers to (lower case): its id, its label with and without the set's short
+    name, and the aliases discovery gives quarterly releases (codesets/discovery.toml): 2026Q3, 2026-Q3."""
+    names = {release_id, label, label.removeprefix(short + " ")}
+    day = dt.date.fromisoformat(release_id)
+    if day.day == 1 and day.month in (1, 4, 7, 10):
+        q = (day.month - 1) // 3 + 1
+        names |= {f"{day.year}Q{q}", f"{day.year}-Q{q}"}
+    return {n.lower() for n in names}
+
+
+@dataclass
+class _Table:
+    """One of the two tables (ptp, mue) as the rule file names it, resolved against the store."""
+
+    source: EditSource
+    pinned: str | None = None  # the stored release id of a pinned quarter
+    windows: tuple = ()  # in-force: the stored quarters holding the setting (ingest.edits.Window)
+    fixed: object = None  # files: the parsed table (ptp frame, or a list of MueTable)
+
+
+class EditReference:
+    """The PTP and MUE tables of a rule set, for one chunk of lines at a time (load())."""
+
+    def __init__(self, ruleset: RuleSet, edits=None):
+        """edits: an ingest.edits.EditTables (the stored quarters), needed for `in-force` and a pinned quarter.
+        Without one, `in-force` has nothing stored: every line is left unchecked and the notes say so."""
+        self.edits = edits
+        self.setting = ruleset.setting
+        self.tables = {s.system: self._resolve(s) for s in (ruleset.ptp, ruleset.mue)}
+
+    # -- resolving the rule file's names against the store ----------------------------------------------
+
+    def _stored(self, system: str) -> list[str]:
+        return list(self.edits.ids[system]) if self.edits is not None else []
+
+    def _describe_stored(self, system: str) -> str:
+        ids = self._stored(system)
+        if not ids:
+            return f"none; run `codegov ingest --system {system}` (or `codegov update`) first"
+        short = edit_set(system).short
+        return ", ".join(f"{self.edits.label(system, r).removeprefix(short + ' ')} ({r})" for r in ids)
+
+    def _has_setting(self, system: str, release_id: str) -> bool:
+        counts = self.edits.stored(system, release_id).manifest.get("rows_by_setting")
+        return counts is None or bool(counts.get(self.setting))
+
+    def _resolve(self, source: EditSource) -> _Table:
+        system, short = source.system, edit_set(source.system).short
+        if not source.stored:
+            return _Table(source, fixed=self._read_files(source))
+        if self.edits is None and not source.in_force:
+            raise CodegovError(f"{source.where()}: {source.quarter} names a stored {short} quarter, but no "
+                               "releases folder was opened (ingest.edits.EditTables)")
+        if source.in_force:
+            if self.edits is None:
+                return _Table(source)
+            if not self._stored(system):
+                raise CodegovError(f"{source.where()}: in-force, but no {short} quarter is stored in "
+                                   f"{self.edits.out}; run `codegov ingest --system {system}` (or `codegov update`) "
+                                   "first")
+            windows = tuple(w for w in self.edits.windows(system) if self._has_setting(system, w.release))
+            if not windows:
+                raise CodegovError(f"{source.rule_file}: reference.setting: {self.setting}, but no stored {short} "
+                                   f"quarter holds the {self.setting} table ({SETTING_FILES[system][self.setting]} "
+                                   f"files); stored: {self._describe_stored(system)}")
+            return _Table(source, windows=windows)
+        wanted = source.quarter.lower()
+        match = [r for r in self._stored(system) if wanted in quarter_names(r, self.edits.label(system, r), short)]
+        if not match:
+            raise CodegovError(f"{source.where()}: {source.quarter} is not a stored {short} quarter; stored: "
+                               f"{self._describe_stored(system)}")
+        if not self._has_setting(system, match[0]):
+            raise CodegovError(f"{source.rule_file}: reference.setting: {self.setting}, but the stored {short} "
+                               f"quarter {source.quarter} has no {self.setting} table "
+                               f"({SETTING_FILES[system][self.setting]} files)")
+        return _Table(source, pinned=match[0])
+
+    def _read_files(self, source: EditSource):
+        for i, (path, _) in enumerate(source.files):
+            if not Path(path).is_file():
+                raise CodegovError(f"{source.where()}[{i}]: no such file {path}")
+        if source.system == "ptp":
+            return ptp_from_files([p for p, _ in source.files], self.setting)
+        return [mue_from_file(p, eff, self.setting) for p, eff in source.files]
+
+    # -- per chunk ---------------------------------------------------------------------------------------
+
+    def load(self, ctx: Context, lines: Lines) -> None:
+        """Set ctx.ptp, ctx.mue and ctx.gaps for this chunk."""
+        f = lines.frame
+        dos = f["dos"].to_numpy()
+        dated = ~np.isnat(dos)
+        codes: list[str] = []
+        first = last = None
+        if dated.any():
+            codes = [c for c in pd.unique(f["code"].to_numpy(object)[dated]) if c]
+            first = pd.Timestamp(dos[dated].min()).date()
+            last = pd.Timestamp(dos[dated].max()).date()
+        ctx.gaps = {}
+        ctx.ptp = self._ptp(ctx, dos, dated, codes, first, last)
+        ctx.mue = self._mue(ctx, dos, dated, codes, first, last)
+
+    def _gap(self, ctx: Context, system: str, dated: np.ndarray, covered: np.ndarray) -> None:
+        ctx.gaps[system] = Gap(dated & ~covered, uncovered(system))
+
+    def _covered(self, windows, dos: np.ndarray) -> np.ndarray:
+        covered = np.zeros(len(dos), bool)
+        for w in windows:
+            covered |= (dos >= _day(w.start)) & (dos < _day(w.end))
+        return covered
+
+    def _ptp(self, ctx, dos, dated, codes, first, last) -> pd.DataFrame:
+        t = self.tables["ptp"]
+        if not t.source.stored:
+            return t.fixed
+        if t.source.in_force:
+            self._gap(ctx, "ptp", dated, self._covered(t.windows, dos))
+            if self.edits is None or not codes:
+                return empty_ptp()
+            return self.edits.ptp_frame(codes, first, last, self.setting)
+        if not codes:
+            return empty_ptp()
+        return ptp_frame(self.edits.ptp(t.pinned, codes, setting=self.setting))
+
+    def _mue(self, ctx, dos, dated, codes, first, last) -> list[MueTable]:
+        t = self.tables["mue"]
+        if not t.source.stored:
+            if t.fixed:
+                start = min(m.start for m in t.fixed)
+                ctx.gaps["mue"] = Gap(dated & (dos < start), "lines dated before the first MUE file of the rule "
+                                                             "file")
+            return t.fixed
+        if t.source.in_force:
+            self._gap(ctx, "mue", dated, self._covered(t.windows, dos))
+            if self.edits is None or not codes:
+                return []
+            windows = self.edits.windows_between("mue", first, last)
+            frames = self.edits.mue_frames(codes, first, last, self.setting)
+            return [MueTable(_day(w.start), _day(w.end), mue_frame(frame))
+                    for w, frame in zip(windows, frames, strict=True)]
+        if not codes:
+            return []
+        return [MueTable(None, None, mue_frame(self.edits.rows("mue", t.pinned, codes, setting=self.setting)))]
+
+    # -- for the notes -----------------------------------------------------------------------------------
+
+    def coverage(self, system: str) -> str:
+        """'NCCI PTP quarters stored (practitioner): 2026 Q3, 2026 Q4, in force 2026-07-01 to 2027-01-28'."""
+        t = self.tables[system]
+        short = edit_set(system).short
+        if not t.windows:
+            return f"{short} quarters stored ({self.setting}): none (run `codegov ingest --system {system}`)"
+        names = ", ".join(w.label.removeprefix(short + " ") for w in t.windows)
+        end = t.windows[-1].end - dt.timedelta(days=1)
+        return f"{short} quarters stored ({self.setting}): {names}, in force {t.windows[0].start} to {end}"
