@@ -365,6 +365,7 @@ class Sandbox:
                        "event_name": event},
             "steps": {},
             "needs": {},
+            "vars": {},  # repository variables: none set (CODEGOV_EDIT_TABLES_IN_GIT unset)
         }
         scratch = workspace.parent / f"runner-{len(list(workspace.parent.glob('runner-*')))}"
         scratch.mkdir()
@@ -588,14 +589,19 @@ def test_first_run_commits_exactly_the_release_tables_and_pages(sandbox, first_r
     on_disk = {p.relative_to(job.workspace).as_posix()
                for folder in ("codesets/releases", "site_src/generated")
                for p in (job.workspace / folder).rglob("*") if p.is_file()}
-    assert committed == on_disk  # every release table and generated page, nothing else
+    # every release table and generated page, nothing else; the edit tables' Parquet stays out of git
+    # (AMA-licensed CPT codes, tens of MB a quarter) unless CODEGOV_EDIT_TABLES_IN_GIT=true: their manifests go in
+    edit_tables = {p for p in on_disk if p.endswith(".parquet")}
+    assert edit_tables and committed == on_disk - edit_tables
+    assert "codesets/releases/ptp/2026-10-01.manifest.json" in committed
     assert "codesets/releases/icd10cm/2025-10-01.csv" in committed
     assert "codesets/releases/hcpcs/2019-01-01.csv" in committed
     if (job.workspace / "site_src" / "generated").is_dir():
         assert any(p.startswith("site_src/generated/") for p in committed)
     message = sandbox.git(sandbox.origin, "log", "-1", "--format=%an <%ae>%n%B", head)
     assert message.startswith("github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>\n"
-                              "Code-set update: ICD-10-CM 2025-10-01, HCPCS 2019-01-01, POS 2024-08-01\n")
+                              "Code-set update: ICD-10-CM 2025-10-01, HCPCS 2019-01-01, POS 2024-08-01, "
+                              "NCCI PTP 2026-10-01, MUE 2026-10-01, add-on codes 2026-10-01, PFS RVUs 2026-10-01\n")
     assert "- ICD-10-CM 2024-10-01: added" in message
     assert sandbox.git(job.workspace, "status", "--porcelain") == ""
 

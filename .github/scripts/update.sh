@@ -45,6 +45,9 @@ codegov "${args[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
+# The edit tables' Parquet is not committed (commit.sh) unless CODEGOV_EDIT_TABLES_IN_GIT=true: a rerun that
+# writes it again from the cache changes nothing the pull request shows.
+if [ "${CODEGOV_EDIT_TABLES_IN_GIT:-false}" != "true" ]; then tracked+=(":(exclude)codesets/releases/*/*.parquet"); fi
 changed=false
 if [ "$status" -eq 0 ] &&
   [ -n "$(git status --porcelain --ignored --untracked-files=all -- "${tracked[@]}")" ]; then
