@@ -173,8 +173,11 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
             result.changed_files.append(report_dir / name)
     result.say(f"report  {report_dir}/pr-body.md")
 
-    # 5. render: playbooks, notices, what changed, checks, history, inventory pages
-    if opts.render:
+    # 5. render: playbooks, notices, what changed, checks, history, inventory pages; not from releases a
+    #    gate refused (the report above says which gate; the site keeps what it showed before)
+    if opts.render and not result.checks_passed:
+        result.say("render  skipped: a release gate failed, and no page is rendered from a release it refused")
+    if opts.render and result.checks_passed:
         from playbooks.write import GENERATED
 
         generated = opts.docs_dir / GENERATED
@@ -188,7 +191,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                    f"{len(rendered.removed)} removed")
 
     # 6. site: the MkDocs build (strict: a broken link fails the update)
-    if opts.site:
+    if opts.site and result.checks_passed:
         from playbooks.build import build_site
 
         site_dir = build_site(opts.mkdocs_config, strict=True)

@@ -123,3 +123,36 @@ def test_pr_body_and_home_page_open_with_the_banner(codesets, tmp_path):
     config = {"docs_dir": str(tmp_path / "docs")}
     assert on_page_markdown(f"# Home\n\n{HOME_MARKER}\n", page, config, None) == f"# Home\n\n{home}\n"
     assert on_page_markdown("# Other\n", page, config, None) == "# Other\n"
+
+
+def test_a_failed_release_gate_renders_no_page(tmp_path, monkeypatch):
+    """The release gates stop the run before any page is rendered from a release they refused; the report
+    (what a person reads to see why) is still written."""
+    import checks.runner
+    from codegov.update import UpdateOptions, run_update
+
+    class Refused:
+        def to_dict(self):
+            return {"suites": [], "summary": {"passed": 0, "failed": 1, "not checked": 0}}
+
+        def suite_success(self, suite):
+            return False
+
+        def summary(self):
+            return {"passed": 0, "failed": 1, "not checked": 0}
+
+    monkeypatch.setattr(checks.runner, "run_checks", lambda **kwargs: Refused())
+    monkeypatch.setattr("checks.report.render_markdown", lambda data, heading="##": "## Checks\n\n1 failed\n")
+    monkeypatch.setattr("checks.report.write_results", lambda data, out: [])
+    codesets = tmp_path / "codesets"
+    codesets.mkdir()
+    for name in ("sources.toml", "pos.csv", "discovery.toml"):
+        shutil.copy(CODESETS / name, codesets)
+    opts = UpdateOptions(codesets=codesets, mirror=CODESETS / "sample", offline=True, build=tmp_path / "build",
+                         inventory=CODESETS / "inventory", site=True, docs_dir=tmp_path / "docs",
+                         releases_dir=codesets / "releases", on=TODAY, workers=1)
+    result = run_update(opts)
+    assert not result.checks_passed
+    assert "render  skipped: a release gate failed, and no page is rendered from a release it refused" in result.log
+    assert not (tmp_path / "docs" / "generated").exists()
+    assert (tmp_path / "build" / "report" / "pr-body.md").is_file()
