@@ -130,7 +130,7 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
     release, files, table = built.release, built.files, built.table
     evidence = built.evidence
     if previous is not None:
-        evidence = prove(release, files, table, previous[1], previous[0])
+        evidence = prove(release, files, table, previous[1], previous[0], evidence=list(built.evidence))
     path = table_path(out, release.system, release.id)
     old_manifest = read_manifest(out, release.system, release.id)
     if old_manifest and not accept_changed and "curated" not in files and not torn(out, release.system, release.id):

@@ -58,8 +58,12 @@ def check_file_years(release: Release, files: dict[str, Path]) -> None:
 
 
 def prove(release: Release, files: dict[str, Path], table: pd.DataFrame, previous: pd.DataFrame | None = None,
-          previous_label: str = "") -> list[str]:
-    """The evidence that `table` is what the publisher released, or a ParseError at the first problem."""
+          previous_label: str = "", evidence: list[str] | None = None) -> list[str]:
+    """The evidence that `table` is what the publisher released, or a ParseError at the first problem.
+
+    evidence: what the proof on the release's own files gave (its first run); with it and a previous
+    release, HCPCS runs only the comparison with the previous release (the xlsx copy and the transaction
+    report are not read twice) and returns the evidence with its 'not compared' line replaced."""
     if release.system == "icd10cm":
         from ingest.proof_icd10cm import prove_icd10cm
 
@@ -69,5 +73,8 @@ def prove(release: Release, files: dict[str, Path], table: pd.DataFrame, previou
             from ingest.proof_hcpcs import prove_hcpcs
         except ImportError:  # pragma: no cover - until the HCPCS proof lands
             return ["HCPCS proof not available"]
+        if evidence is not None and previous is not None:
+            kept = [e for e in evidence if not e.startswith("action codes against the previous release:")]
+            return kept + prove_hcpcs(files, table, previous, release.id, previous_only=True)
         return prove_hcpcs(files, table, previous, release.id)
     return ["the curated list is reviewed in git; read_pos_csv checks its rows"]
