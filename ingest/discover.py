@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urljoin
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from ingest.model import SYSTEMS, CodegovError, Release
 from ingest.systems import RELEASED
@@ -50,6 +50,8 @@ class PageRule:
     month: int | None
     role: str = "files"  # files | extra
     required: bool = False
+    all_links: bool = False  # `all = true`: every link it matches is a file of the release (PTP parts, MUE tables)
+    follow: re.Pattern | None = None  # links to sub-pages (one per release) whose links `link` is matched on
 
     @property
     def templated(self) -> bool:
@@ -172,8 +174,7 @@ def load_rules(codesets: Path) -> dict[str, SystemRules]:
             mirror = [FolderRule(re.compile(r["folder"], re.I) if "folder" in r else None,
                                  re.compile(r["file"], re.I) if "file" in r else None, _month(r.get("month")))
                       for r in table.get("mirror", [])]
-            pages = [PageRule(r["url"], re.compile(r["link"], re.I), _month(r.get("month")), r.get("role", "files"),
-                              bool(r.get("required", False))) for r in table.get("pages", [])]
+            pages = [_page_rule(r) for r in table.get("pages", [])]
         except (KeyError, re.error, ValueError, TypeError) as exc:
             raise CodegovError(f"{path}: [{system}] rule is incomplete or invalid ({type(exc).__name__}: {exc})") \
                 from None
@@ -181,6 +182,21 @@ def load_rules(codesets: Path) -> dict[str, SystemRules]:
                                     tuple(int(m) for m in table.get("optional", ())), mirror, pages,
                                     bool(table.get("from_curated", False)))
     return rules
+
+
+_PAGE_KEYS = {"url", "link", "month", "role", "required", "all", "follow"}
+
+
+def _page_rule(r: dict) -> PageRule:
+    unknown = sorted(set(r) - _PAGE_KEYS)
+    if unknown:  # a misspelt `all` or `follow` would silently take one file, or read no sub-page
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} in a pages rule; expected "
+                         f"{', '.join(sorted(_PAGE_KEYS))}")
+    if r.get("role", "files") not in ("files", "extra"):
+        raise ValueError(f"role = {r['role']!r}; expected 'files' or 'extra'")
+    return PageRule(r["url"], re.compile(r["link"], re.I), _month(r.get("month")), r.get("role", "files"),
+                    bool(r.get("required", False)), bool(r.get("all", False)),
+                    re.compile(r["follow"], re.I) if "follow" in r else None)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -248,16 +264,26 @@ def _folder_release(sr: SystemRules, folder: Path) -> Found | None:
 
 @dataclass
 class PageResult:
-    """What one listing page gave: its URL, whether it answered, the links that matched."""
+    """What one listing page gave: its URL, whether it answered, the links that matched (a `follow` rule's
+    page: the sub-page links, each followed or not)."""
 
     rule: PageRule
     url: str
     status: str  # ok | not posted | failed: ...
     matched: list[str] = field(default_factory=list)
+    via: str = ""  # a sub-page: the listing page that linked to it
 
 
 def _fy(day: dt.date) -> int:
     return day.year + (1 if day.month >= 10 else 0)
+
+
+def _years(known: Iterable[Release], on: dt.date, fiscal: bool = False) -> range:
+    """The years a run looks at: from the newest known release's to the one after the run date's."""
+    newest = max((r.effective for r in known), default=on)
+    if fiscal:
+        return range(min(_fy(newest), _fy(on)), _fy(on) + 2)
+    return range(min(newest.year, on.year), on.year + 2)
 
 
 def page_urls(rule: PageRule, known: Iterable[Release], on: dt.date) -> list[str]:
@@ -265,21 +291,62 @@ def page_urls(rule: PageRule, known: Iterable[Release], on: dt.date) -> list[str
     release's to the one after the run date's ({year}: calendar years, {fy}: fiscal years)."""
     if not rule.templated:
         return [rule.url]
-    newest = max((r.effective for r in known), default=on)
-    if "{fy}" in rule.url:
-        years = range(min(_fy(newest), _fy(on)), _fy(on) + 2)
-    else:
-        years = range(min(newest.year, on.year), on.year + 2)
     out = []
-    for y in years:
+    for y in _years(known, on, fiscal="{fy}" in rule.url):
         url = rule.url.format(year=y, fy=y)
         if url not in out:
             out.append(url)
     return out
 
 
+# CMS links the files that hold CPT codes through its AMA licence page: /license/ama?file=/files/zip/x.zip
+# (the older site: /apps/ama/license.asp?file=...). Downloading the file is accepting the terms that page
+# shows; the file itself is served at the path `file=` names, on the same host.
+LICENCE_PATHS = ("/license/ama", "/apps/ama/license.asp")
+
+
+def is_licence_link(url: str) -> bool:
+    """Whether an absolute link is the AMA licence page (whatever it asks for)."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and unquote(parts.path).rstrip("/").lower() in LICENCE_PATHS
+
+
+def unwrap_licence(url: str) -> str | None:
+    """The file an AMA licence link names, as an absolute percent-decoded URL on the licence page's host:
+    https://www.cms.gov/license/ama?file=%2Ffiles%2Fzip%2Fx.zip&t=1 -> https://www.cms.gov/files/zip/x.zip.
+    None when it names no file or one codegov will not fetch: another host (https://evil/..., //evil/...),
+    a scheme other than http(s) (javascript:, file:, ftp:), a '..' segment however encoded, a backslash or
+    a control character, a path not from the root, or two different `file=` values."""
+    parts = urlsplit(url)
+    values = {v.strip() for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.strip().lower() == "file"}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    for _ in range(4):  # %252e%252e is '..' too: decode until nothing changes
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    else:
+        return None  # still encoded after four rounds: nothing an official link does
+    if not value or "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return None
+    target = urlsplit(value)
+    if target.scheme or target.netloc:
+        if target.scheme.lower() not in ("http", "https", "") or target.netloc.lower() != parts.netloc.lower():
+            return None
+    elif not target.path.startswith("/"):
+        return None
+    if ".." in target.path.split("/"):
+        return None
+    path = re.sub(r"/{2,}", "/", target.path)  # /files/zip//x.zip, as CMS has posted
+    scheme = target.scheme.lower() or parts.scheme.lower()
+    return f"{scheme}://{parts.netloc}{path}" + (f"?{target.query}" if target.query else "")
+
+
 def links_of(html: bytes | str, base_url: str) -> list[str]:
-    """Every link (a href) of a listing page, absolute and percent-decoded."""
+    """Every link (a href) of a listing page, absolute and percent-decoded. An AMA licence link is the file
+    it names (unwrap_licence); one naming no file, or a file codegov will not fetch, is left out."""
     from lxml import html as lxml_html
 
     if not html or not str(html if isinstance(html, str) else html[:1]).strip():
@@ -288,7 +355,61 @@ def links_of(html: bytes | str, base_url: str) -> list[str]:
         doc = lxml_html.fromstring(html)
     except (ValueError, TypeError, SyntaxError):
         return []
-    return [unquote(urljoin(base_url, h.strip())) for h in doc.xpath("//a/@href") if h and h.strip()]
+    out = []
+    for href in doc.xpath("//a/@href"):
+        if not href or not href.strip():
+            continue
+        link = urljoin(base_url, href.strip())
+        if is_licence_link(link):
+            target = unwrap_licence(link)
+            if target is not None:
+                out.append(target)
+            continue
+        out.append(unquote(link))
+    return out
+
+
+@dataclass
+class _Pages:
+    """One discovery pass over the listing pages: each page read once, what each gave, the links found."""
+
+    get: Callable[[str], bytes | None]
+    results: list[PageResult] = field(default_factory=list)
+    found: dict[tuple[str, str], dict] = field(default_factory=dict)
+    cache: dict[str, bytes | None] = field(default_factory=dict)
+
+    def read(self, url: str, rule: PageRule, via: str = "") -> list[str] | None:
+        """The page's links; None (and a result saying why) when it is not posted or failed."""
+        if url not in self.cache:
+            try:
+                self.cache[url] = self.get(url)
+            except CodegovError as exc:
+                self.cache[url] = None
+                self.results.append(PageResult(rule, url, f"failed: {exc}", via=via))
+                return None
+        if self.cache[url] is None:
+            self.results.append(PageResult(rule, url, "not posted", via=via))
+            return None
+        return links_of(self.cache[url], url)
+
+    def take(self, sr: SystemRules, rule: PageRule, links: list[str], url: str) -> list[str]:
+        """The links `rule` matches, each added to the release its named groups give."""
+        matched = []
+        for link in links:
+            m = rule.link.search(link)
+            if not m:
+                continue
+            effective = _effective(m.groupdict(), rule.month)
+            if effective is None:
+                continue
+            matched.append(link)
+            entry = self.found.setdefault((sr.system, effective.isoformat()),
+                                          {"release": sr.release(effective), "files": [], "extra": [],
+                                           "evidence": url})
+            bucket = entry["extra" if rule.role == "extra" else "files"]
+            if link not in (b[0] for b in bucket):
+                bucket.append((link, rule.all_links))
+        return matched
 
 
 def discover_pages(rules: dict[str, SystemRules], get: Callable[[str], bytes | None], *, on: dt.date,
@@ -296,52 +417,48 @@ def discover_pages(rules: dict[str, SystemRules], get: Callable[[str], bytes | N
                    ) -> tuple[list[Found], list[PageResult]]:
     """Releases the listing pages link to. get(url) -> the page's bytes, or None when it is not posted
     (404); it raises CodegovError when the page cannot be read. Returns the releases found (files in rule
-    order; a release's first page wins) and what each page gave."""
-    found: dict[tuple[str, str], dict] = {}
-    results: list[PageResult] = []
+    order; a release's first page wins) and what each page gave. A `follow` rule reads the sub-pages its
+    page links to for the years a templated page would be read (the PFS page's RVU26C, RVU26D ...) and
+    matches `link` on them."""
+    run = _Pages(get)
     for system in systems or SYSTEMS:
         sr = rules.get(system)
         if sr is None:
             continue
         releases = (known or {}).get(system, [])
-        cache: dict[str, bytes | None] = {}
+        run.cache = {}
         for rule in sr.pages:
             for url in page_urls(rule, releases, on):
-                if url not in cache:
-                    try:
-                        cache[url] = get(url)
-                    except CodegovError as exc:
-                        results.append(PageResult(rule, url, f"failed: {exc}"))
-                        cache[url] = None
-                        continue
-                body = cache[url]
-                if body is None:
-                    results.append(PageResult(rule, url, "not posted"))
+                links = run.read(url, rule)
+                if links is None:
                     continue
-                matched = []
-                for link in links_of(body, url):
-                    m = rule.link.search(link)
-                    if not m:
-                        continue
-                    effective = _effective(m.groupdict(), rule.month)
-                    if effective is None:
-                        continue
-                    matched.append(link)
-                    entry = found.setdefault((system, effective.isoformat()),
-                                             {"release": sr.release(effective), "files": [], "extra": [],
-                                              "evidence": url})
-                    bucket = entry["extra" if rule.role == "extra" else "files"]
-                    if link not in bucket:
-                        bucket.append(link)
-                results.append(PageResult(rule, url, "ok", matched))
+                if rule.follow is None:
+                    run.results.append(PageResult(rule, url, "ok", run.take(sr, rule, links, url)))
+                    continue
+                subs = []
+                for link in links:
+                    if rule.follow.search(link) and link != url and link not in subs:
+                        subs.append(link)
+                run.results.append(PageResult(rule, url, "ok", subs))
+                years = _years(releases, on)
+                for sub in subs:
+                    effective = _effective(rule.follow.search(sub).groupdict(), rule.month)
+                    if effective is None or effective.year not in years:
+                        continue  # an older year's page (or one the follow pattern gives no date)
+                    sub_links = run.read(sub, rule, via=url)
+                    if sub_links is not None:
+                        run.results.append(PageResult(rule, sub, "ok", run.take(sr, rule, sub_links, sub), via=url))
     out = []
-    for (_, _), entry in sorted(found.items()):
+    for (_, _), entry in sorted(run.found.items()):
         if not entry["files"]:  # an extra file (a conversion table) alone is not a release
             continue
-        # the first page's link (rule order: CMS before CDC), and the first extra file (the conversion table)
-        urls = (entry["files"][0], *entry["extra"][:1])
+        # the first page's link (rule order: CMS before CDC), or every link of an `all` rule (the PTP parts);
+        # and the first extra file (the conversion table)
+        files = entry["files"]
+        urls = [link for link, every in files if every] if files[0][1] else [files[0][0]]
+        urls += [link for link, _ in entry["extra"][:1]]
         out.append(Found(entry["release"], urls=tuple(urls), evidence=entry["evidence"]))
-    return out, results
+    return out, run.results
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -378,8 +495,11 @@ class Discovery:
     log: list[str] = field(default_factory=list)
 
     def missing_required(self) -> list[PageResult]:
-        """Required pages (rules that always match on the real page) that answered and matched nothing."""
-        return [p for p in self.pages if p.rule.required and (p.status != "ok" or not p.matched)]
+        """Required pages (rules that always match on the real page) that answered and matched nothing, by
+        any rule reading that page (the add-on code page's rules each take one naming of its zips); a
+        sub-page a `follow` rule read is not itself required (its listing page is)."""
+        hit = {p.url for p in self.pages if p.status == "ok" and p.matched}
+        return [p for p in self.pages if p.rule.required and not p.via and (p.status != "ok" or p.url not in hit)]
 
 
 def discover(sources, *, mirror: Path | None, cache: Path, offline: bool, on: dt.date,

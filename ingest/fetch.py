@@ -163,17 +163,29 @@ def safe_extract(zip_path: Path, dest: Path, *, max_members: int = MAX_MEMBERS,
 
 
 def resolve_index(source: ReleaseSource, session: requests.Session) -> list[str]:
-    """The download URL(s) a listing page links to, for publishers that rename files at each re-issue."""
+    """The download URL(s) a listing page links to, for publishers that rename files at each re-issue. An
+    AMA licence link is the file it names (ingest.discover.unwrap_licence), matched and fetched as that;
+    one naming a file codegov will not fetch is left out."""
     from lxml import html
+
+    from ingest.discover import is_licence_link, unwrap_licence
 
     try:
         resp = session.get(source.index, timeout=TIMEOUT)
         resp.raise_for_status()
     except requests.RequestException as exc:
         raise FetchError(f"{source.index}: listing page failed ({exc})") from None
-    links = html.fromstring(resp.content).xpath("//a/@href")
     pattern = re.compile(source.link, re.IGNORECASE)
-    hits = sorted({urljoin(source.index, h) for h in links if pattern.search(h)})
+    hits = set()
+    for h in html.fromstring(resp.content).xpath("//a/@href"):
+        url = urljoin(source.index, h)
+        if is_licence_link(url):
+            url = h = unwrap_licence(url)
+            if url is None:
+                continue
+        if pattern.search(h):
+            hits.add(url)
+    hits = sorted(hits)
     if not hits:
         raise NotPublished(f"{source.index}: no link matches {source.link!r}; has {source.release} been published?")
     return hits[-1:]  # the last re-issue sorts last (dated or versioned suffixes)

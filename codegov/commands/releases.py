@@ -5,7 +5,8 @@ A release is known when sources.toml lists it, discovery finds it (the publisher
 source shows is listed as due, and the next one as expected (HCPCS January 2027 in December 2026). States:
 ingested (with its files' sha256 and date), published, listed, due, expected. Exits 1 with --fail-stale
 when a code set's release in force is not ingested; with --check-pages (the weekly live check) when a
-listing page that always matched matches nothing.
+listing page that always matched matches nothing. The edit tables (ptp, mue, aoc, pfs) are listed when
+named with --system (`--system ptp --check-pages` checks the NCCI PTP page).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import sys
 from pathlib import Path
 
 from codegov.options import date
-from ingest.systems import LOADED
+from ingest.systems import EDITS, LOADED
 
 HELP = "every known release: ingested, published, due or expected, and the one in force"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--system", action="append", choices=LOADED, help="only this code set (repeatable)")
+    p.add_argument("--system", action="append", choices=LOADED + EDITS,
+                   help="only this code set (repeatable; default: the code sets; an edit table only when named)")
     p.add_argument("--on", type=date, metavar="DATE", help="which release is in force on DATE (default: today)")
     p.add_argument("--format", choices=("md", "json", "csv"), default="md")
     p.add_argument("--output", type=Path, help="write here instead of standard output")
@@ -56,6 +58,10 @@ def run(args) -> int:
     sources = load_sources(args.codesets)
     found = discover(sources, mirror=args.mirror, cache=args.cache, offline=args.offline, on=on, systems=args.system)
     repo = ReleaseRepository(releases_folder(args, mirror=args.mirror), args.codesets, sources=sources)
+    for system in set(args.system or ()) & set(EDITS):  # stored as Parquet beside the code-set tables
+        from ingest import edit_store
+
+        repo.ids[system] = edit_store.list_releases(repo.out, system)
     statuses, fresh = freshness.check(sources, repo, on, args.system)
     checked = last_checked(args.cache)
     if args.format == "json":
