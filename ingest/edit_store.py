@@ -23,7 +23,8 @@ from ingest.model import CodegovError
 from ingest.store import atomic_write, json_bytes, read_manifest
 from ingest.systems import edit_set
 
-ROW_GROUP_ROWS = 64 * 1024  # small enough that a few codes read a few groups, large enough to compress
+ROW_GROUP_ROWS = 16 * 1024  # small enough that a few codes decode a few groups, large enough to compress
+TAIL_BYTES = 64 * 1024  # the end of the file (the Parquet footer: every row group's statistics) a reader hashes
 
 
 def table_path(out: Path, system: str, release_id: str) -> Path:
@@ -52,7 +53,8 @@ def parquet_bytes(table: pa.Table) -> bytes:
 def write_release(out: Path, system: str, release_id: str, data: bytes, manifest: dict) -> bool:
     """The table, then the manifest that records its sha256 (written last: a crash between the two leaves
     a pair `torn` names). True when a byte changed."""
-    manifest = {**manifest, "table_sha256": hashlib.sha256(data).hexdigest(), "format": "parquet"}
+    manifest = {**manifest, "table_sha256": hashlib.sha256(data).hexdigest(), "format": "parquet",
+                "table_bytes": len(data), "table_tail_sha256": hashlib.sha256(data[-TAIL_BYTES:]).hexdigest()}
     changed = atomic_write(table_path(out, system, release_id), data)
     return atomic_write(manifest_path(out, system, release_id), json_bytes(manifest)) or changed
 
@@ -77,8 +79,31 @@ def torn(out: Path, system: str, release_id: str) -> str:
     return ""
 
 
+def quick_torn(out: Path, system: str, release_id: str, manifest: dict) -> str:
+    """torn() for readers, without hashing the whole table: the size and the sha256 of the last TAIL_BYTES
+    (the footer, which holds every row group's row counts and statistics) must be the manifest's. A table
+    replaced without its manifest (the crash torn() guards against) differs there; `codegov check` and
+    every ingest run the full torn()."""
+    if "table_tail_sha256" not in manifest:  # a manifest from before the quick check: hash it all
+        return torn(out, system, release_id)
+    path = table_path(out, system, release_id)
+    size = path.stat().st_size
+    if size != manifest.get("table_bytes"):
+        return f"{path} is not the file its manifest records ({size:,} bytes, not {manifest.get('table_bytes'):,})"
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read()
+    if hashlib.sha256(tail).hexdigest() != manifest["table_tail_sha256"]:
+        return f"{path} is not the file its manifest records (an ingest was interrupted?)"
+    return ""
+
+
 class StoredEdits:
-    """One stored release, verified against its manifest once, read by codes (pushdown) and columns."""
+    """One stored release, checked against its manifest when opened, read by codes and columns.
+
+    read() prunes row groups with the footer's min/max statistics (the table is sorted on its key, so a
+    code's rows sit in one or two groups), decodes only those groups and columns, then keeps the rows
+    whose values match. The footer is read once per release."""
 
     def __init__(self, out: Path, system: str, release_id: str):
         self.system, self.release_id = system, release_id
@@ -88,29 +113,61 @@ class StoredEdits:
             raise CodegovError(f"{self.path}: no {system} release {release_id} is stored; stored: {known}. Run "
                                f"`codegov ingest --system {system}` first")
         self.manifest = read_manifest(out, system, release_id) or {}
-        problem = torn(out, system, release_id)
+        if not self.manifest:
+            raise CodegovError(f"{manifest_path(out, system, release_id)} is missing; rerun "
+                               f"`codegov ingest --system {system}`")
+        problem = quick_torn(out, system, release_id, self.manifest)
         if problem:
             raise CodegovError(f"{problem}; rerun `codegov ingest --system {system}`")
         self._file = pq.ParquetFile(self.path)
+        meta = self._file.metadata
+        self._index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
+        self._ranges: dict[str, list[tuple]] = {}
 
     @property
     def rows(self) -> int:
         return self._file.metadata.num_rows
 
+    def _group_ranges(self, column: str) -> list[tuple]:
+        """(min, max) of a column per row group, from the footer; None where a group has no statistics."""
+        if column not in self._ranges:
+            meta, i = self._file.metadata, self._index[column]
+            out = []
+            for g in range(meta.num_row_groups):
+                stats = meta.row_group(g).column(i).statistics
+                out.append((stats.min, stats.max) if stats is not None and stats.has_min_max else None)
+            self._ranges[column] = out
+        return self._ranges[column]
+
+    def groups_for(self, **where) -> list[int]:
+        """The row groups whose statistics allow at least one of the values of every column given."""
+        import bisect
+
+        keep = list(range(self._file.metadata.num_row_groups))
+        for column, values in where.items():
+            ranges = self._group_ranges(column)
+            keep = [g for g in keep if ranges[g] is None or (
+                (j := bisect.bisect_left(values, ranges[g][0])) < len(values) and values[j] <= ranges[g][1])]
+        return keep
+
     def read(self, columns=None, **where) -> pa.Table:
         """Rows whose columns are in the given values (column=[values], or one value), e.g.
         read(column1=codes, column2=codes, setting="practitioner"). Row groups whose statistics exclude every
-        value are never read."""
-        expr = None
+        value are never decoded."""
+        where = {c: sorted({v} if isinstance(v, str) else set(v)) for c, v in where.items() if v is not None}
+        names = list(columns) if columns is not None else self._file.schema_arrow.names
+        needed = names + [c for c in where if c not in names]
+        groups = self.groups_for(**where)
+        if not groups:
+            return self._file.schema_arrow.empty_table().select(names)
+        table = self._file.read_row_groups(groups, columns=needed)
+        mask = None
         for column, values in where.items():
-            if values is None:
-                continue
-            if isinstance(values, str):
-                values = [values]
-            values = pa.array(sorted(set(values)), pa.string())
-            term = pc.field(column).isin(values)
-            expr = term if expr is None else expr & term
-        return pq.read_table(self.path, columns=columns, filters=expr)
+            term = pc.is_in(table[column], value_set=pa.array(values, table.schema.field(column).type))
+            mask = term if mask is None else pc.and_(mask, term)
+        if mask is not None:
+            table = table.filter(mask)
+        return table.select(names)
 
     def all(self, columns=None) -> pa.Table:
         return pq.read_table(self.path, columns=columns)

@@ -350,7 +350,9 @@ def test_fee_schedule_indicators_and_payment(stored, tmp_path):
     assert ("code added", "97535", "", "", "", "status A") in kinds(ec)
     pay = ec.payments.set_index("code")
     assert (pay.loc["20610", "nonfac_before"], pay.loc["20610", "nonfac_after"]) == (59.79, 61.12)
-    assert list(ec.payments["code"][:2]) == ["20610", "97110"]  # the largest changes first
+    # the sample inventory's annual_volume: the largest yearly effect first (97110: -$0.67 x 5,200)
+    assert list(ec.payments["code"][:2]) == ["97110", "20610"]
+    assert ec.payments["annual_effect"][0] == round(-0.67 * 5200, 2)
     inv = tmp_path / "inventory.csv"
     inv.write_text(
         "system,code,specialty,owner,annual_volume\ncpt,97110,physical therapy,Rehab,1200\n"

@@ -15,7 +15,7 @@ from tests.conftest import shared
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = sorted((ROOT / "playbooks").glob("*.yml"))
 INVENTORY = ROOT / "codesets" / "inventory" / "inventory.csv"
-HEADER = ["system", "code", "specialty", "service_line", "owner", "notes"]
+HEADER = ["system", "code", "specialty", "service_line", "owner", "notes", "annual_volume"]
 SYSTEMS = {"cpt", "hcpcs", "icd10cm", "pos"}
 TOP_REQUIRED = {"id", "title", "specialty", "owner", "reviewed", "summary", "sections", "codes"}
 TOP_ALLOWED = TOP_REQUIRED | {"references", "modifiers"}
