@@ -510,7 +510,7 @@ def discover(sources, *, mirror: Path | None, cache: Path, offline: bool, on: dt
     from ingest.fetch import DOWNLOAD_MANIFEST, require_mirror
 
     require_mirror(mirror)
-    systems = list(systems or SYSTEMS)
+    systems = list(systems or RELEASED)
     result = Discovery()
     if mirror is not None:
         result.found = discover_mirror(Path(mirror), sources.rules, systems)
