@@ -130,6 +130,10 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.pages import last_checked
 
     result.statuses, result.freshness = freshness.check(sources, repo, opts.on, systems)
+    if edit_systems:  # the edit tables the same way: their stored quarters are the EditTables' ids
+        edit_statuses, edit_fresh = freshness.check(sources, edits, opts.on, edit_systems)
+        result.statuses += edit_statuses
+        result.freshness += edit_fresh
     result.publishers_checked = last_checked(opts.cache) if opts.mirror is None else ""
     for f in result.freshness:
         if not f.ok:

@@ -58,6 +58,12 @@ class EditTables:
             self._open[key] = edit_store.StoredEdits(self.out, system, release_id)
         return self._open[key]
 
+    def manifest(self, system: str, release_id: str) -> dict | None:
+        """A stored quarter's manifest (what ingest.freshness reads), without opening its table."""
+        from ingest.store import read_manifest
+
+        return read_manifest(self.out, system, release_id)
+
     def label(self, system: str, release_id: str) -> str:
         return self.stored(system, release_id).manifest.get("label") or f"{edit_set(system).short} {release_id}"
 
