@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ingest.model import SYSTEMS, CodegovError, Release
+from ingest.model import CodegovError, Release
 from ingest.systems import EDIT_SETS, RELEASED
 
 # Files a release cannot be ingested without; the others are used when present.
