@@ -12,7 +12,24 @@ import sys
 import tomllib
 from pathlib import Path
 
-OK, ERROR, POLICY = 0, 1, 2  # success; an error (bad input, missing file); a tripped --fail-on gate
+# Exit statuses, chosen here once; every command returns one of them and `codegov --help` and the README's
+# Commands section list them (tests/test_cli_exit_status.py holds the three to the same table).
+OK = 0  # success; lookup: the code is valid on the date
+ERROR = 1  # an error: bad input, a missing file, a known error (one line; --debug shows the traceback)
+USAGE = 2  # a usage error: argparse's own status (unknown command or option, a bad option value)
+POLICY = 3  # findings: a tripped --fail-on or check gate; lookup: the code is not valid on the date
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as the shells report it)
+EXIT_STATUSES = (
+    (OK, "success; lookup: the code is valid (billable, or a valid modifier or POS code) on the date"),
+    (ERROR, "an error: bad input, a missing file, an unknown release, a reversed diff range, a pinned file "
+     "releases --verify cannot read (one line on stderr; --debug shows the traceback)"),
+    (USAGE, "a usage error: an unknown command or option, a bad option value (argparse)"),
+    (POLICY, "findings: a failed check gate, a tripped --fail-on (diff, scrub), a failed release gate (update), "
+     "a stale release, a changed file or a listing page that matches nothing (releases --fail-stale, --verify, "
+     "--check-pages); lookup: the code is a header, deleted, not yet effective, unknown, or CPT (never validated)"),
+    (INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+PARTIAL = "partial"  # the folder under check's --out that a partial check writes to (never over the full results)
 MIRROR_FILE = "codegov-mirror.toml"  # a mirror's own settings: where its releases are stored
 RELEASES_ENV = "CODEGOV_RELEASES"
 
@@ -25,16 +42,49 @@ def date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: expected a date as YYYY-MM-DD") from None
 
 
-def add_global_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--codesets", type=Path, default=Path("codesets"),
+def add_global_arguments(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    """--codesets, --releases, --debug and --quiet: on the top-level parser (with their defaults), and with
+    after_command on each command's parser too, so they may come before or after the command. There they
+    default to nothing (argparse.SUPPRESS), so a value given before the command stands unless given again
+    after it; an option the command has of its own (check, diff and render have their own --releases, of the
+    same meaning) is left to the command."""
+    group = parser.add_argument_group("global options (before or after the command)") if after_command else parser
+    taken = set(parser._option_string_actions) if after_command else set()
+
+    def add(flag: str, default, **kw) -> None:
+        if flag not in taken:
+            group.add_argument(flag, default=argparse.SUPPRESS if after_command else default, **kw)
+
+    add("--codesets", Path("codesets"), type=Path, metavar="DIR",
         help="the codesets folder: sources.toml, layouts, inventory, releases (default: ./codesets)")
-    parser.add_argument(
-        "--releases", dest="global_releases", type=Path, metavar="DIR",
-        default=Path(os.environ[RELEASES_ENV]) if os.environ.get(RELEASES_ENV) else None,
+    add("--releases", Path(os.environ[RELEASES_ENV]) if os.environ.get(RELEASES_ENV) else None,
+        dest="global_releases", type=Path, metavar="DIR",
         help=f"the release tables folder (default: ${RELEASES_ENV}, else the folder a mirror's {MIRROR_FILE} "
         "names, else <codesets>/releases)")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on an error")
+    add("--debug", False, action="store_true", help="show the full traceback on an error")
+    add("--quiet", False, action="store_true", dest="quiet",
+        help="no progress or information lines; errors, warnings, findings and the requested output still show")
+
+
+def code_set(text: str) -> str:
+    """The argparse type of every --system option: a code set's or edit table's id, name or alias, any case
+    ('icd10', 'ICD-10-CM', 'HCPCS Level II', 'NCCI PTP') as its id; anything else is returned as given, for
+    the choices check to refuse (with a suggestion: codegov.cli.Parser)."""
+    from ingest import systems
+
+    found = systems.from_alias(text)
+    if found is None:
+        low = text.strip().lower()
+        found = next((s.id for s in systems.EDIT_SETS.values()
+                      if low in (s.id, s.name.lower(), s.short.lower(), *s.aliases)), None)
+    return found or text
+
+
+def info(args, line: str, file=None) -> None:
+    """A progress or information line (on stdout unless file says otherwise), left out with --quiet. Errors,
+    warnings, findings and the output a command was asked for never go through here."""
+    if not getattr(args, "quiet", False):
+        print(line, file=file or sys.stdout, flush=True)
 
 
 def mirror_releases(codesets: Path, mirror: Path | None) -> Path | None:

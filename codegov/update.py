@@ -35,6 +35,7 @@ class UpdateOptions:
     mkdocs_config: Path = Path("mkdocs.yml")
     releases_dir: Path | None = None  # default <codesets>/releases
     workers: int = 2  # processes that parse releases side by side (only for large inputs: ingest_releases)
+    quiet: bool = False  # --quiet: the stage lines are logged, not printed
     on: dt.date = field(default_factory=dt.date.today)  # the run date: which releases are due and in force
 
 
@@ -52,10 +53,12 @@ class UpdateResult:
     publishers_checked: str = ""  # when a listing page last answered (the cache's page index)
     edits: object = None  # the ingest.edits.EditTables of the run
     edit_changes: list = field(default_factory=list)  # ingest.edit_changes.EditChanges per edit table
+    quiet: bool = False  # log the stage lines without printing them (--quiet)
 
     def say(self, line: str) -> None:
         self.log.append(line)
-        print(line, flush=True)
+        if not self.quiet:
+            print(line, flush=True)
 
 
 def run_update(opts: UpdateOptions) -> UpdateResult:
@@ -67,7 +70,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.store import atomic_write, releases_dir
     from playbooks.report import freshness_banner, inventory_deleted_count, render_csv, render_json, render_markdown
 
-    result = UpdateResult()
+    result = UpdateResult(quiet=opts.quiet)
     if opts.checks:  # Great Expectations takes seconds to import: from here, while the releases are ingested
         from checks.context import preload
 
@@ -267,9 +270,14 @@ def summary_line(result: UpdateResult) -> str:
 
 
 def main_update(opts: UpdateOptions) -> int:
+    """The run's exit status: OK, or POLICY when a release gate failed (errors raise, and the command line
+    turns them into ERROR)."""
+    from codegov.options import OK, POLICY
+
     result = run_update(opts)
-    print(summary_line(result))
+    if not opts.quiet:
+        print(summary_line(result))
     if not result.checks_passed:
-        print("Error: a validation gate failed; see build/checks/results.md", file=sys.stderr)
-        return 1
-    return 0
+        print(f"Error: a validation gate failed; see {opts.build / 'checks' / 'results.md'}", file=sys.stderr)
+        return POLICY
+    return OK

@@ -19,6 +19,7 @@ def test_release_gates_pass_on_the_sample_and_reruns_are_byte_identical(codegov,
     status, stdout, stderr = codegov(*args)
     assert status == 0, stdout + stderr
     assert stderr == ""  # no progress bars, no warnings
+    out = out / "partial"  # one suite: a partial run, which never replaces <out>/results.json
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert data["success"] is True and data["summary"]["failed"] == 0
     assert all(tuple(r) == ROW_KEYS for r in data["rows"])
@@ -38,7 +39,8 @@ def test_a_stale_inventory_fails_the_run_with_one_error_line(codegov, sample_rel
     out = tmp_path / "checks"
     status, stdout, stderr = codegov("--codesets", CODESETS, "check", "--releases", sample_releases,
                                      "--inventory", inv, "--suite", "inventory", "--out", out)
-    assert status == 1
+    assert status == 3  # a failed gate: codegov.options.POLICY
+    out = out / "partial"  # one suite: a partial run
     assert stderr.startswith("Error: ") and stderr.count("\n") == 1
     assert "FAILED inventory inventory.csv on 2025-10-01: icd10cm_billable code: 1 failing: G35" in stdout
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -61,7 +63,7 @@ def test_release_and_system_select_one_table(codegov, sample_releases, tmp_path)
     status, stdout, _ = codegov("--codesets", CODESETS, "check", "--releases", sample_releases, "--suite", "release",
                                 "--system", "icd10cm", "--release", "FY2026", "--out", tmp_path / "c")
     assert status == 0
-    data = json.loads((tmp_path / "c" / "results.json").read_text(encoding="utf-8"))
+    data = json.loads((tmp_path / "c" / "partial" / "results.json").read_text(encoding="utf-8"))
     assert {r["target"] for r in data["rows"]} == {"icd10cm 2025-10-01 (FY2026)"}
 
 

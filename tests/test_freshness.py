@@ -80,7 +80,7 @@ def test_releases_command_formats_and_fail_stale(codesets, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "system,id,label,state,in_force,detail,sha256,ingested_at,source"
     assert all(line.startswith("pos,") for line in lines[1:])
-    assert main([*common, "--fail-stale"]) == 1
+    assert main([*common, "--fail-stale"]) == 3  # a finding: codegov.options.POLICY
     text = capsys.readouterr().out
     assert "> [!WARNING]" in text and "| icd10cm | 2026-10-01 (in force) | FY2027 | due |" in text
     assert main([*common, "--fail-stale", "--system", "pos"]) == 0
@@ -89,8 +89,8 @@ def test_releases_command_formats_and_fail_stale(codesets, capsys):
 def test_check_fails_on_a_stale_code_set(codesets, tmp_path, capsys):
     out = tmp_path / "checks"
     assert main(["--codesets", str(codesets), "--releases", str(codesets / "releases"), "check", "--suite",
-                 "freshness", "--on", "2026-12-01", "--out", str(out)]) == 1
-    rows = json.loads((out / "results.json").read_text())["rows"]
+                 "freshness", "--on", "2026-12-01", "--out", str(out)]) == 3  # codegov.options.POLICY
+    rows = json.loads((out / "partial" / "results.json").read_text())["rows"]  # a partial run: out/partial
     assert {(r["target"], r["status"]) for r in rows} == {
         ("icd10cm in force 2026-12-01", "failed"), ("hcpcs in force 2026-12-01", "failed"),
         ("pos in force 2026-12-01", "passed")}

@@ -169,9 +169,9 @@ def test_a_header_only_inventory_fails_the_inventory_check(codegov, sample_relea
     path = write(tmp_path, HEADER)
     status, stdout, _ = codegov("--codesets", CODESETS, "check", "--releases", sample_releases, "--inventory", path,
                                 "--suite", "inventory", "--out", tmp_path / "checks")
-    assert status == 1
+    assert status == 3  # a failed gate: codegov.options.POLICY
     assert "FAILED inventory inventory.csv on 2025-10-01: inventory_loads code: 1 failing: line 1" in stdout
-    [row] = json.loads((tmp_path / "checks" / "results.json").read_text(encoding="utf-8"))["rows"]
+    [row] = json.loads((tmp_path / "checks" / "partial" / "results.json").read_text(encoding="utf-8"))["rows"]
     assert row["gate"] == "inventory_loads" and row["success"] is False
     assert "line 1: inventory.csv has no code rows (only the header)" in row["details"]
 

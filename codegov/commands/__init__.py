@@ -5,5 +5,5 @@ the stages they call are imported inside run(), so `codegov --help` stays fast a
 Great Expectations.
 """
 
-# Order is the order of the data flow; `codegov --help` lists them like this.
-COMMANDS = ("releases", "ingest", "diff", "check", "render", "site", "update", "lookup", "scrub")
+# Order is the order of the data flow (then the shell completion); `codegov --help` lists them like this.
+COMMANDS = ("releases", "ingest", "diff", "check", "render", "site", "update", "lookup", "scrub", "completion")

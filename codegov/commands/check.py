@@ -8,7 +8,10 @@ exists and is billable in the newest release; a deleted one is listed with its r
 are reported as not checked (no CPT data ships). Freshness: for each code set, the release in force on
 --on (default: today) is ingested (see `codegov releases`).
 
-Writes <out>/results.json and <out>/results.md; exits 0 only when every gate passed.
+Writes <out>/results.json and <out>/results.md, the results `codegov render` publishes. A partial run
+(--suite naming fewer than the four suites, or --system or --release) writes <out>/partial/ instead and
+leaves the full results as they were, so the site never shows a subset as the whole. Exits 0 only when
+every gate passed, 3 when a gate failed, 1 on an error (nothing to check, an unknown release).
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from codegov.options import date
+from codegov.options import OK, PARTIAL, POLICY, date
 from ingest.systems import LOADED
 
-HELP = "validate release tables, the inventory and playbooks; exit 1 if a gate fails"
+HELP = f"validate release tables, the inventory and playbooks; exit {POLICY} if a gate fails"
 SUITES = ("release", "inventory", "playbooks", "freshness")  # the order of checks.runner.SUITES
+EXAMPLES = f"""\
+  codegov check                                  # every suite: build/checks/results.json, what the site shows
+  codegov check --suite release                  # a partial run: build/checks/partial/, the full results stay
+  codegov check --quiet; case $? in 0) ;; {POLICY}) echo "a gate failed" ;; *) echo "check could not run" ;; esac"""
 
 
 def _fraction(text: str) -> float:
@@ -58,7 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="apply the drift gate only when the previous release has at least N rows (default: 1000; "
                    "a percentage band means nothing on the few dozen rows of the bundled sample)")
     p.add_argument("--out", type=Path, default=Path("build/checks"), metavar="DIR",
-                   help="where results.json and results.md go (default: build/checks)")
+                   help="where results.json and results.md go (default: build/checks; a partial run writes "
+                   f"<out>/{PARTIAL}/)")
     p.add_argument("--data-docs", action="store_true",
                    help="also build Great Expectations Data Docs into <out>/data-docs (optional artifact: its HTML "
                    "loads CSS and JS from CDNs, so it does not display offline)")
@@ -67,34 +75,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from checks.report import write_results
     from checks.runner import Gates, run_checks
-    from codegov.options import default_inventory, releases_folder
+    from codegov.options import default_inventory, info, releases_folder
 
+    suites = tuple(s for s in SUITES if s in (args.suite or SUITES))
+    partial = partial_scope(args)
+    out = args.out / PARTIAL if partial else args.out
     inventory = args.inventory or default_inventory(args.codesets)
     playbooks = args.playbooks if args.playbooks and args.playbooks.is_dir() else None
-    gates = Gates(data_docs=args.out / "data-docs" if args.data_docs else None)
+    gates = Gates(data_docs=out / "data-docs" if args.data_docs else None)
     report = run_checks(args.codesets, releases=releases_folder(args, args.releases),
                         systems=args.system, release=args.release,
                         inventory=inventory, on=args.on, playbooks=playbooks, drift=args.drift,
-                        drift_min_rows=args.drift_min_rows, suites=tuple(args.suite or SUITES), gates=gates,
+                        drift_min_rows=args.drift_min_rows, suites=suites, gates=gates,
                         today=args.on)
     if not report.rows:
         from ingest.model import CodegovError
 
-        raise CodegovError(f"no gate ran: suites {', '.join(args.suite or SUITES)} found nothing to check "
+        raise CodegovError(f"no gate ran: suites {', '.join(suites)} found nothing to check "
                            f"(no inventory at {args.codesets / 'inventory'}, no playbooks in {args.playbooks}?)")
     data = report.to_dict()
-    write_results(data, args.out)
-    print(summary_table(data))
+    write_results(data, out)
+    table = summary_table(data).splitlines()
+    info(args, "\n".join(line for line in table if not line.startswith("FAILED ")))
+    for line in table:  # the failing gates are findings: shown with --quiet too
+        if line.startswith("FAILED "):
+            print(line)
     if args.data_docs:
-        print(f"data docs: {gates.build_data_docs()}")
+        info(args, f"data docs: {gates.build_data_docs()}")
     s = data["summary"]
     verdict = (f"{s['failed']} of {s['gates']} gates failed" if s["failed"]
                else f"all {s['passed']} gates passed")
-    print(f"{verdict} ({s['not checked']} not checked); results: {args.out / 'results.json'}, "
-          f"{args.out / 'results.md'}")
+    info(args, f"{verdict} ({s['not checked']} not checked); results: {out / 'results.json'}, {out / 'results.md'}")
+    if partial:
+        info(args, f"a partial run ({partial}): {args.out / 'results.json'}, the full results `codegov render` "
+             "publishes, is left as it was")
     if not report.success:
-        print(f"Error: a validation gate failed; see {args.out / 'results.md'}", file=sys.stderr)
-    return 0 if report.success else 1
+        print(f"Error: a validation gate failed; see {out / 'results.md'}", file=sys.stderr)
+    return OK if report.success else POLICY
+
+
+def partial_scope(args) -> str:
+    """What makes this run partial ('suite release, inventory; --system icd10cm'), or '' for a full run: every
+    suite, every code set, every release."""
+    parts = []
+    if args.suite and set(args.suite) != set(SUITES):
+        parts.append("suite " + ", ".join(s for s in SUITES if s in args.suite))
+    if args.system:
+        parts.append("--system " + ", ".join(dict.fromkeys(args.system)))
+    if args.release:
+        parts.append("--release " + ", ".join(dict.fromkeys(args.release)))
+    return "; ".join(parts)
 
 
 def summary_table(data: dict) -> str:

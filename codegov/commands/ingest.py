@@ -17,6 +17,10 @@ from pathlib import Path
 from ingest.systems import LOADED, RELEASED
 
 HELP = "fetch official releases and write normalised release tables"
+EXAMPLES = """\
+  codegov ingest --mirror codesets/sample --offline            # the bundled sample (to codesets/releases-sample)
+  codegov ingest --system icd10 --release FY2026                # one release; a code set's alias works too
+  codegov --quiet ingest --system hcpcs                         # no progress lines: errors only"""
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from codegov.options import releases_folder
+    from codegov.options import OK, info, releases_folder
     from ingest.build import ingest_releases, select_releases
     from ingest.discover import discover
     from ingest.sources import load_sources
@@ -50,24 +54,27 @@ def run(args) -> int:
     found = discover(sources, mirror=args.mirror, cache=args.cache, offline=args.offline, on=dt.date.today(),
                      systems=args.system)
     for line in found.log:
-        print(line)
+        if line.startswith("page ") and ": failed" in line:  # a listing page that failed: a warning, always shown
+            print(line)
+        else:
+            info(args, line)
     releases = select_releases(sources, args.system, args.release, args.mirror)
     if not releases:
-        print("nothing to ingest: no release of the selected code sets is in the mirror", file=sys.stderr)
-        return 0
+        info(args, "nothing to ingest: no release of the selected code sets is in the mirror", file=sys.stderr)
+        return OK
     with _progress() as progress:
         for release, result in ingest_releases(sources, releases, out, args.codesets, mirror=args.mirror,
                                                cache=args.cache, offline=args.offline,
                                                accept_changed=args.accept_changed, progress=progress,
                                                skip_unpublished=not args.release):
             if isinstance(result, Exception):  # listed, not posted (or not in the mirror); named: an error
-                print(f"skip    {release.system:8} {release.id} not published yet: {result}")
+                info(args, f"skip    {release.system:8} {release.id} not published yet: {result}")
                 continue
             state = "written" if result.changed else "unchanged"
             counted = f"{result.billable:7,} billable" if release.system in LOADED else "          edits"
-            print(f"{release.system:8} {release.id} {release.label:24} {result.rows:9,} rows "
-                  f"{counted}  {state}: {result.path}")
-    return 0
+            info(args, f"{release.system:8} {release.id} {release.label:24} {result.rows:9,} rows "
+                 f"{counted}  {state}: {result.path}")
+    return OK
 
 
 def _progress():

@@ -4,6 +4,11 @@ Answers from every ingested release of ICD-10-CM (October and April), HCPCS Leve
 termination dates; a reused code answers with the meaning in force on the date) and Place of Service.
 The code set is guessed from the code's shape unless --system is given; CPT codes are recognised but not
 validated (AMA licence).
+
+Exit status 0 only when the code is valid on the date (billable, or a valid modifier or POS code); 3 when
+it is a header, deleted, not yet effective or unknown, and for a CPT code (never validated: no CPT data
+ships), so a script can branch on it; 1 on an error. The two-code form answers which edits apply and
+exits 0 whatever they are.
 """
 
 from __future__ import annotations
@@ -13,10 +18,15 @@ import datetime as dt
 import json
 import sys
 
-from codegov.options import date
+from codegov.options import OK, POLICY, date
 from ingest.systems import LOADED
 
-HELP = "is a code valid on a date of service, and which edits apply to it (or to a pair)?"
+HELP = f"is a code valid on a date of service (exit {OK}, else {POLICY}), and which edits apply to it or to a pair?"
+EXAMPLES = f"""\
+  codegov lookup E11.9 --on 2025-06-01                     # valid and billable: exit {OK}
+  codegov lookup G35 --on 2025-10-01 --format json         # became a header in FY2026: exit {POLICY}; replacements
+  codegov lookup E11.9 --on 2025-06-01 && echo billable    # branch on the status in a script
+  codegov lookup 97110 97530 --on 2026-10-01               # the PTP and add-on edits between two codes"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +73,7 @@ def run(args) -> int:
         if edits is not None:
             data["edits"] = edits
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-        return 0
+        return verdict(v)
     print(f"{v.display_code}  {v.system}  {v.status}{'  billable' if v.billable else ''}")
     if v.description:
         print(f"  {v.description}")
@@ -82,7 +92,13 @@ def run(args) -> int:
     if edits is not None:
         for line in edit_lines(edits):
             print(line)
-    return 0
+    return verdict(v)
+
+
+def verdict(answer) -> int:
+    """The exit status of a one-code lookup: OK only for a code valid on the date; a header, a deleted, not yet
+    effective or unknown code, and a CPT code (recognised, never validated), give POLICY."""
+    return OK if answer.status == "valid" and answer.system in LOADED else POLICY
 
 
 def _edit_answer(repo, code: str, on: dt.date) -> dict | None:
@@ -155,7 +171,7 @@ def _pair(repo, args) -> int:
     ans = pair_answer(tables, args.code, args.other, on)
     if args.format == "json":
         sys.stdout.write(json.dumps(ans, indent=2, ensure_ascii=False) + "\n")
-        return 0
+        return OK
     a, b = ans["codes"]
     print(
         f"{a} with {b} on {on}  (PTP: {ans['ptp_release'] or 'no quarter stored'}; add-on: "
@@ -181,4 +197,4 @@ def _pair(repo, args) -> int:
     for r in ans["aoc"]:
         state = "in force" if r["in_force"] else "not in force"
         print(f"  add-on {r['addon']} with primary {r['primary']}: edit type {r['edit_type']}, {state}")
-    return 0
+    return OK

@@ -11,13 +11,17 @@ import argparse
 from pathlib import Path
 
 HELP = "render playbooks, change notices and report pages for the site"
+EXAMPLES = """\
+  codegov render                                   # site_src/generated from the stored releases and build/checks
+  codegov --releases codesets/releases-sample render --checks build/checks/results.json"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--releases", type=Path, help="release tables (default: <codesets>/releases)")
     p.add_argument("--checks", type=Path, default=Path("build/checks/results.json"),
-                   help="check results written by `codegov check` (default: build/checks/results.json; "
-                   "the checks page says so when it is missing)")
+                   help="check results written by `codegov check` (default: build/checks/results.json, the last "
+                   "full run's: a partial run writes build/checks/partial/; the checks page says so when it is "
+                   "missing)")
     p.add_argument("--inventory", type=Path,
                    help="the organisation's code inventory (default: <codesets>/inventory/inventory.csv when present)")
     p.add_argument("--playbooks", type=Path, default=Path("playbooks"),
@@ -27,12 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from codegov.options import default_inventory, releases_folder
+    from codegov.options import OK, default_inventory, info, releases_folder
     from codegov.update import render_folder
 
     result = render_folder(args.codesets, args.out, releases=releases_folder(args, args.releases),
                            playbooks_dir=args.playbooks, checks=args.checks,
                            inventory=args.inventory or default_inventory(args.codesets))
-    print(f"{len(result.written)} pages written, {len(result.unchanged)} unchanged, "
-          f"{len(result.removed)} removed: {args.out}")
-    return 0
+    info(args, f"{len(result.written)} pages written, {len(result.unchanged)} unchanged, "
+         f"{len(result.removed)} removed: {args.out}")
+    return OK

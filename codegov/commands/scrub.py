@@ -7,7 +7,7 @@ JSON or Markdown. The rules, their severities and per-payer parameters live in a
 (default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables, NCCI PTP
 edits and MUEs against the stored quarter in force on each date of service (or the files the rule file
 names).
-Large files are read in chunks (each claim's lines must be together). Exit status 0, or 2 with
+Large files are read in chunks (each claim's lines must be together). Exit status 0, or 3 with
 --fail-on when a finding of that severity is found; 1 on an error.
 """
 
@@ -17,9 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from codegov.options import OK
 from codegov.options import POLICY as POLICY_EXIT
 
 HELP = "check a claims file against the code sets in force and the billing edits"
+EXAMPLES = f"""\
+  codegov scrub claims.csv --format md --output findings.md
+  codegov scrub claims.csv --fail-on error --quiet > findings.csv   # exit {POLICY_EXIT} when an error is found"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,7 +55,7 @@ def same_file(a: Path, b: Path) -> bool:
 
 def run(args) -> int:
     from claims.scrub import Scrubber, render
-    from codegov.options import releases_folder, write_output
+    from codegov.options import info, releases_folder, write_output
     from ingest.edits import EditTables
     from ingest.model import CodegovError
     from ingest.repository import ReleaseRepository
@@ -74,7 +78,8 @@ def run(args) -> int:
     warnings = int((findings["severity"] == "warning").sum())
     for note in scrubber.notes():
         print(f"note: {note}", file=sys.stderr)
-    print(f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s) in {args.claims}", file=sys.stderr)
+    info(args, f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s) in {args.claims}",
+         file=sys.stderr)
     if args.fail_on == "error" and errors or args.fail_on == "warning" and (errors or warnings):
         return POLICY_EXIT
-    return 0
+    return OK

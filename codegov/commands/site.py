@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 
 HELP = "build the playbook and change-notice site with MkDocs"
+EXAMPLES = """\
+  codegov render && codegov site                   # then: python -m http.server -d site
+  codegov site --no-strict --site-dir /tmp/site    # a draft build that lists broken links without failing"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,10 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from codegov.options import OK, info
     from playbooks.build import build_site
 
     started = time.perf_counter()
     site_dir = build_site(args.config, docs_dir=args.docs_dir, site_dir=args.site_dir, strict=args.strict,
                           verbose=args.verbose)
-    print(f"site built in {time.perf_counter() - started:.1f} s: {site_dir}")
-    return 0
+    info(args, f"site built in {time.perf_counter() - started:.1f} s: {site_dir}")
+    return OK

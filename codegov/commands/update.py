@@ -2,7 +2,8 @@
 
 This is what the scheduled GitHub Actions job and `make demo` run. Reports go to build/report/
 (pr-body.md for the pull request, report.md, report.json, report.csv). Running it twice on the same
-inputs changes no file and says so.
+inputs changes no file and says so. Exits 0, or 3 when a release gate failed (nothing is rendered from a
+release it refused), or 1 on an error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from codegov.commands.ingest import add_source_arguments
 from codegov.options import date
 
 HELP = "run the whole pipeline: ingest, diff, check, render, site"
+EXAMPLES = """\
+  codegov update --mirror codesets/sample --offline      # the demo: the bundled sample, no network
+  codegov update --system icd10cm --release FY2026       # one release, downloaded (or from the cache)
+  codegov --quiet update --no-site                       # only warnings, errors and the failed gates"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,7 +37,7 @@ def run(args) -> int:
     opts = UpdateOptions(codesets=args.codesets, mirror=args.mirror, offline=args.offline, cache=args.cache,
                          systems=args.system, releases=args.release, inventory=args.inventory, build=args.build,
                          accept_changed=args.accept_changed, site=not args.no_site,
-                         releases_dir=releases_folder(args, mirror=args.mirror))
+                         releases_dir=releases_folder(args, mirror=args.mirror), quiet=args.quiet)
     if args.on is not None:
         opts.on = args.on
     return main_update(opts)
