@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Step of .github/workflows/live-check.yml (network). 1. `codegov releases --check-pages`: every listing
-# page the discovery rules mark required must still match (exit 1 otherwise, naming the page). 2. Download
+# page the discovery rules mark required must still match (exit 3 otherwise, naming the page). 2. Download
 # and ingest the newest published or listed release of ICD-10-CM and HCPCS into a scratch folder: the
 # parsers and the sources.toml file patterns meet the files the publishers serve today. 3. `codegov
 # releases --verify`: every verified release's files still have the sha256 pinned in sources.toml.
