@@ -33,6 +33,10 @@ TARGETS: dict[str, str | None] = {
     "site": "median <= 10 s",  # the mkdocs build; rendering the pages has no target of its own
     "update": "median <= 10 s",
     "help": "median <= 0.3 s",
+    # the edit tables on a synthetic full-size quarter (bench/synth_edits.py); memory limits in the target text
+    "edits-ingest": "median <= 20 s, peak < 1536 MB",  # parse, prove and store PTP (4.5M edits), MUE, AOC, RVU
+    "edits-lookup": "median <= 0.5 s",  # the PTP, MUE, RVU and add-on rows a million claim lines' codes need
+    "edits-scrub": "median <= 2 s, peak < 600 MB",  # codegov scrub of the sample claims, full-size sets in force
 }
 
 
@@ -203,6 +207,254 @@ def help_startup(workdir: Path, repeat: int) -> dict:
             "baseline_median_s": base["median_s"], "target": TARGETS["help"]}
 
 
+# -- the edit tables (NCCI PTP, MUE, add-on codes, PFS RVUs) on a synthetic full-size quarter ----------------
+
+def edit_mirror(workdir: Path) -> tuple[Path, dict]:
+    """The synthetic full-size quarter (bench/synth_edits.py), written once per bench workdir, in a child
+    process so that its memory is not the measuring stage's."""
+    import json
+
+    from bench.synth_edits import DONE
+
+    root = workdir / "edits-mirror"
+    if not (root / DONE).exists():
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "bench.synth_edits", "generate", str(root)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    return root, json.loads((root / DONE).read_text(encoding="utf-8"))
+
+
+def _ingest_edits_once(root: Path, out: Path) -> dict:
+    """One `python -m bench.synth_edits ingest` in a fresh process: its seconds, peak memory and sizes."""
+    import json
+
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "bench.synth_edits", "ingest", str(root), str(out)], cwd=ROOT,
+                          check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def edit_releases(workdir: Path) -> tuple[Path, dict]:
+    """The synthetic quarter ingested (Parquet and manifests) into workdir/edits-releases, once per workdir."""
+    import json
+
+    out = workdir / "edits-releases"
+    marker = out / ".ingest.json"
+    if not marker.exists():
+        root, _ = edit_mirror(workdir)
+        result = _ingest_edits_once(root, out)
+        marker.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    return out, json.loads(marker.read_text(encoding="utf-8"))
+
+
+def edits_ingest(workdir: Path, repeat: int) -> dict:
+    """Ingest of a full quarter, all four sets, through build_edit_release + store_edit_release into a fresh
+    folder, each run in a fresh process (its peak memory is the ingest's own)."""
+    import statistics
+
+    root, _ = edit_mirror(workdir)
+    out = workdir / "edits-ingest-run"
+    runs = [_ingest_edits_once(root, out) for _ in range(max(1, repeat))]
+    if not (workdir / "edits-releases" / ".ingest.json").exists():  # the later stages read this quarter
+        import json
+
+        shutil.rmtree(workdir / "edits-releases", ignore_errors=True)
+        out.rename(workdir / "edits-releases")
+        (workdir / "edits-releases" / ".ingest.json").write_text(json.dumps(runs[-1]) + "\n", encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    sets = runs[-1]["sets"]
+    text_mb = sum(s["text_bytes"] for s in sets.values()) / 2**20
+    stored_mb = sum(s["stored_bytes"] for s in sets.values()) / 2**20
+    times = [r["seconds"] for r in runs]
+    return {"stage": f"ingest one edit quarter, full size (synthetic: PTP {sets['ptp']['rows']:,} edits, MUE, add-on "
+                     f"codes, RVU): text {text_mb:.0f} MB, stored Parquet {stored_mb:.1f} MB",
+            "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "text_mb": round(text_mb, 1),
+            "stored_mb": round(stored_mb, 2), "sets": sets, "baseline": "", "baseline_median_s": None,
+            "target": TARGETS["edits-ingest"]}
+
+
+LOOKUP_QUARTER = ("2026-07-01", "2026-09-30")  # the synthetic quarter's dates: the claim lines' dates of service
+
+
+def universe_claim_codes(n_lines: int = 1_000_000, zipf: float = 1.5, seed: int = 5) -> list[str]:
+    """The distinct procedure codes of n_lines claim lines drawn from the synthetic code universe, popularity
+    by rank ~ 1/rank**zipf (a clearinghouse's mix: a few codes on most lines, thousands in the tail)."""
+    import numpy as np
+
+    from bench.synth_edits import codes_of
+
+    codes = codes_of()
+    rng = np.random.default_rng(seed)
+    p = 1.0 / (rng.permutation(len(codes)) + 1.0) ** zipf
+    return codes[np.unique(rng.choice(len(codes), n_lines, p=p / p.sum()))].tolist()
+
+
+_CLAIM_CODES = """
+import json, sys
+from pathlib import Path
+import pyarrow.csv as pacsv, pyarrow.compute as pc
+from bench.bench_scrub import generate_claims, synthetic_history
+path = Path(sys.argv[1])
+if not path.exists():
+    _, dx_pool, header_pool = synthetic_history()
+    generate_claims(int(sys.argv[2]), path, dx_pool, header_pool)
+t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(include_columns=["procedure_code"],
+                                                              column_types={"procedure_code": "string"}))
+print(json.dumps(sorted(pc.unique(t["procedure_code"]).to_pylist())))
+"""
+
+
+def scrub_claim_codes(workdir: Path, n_lines: int = 1_000_000) -> list[str]:
+    """The distinct procedure codes of bench/bench_scrub.py's n_lines generated claim lines (the scrub stage's
+    claims file, shared when it exists), read in a child process."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", _CLAIM_CODES, str(workdir / f"claims-{n_lines}.csv"), str(n_lines)],
+                          cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def edit_lookups(releases: Path, codes: list[str], first, last) -> int:
+    """What the scrubber reads for a batch of claim lines: the PTP edits among their codes and the MUE rows of
+    every quarter in force over their dates, and the fee-schedule and add-on rows of their codes; from a new
+    EditTables (each release opened and verified against its manifest, as a fresh `codegov scrub` does)."""
+    from ingest.edits import EditTables
+
+    tables = EditTables(releases)
+    rows = len(tables.ptp_frame(codes, first, last))
+    rows += sum(len(f) for f in tables.mue_frames(codes, first, last))
+    for system in ("pfs", "aoc"):
+        rows += sum(tables.rows(system, w.release, codes).num_rows for w in tables.windows_between(system, first, last))
+    return rows
+
+
+def edits_lookup(workdir: Path, repeat: int) -> list[dict]:
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    from bench.bench_scrub import _peak_mb
+    from ingest.edit_store import table_path
+
+    releases, ingested = edit_releases(workdir)
+    first, last = (dt.date.fromisoformat(d) for d in LOOKUP_QUARTER)
+    ptp_rows = ingested["sets"]["ptp"]["rows"]
+    whole = table_path(releases, "ptp", ingested["sets"]["ptp"]["release"])
+    base = measure(lambda: pq.read_table(whole), repeat)
+    rows = []
+    for what, codes in (("codes drawn from the synthetic universe", universe_claim_codes()),
+                        ("bench_scrub claim generator", scrub_claim_codes(workdir))):
+        found = edit_lookups(releases, codes, first, last)
+        ours = measure(lambda codes=codes: edit_lookups(releases, codes, first, last), repeat)
+        rows.append({"stage": f"edit lookups for 1,000,000 claim lines ({what}: {len(codes):,} distinct codes; "
+                              f"{found:,} rows of PTP {ptp_rows:,}, MUE, RVU, add-on)", **ours,
+                     "baseline": "pyarrow read_table of the whole PTP table (no pushdown)",
+                     "baseline_median_s": base["median_s"], "codes": len(codes), "rows_found": found,
+                     "target": TARGETS["edits-lookup"]})
+    for r in rows:
+        r["peak_rss_mb"] = round(_peak_mb(), 1)  # this process's own (the set-up ran in child processes)
+    return rows
+
+
+_LAUNCH = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "status": done.returncode, "stderr": done.stderr[-4000:],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+SAMPLE_CLAIMS = CODESETS / "sample" / "claims" / "claims.csv"
+
+
+def _timed_command(cmd: list[str]) -> dict:
+    """Run cmd under a small launcher process: wall seconds and the command's own peak resident memory (a
+    child's ru_maxrss starts from its parent's at the fork, so the parent is kept small)."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", _LAUNCH, *cmd], cwd=ROOT, check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout)
+    if result["status"]:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed with status {result['status']}: {result['stderr']}")
+    return result
+
+
+def scrub_releases(workdir: Path, claims: Path = SAMPLE_CLAIMS) -> tuple[Path, list[str]]:
+    """A releases folder for `codegov scrub` of the sample claims: the sample code-set releases (ingested from
+    codesets/sample) and the full-size synthetic edit quarter stored for every quarter the claims' dates of
+    service fall in. The stored tables hold no release id, so each quarter is the synthetic quarter's bytes
+    under that quarter's id and label (through edit_store.write_release, as an ingest writes them)."""
+    import csv
+    import datetime as dt
+    import json
+
+    from bench.synth_edits import quarter_starts
+    from ingest import edit_store
+    from ingest.store import read_manifest
+    from ingest.systems import EDITS, edit_set
+
+    out = workdir / "edits-scrub-releases"
+    marker = out / ".quarters.json"
+    if marker.exists():
+        return out, json.loads(marker.read_text(encoding="utf-8"))
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "codegov.cli", "--codesets", str(CODESETS), "--releases", str(out), "ingest",
+                    "--mirror", str(CODESETS / "sample"), "--offline", "--system", "icd10cm", "--system", "hcpcs",
+                    "--system", "pos"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    source, ingested = edit_releases(workdir)
+    with open(claims, newline="", encoding="utf-8") as f:
+        days = []
+        for row in csv.DictReader(f):
+            try:
+                days.append(dt.date.fromisoformat(row["date_of_service"]))
+            except ValueError:
+                continue
+    quarters = [d.isoformat() for d in quarter_starts(dt.date(min(days).year, (min(days).month - 1) // 3 * 3 + 1, 1),
+                                                      max(days))]
+    for system in EDITS:
+        rid = ingested["sets"][system]["release"]
+        data = edit_store.table_path(source, system, rid).read_bytes()
+        manifest = {k: v for k, v in read_manifest(source, system, rid).items() if k not in ("table_sha256", "format")}
+        for q in quarters:
+            day = dt.date.fromisoformat(q)
+            quarter = (f"{day.year} {'ABCD'[(day.month - 1) // 3]} ({day:%B})" if system == "pfs" else
+                       f"{day.year} Q{(day.month - 1) // 3 + 1}")
+            edit_store.write_release(out, system, q, data, {**manifest, "release": q, "synthetic_copy_of": rid,
+                                                             "label": f"{edit_set(system).short} {quarter}"})
+    marker.write_text(json.dumps(quarters) + "\n", encoding="utf-8")
+    return out, quarters
+
+
+def _scrub_reads_stored(rules: Path) -> bool:
+    """Whether the rule file takes the PTP edits from the stored releases (`reference: ptp: in-force`)."""
+    import re
+
+    return bool(re.search(r"^\s+ptp:\s*in-force\b", rules.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def edits_scrub(workdir: Path, repeat: int) -> dict:
+    """`codegov scrub` (the CLI, a fresh process each run) of the 40-line sample claims with the full-size edit
+    quarters in force on their dates of service, the repository's rule file as it stands."""
+    import statistics
+
+    releases, quarters = scrub_releases(workdir)
+    cmd = [sys.executable, "-m", "codegov.cli", "--codesets", str(CODESETS), "--releases", str(releases), "scrub",
+           str(SAMPLE_CLAIMS)]
+    _timed_command(cmd)  # warm-up
+    runs = [_timed_command(cmd) for _ in range(max(5, repeat))]
+    times = [r["seconds"] for r in runs]
+    stored = _scrub_reads_stored(CODESETS / "rules" / "scrub.yml")
+    source = ("the rule file reads the stored quarters in force" if stored else
+              "the rule file still reads its PTP and MUE sample files")
+    notes = [line for line in runs[-1]["stderr"].splitlines() if line.strip()]
+    return {"stage": f"codegov scrub, the 40-line sample claims, full-size edit quarters stored for "
+                     f"{quarters[0]} to {quarters[-1]} ({source})",
+            "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(runs),
+            "peak_rss_mb": round(max(r["peak_mb"] for r in runs), 1), "reads_stored_edits": stored,
+            "notes": notes, "baseline": "", "baseline_median_s": None, "target": TARGETS["edits-scrub"]}
+
+
 STAGES = {
     "parse-icd10cm": parse_icd10cm,
     "parse-hcpcs": parse_hcpcs,
@@ -213,4 +465,7 @@ STAGES = {
     "site": render_and_site,
     "update": update_real,
     "help": help_startup,
+    "edits-ingest": edits_ingest,
+    "edits-lookup": edits_lookup,
+    "edits-scrub": edits_scrub,
 }
