@@ -448,7 +448,7 @@ def object_frame(columns: dict) -> pd.DataFrame:
 class Lines:
     """One chunk of service lines, parsed: a frame of typed columns, modifiers, diagnoses, bad fields."""
 
-    frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, payer, pos, code, code_kind, dos, day, units,
+    frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, npi, payer, pos, code, code_kind, dos, day, units,
     # minutes, charge, claim_key, visit_key, n_dx
     mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
     dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case)
@@ -578,6 +578,7 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     pos = pos_u[pos_ids] if n else np.array([], object)
     payer_ids, payer_u = _per_unique(raw["payer"], lambda v: v.strip().upper())
     sex_ids, sex_u = _per_unique(raw["patient_sex"], lambda v: v.strip().upper())
+    npi_ids, npi_u = _per_unique(raw["provider_npi"], str.strip)
 
     for name, values in (("claim_id", claim_id), ("line", line), ("procedure_code", code),
                          ("place_of_service", pos)):
@@ -653,6 +654,7 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
         "line": line,
         "patient_id": patient_u[patient_ids] if n else np.array([], object),
         "sex": sex_u[sex_ids] if n else np.array([], object),
+        "npi": npi_u[npi_ids] if n else np.array([], object),
         "payer": payer_u[payer_ids] if n else np.array([], object),
         "pos": pos,
         "code": code,

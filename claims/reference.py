@@ -14,6 +14,13 @@ A rule file's `reference:` section names, for the PTP edits and the MUE table ea
   file's; lines dated before the first file are not checked, and the notes say so.
 
 `setting` (practitioner | hospital) chooses which NCCI setting's stored tables are read.
+
+The fee schedule (`reference.pfs`) and the add-on code edits (`reference.aoc`) are read the same way from the
+stored quarters (`in-force`, the default, or a pinned quarter): per chunk, the fee-schedule indicators of each
+line's code on its date (global days, PC/TC, bilateral surgery, status: Context.fee) and the add-on edits
+where the chunk's codes are the add-on or the primary (Context.aoc), each quarter's rows clipped to the dates
+it is in force. A rule file that does not name them reads them in force when stored and leaves the lines
+unchecked (with a note) when not; naming them `in-force` with nothing stored is an error, as for ptp and mue.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ import pandas as pd
 import pyarrow as pa
 
 from claims.read import Lines
-from claims.rules.base import Context, Gap, MueTable
+from claims.rules.base import PFS_UNCOVERED, Context, FeeLines, Gap, MueTable
 from claims.rules.settings import EditSource, RuleSet
 from ingest.model import CodegovError
 from ingest.systems import edit_set
 
 PTP_COLUMNS = ("column1", "column2", "prior_1996", "effective", "deletion", "modifier_indicator", "rationale")
 MUE_COLUMNS = ("code", "mue", "mai", "rationale")
+AOC_COLUMNS = ("addon", "primary", "edit_type", "effective", "deletion")
 SETTING_FILES = {"ptp": {"practitioner": "ccipra", "hospital": "ccioph"},
                  "mue": {"practitioner": "PractitionerServices", "hospital": "OutpatientHospitalServices"}}
 
@@ -86,7 +94,32 @@ def mue_from_file(path: Path, effective: dt.date | None, setting: str) -> MueTab
 
 def uncovered(system: str) -> str:
     """What the notes call the lines no stored quarter of `system` answers for."""
+    if system == "pfs":
+        return PFS_UNCOVERED
+    if system == "aoc":
+        return "lines on dates no stored add-on code edit quarter covers"
     return f"lines on dates no stored {edit_set(system).short} quarter covers"
+
+
+def empty_aoc() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in ("effective", "deletion") else
+                                      (np.int64 if c == "edit_type" else object)) for c in AOC_COLUMNS})
+
+
+def aoc_frame(table: pa.Table, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """Add-on edits as the add-on rule reads them (deletion NaT: none), clipped to [start, end) when given
+    (the dates the quarter holding them is in force)."""
+    if not table.num_rows:
+        return empty_aoc()
+    t = table.select(list(AOC_COLUMNS)).to_pandas(date_as_object=False)
+    for c in ("effective", "deletion"):
+        t[c] = t[c].astype("datetime64[ns]")
+    if start is not None:
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+        t["effective"] = t["effective"].where(t["effective"] > lo, lo)
+        t["deletion"] = t["deletion"].where(t["deletion"].notna() & (t["deletion"] < hi), hi)
+        t = t[t["effective"] < t["deletion"]]
+    return t.astype({"addon": object, "primary": object, "edit_type": np.int64}).reset_index(drop=True)
 
 
 def quarter_names(release_id: str, label: str, short: str) -> set[str]:
@@ -97,6 +130,8 @@ def quarter_names(release_id: str, label: str, short: str) -> set[str]:
     if day.day == 1 and day.month in (1, 4, 7, 10):
         q = (day.month - 1) // 3 + 1
         names |= {f"{day.year}Q{q}", f"{day.year}-Q{q}"}
+        if short == edit_set("pfs").short:  # the fee schedule's quarters are lettered: A January ... D October
+            names |= {f"{day.year}-{'ABCD'[q - 1]}", f"{day.year}{'ABCD'[q - 1]}"}
     return {n.lower() for n in names}
 
 
@@ -118,7 +153,9 @@ class EditReference:
         Without one, `in-force` has nothing stored: every line is left unchecked and the notes say so."""
         self.edits = edits
         self.setting = ruleset.setting
-        self.tables = {s.system: self._resolve(s) for s in (ruleset.ptp, ruleset.mue)}
+        self.pfs_fallback = ruleset.pfs_fallback
+        sources = [ruleset.ptp, ruleset.mue] + [s for s in (ruleset.pfs, ruleset.aoc) if s is not None]
+        self.tables = {s.system: self._resolve(s) for s in sources}
 
     # -- resolving the rule file's names against the store ----------------------------------------------
 
@@ -133,6 +170,8 @@ class EditReference:
         return ", ".join(f"{self.edits.label(system, r).removeprefix(short + ' ')} ({r})" for r in ids)
 
     def _has_setting(self, system: str, release_id: str) -> bool:
+        if system in ("pfs", "aoc"):  # one table for every setting
+            return True
         counts = self.edits.stored(system, release_id).manifest.get("rows_by_setting")
         return counts is None or bool(counts.get(self.setting))
 
@@ -144,7 +183,7 @@ class EditReference:
             raise CodegovError(f"{source.where()}: {source.quarter} names a stored {short} quarter, but no "
                                "releases folder was opened (ingest.edits.EditTables)")
         if source.in_force:
-            if self.edits is None:
+            if self.edits is None or (source.implicit and not self._stored(system)):
                 return _Table(source)
             if not self._stored(system):
                 raise CodegovError(f"{source.where()}: in-force, but no {short} quarter is stored in "
@@ -189,8 +228,11 @@ class EditReference:
             first = pd.Timestamp(dos[dated].min()).date()
             last = pd.Timestamp(dos[dated].max()).date()
         ctx.gaps = {}
+        ctx.setting, ctx.pfs_fallback = self.setting, self.pfs_fallback
         ctx.ptp = self._ptp(ctx, dos, dated, codes, first, last)
         ctx.mue = self._mue(ctx, dos, dated, codes, first, last)
+        ctx.fee = self._fee(ctx, lines, dos, dated, codes, first, last)
+        ctx.aoc = self._aoc(ctx, dos, dated, codes, first, last)
 
     def _gap(self, ctx: Context, system: str, dated: np.ndarray, covered: np.ndarray) -> None:
         ctx.gaps[system] = Gap(dated & ~covered, uncovered(system))
@@ -234,12 +276,81 @@ class EditReference:
             return []
         return [MueTable(None, None, mue_frame(self.edits.rows("mue", t.pinned, codes, setting=self.setting)))]
 
+    def _quarters(self, system: str, dos, dated, first, last) -> tuple[np.ndarray, list]:
+        """(covered lines, [(release, start, end)]) of pfs or aoc for this chunk; start/end None: any date."""
+        t = self.tables.get(system)
+        if t is None or self.edits is None or (t.source.in_force and not t.windows):
+            return np.zeros(len(dos), bool), []
+        if t.source.in_force:
+            covered = dated & self._covered(t.windows, dos)
+            if first is None:
+                return covered, []
+            spans = [(w.release, w.start, w.end) for w in t.windows if w.start <= last and w.end > first]
+            return covered, spans
+        return dated.copy(), [(t.pinned, None, None)]
+
+    def _fee(self, ctx, lines: Lines, dos, dated, codes, first, last) -> FeeLines:
+        """Each line's fee-schedule indicators on its date: the code's global row (modifier blank) of the
+        quarter in force."""
+        n = len(dos)
+        covered, spans = self._quarters("pfs", dos, dated, first, last)
+        ctx.gaps["pfs"] = Gap(dated & ~covered, uncovered("pfs"))
+        out = {k: np.full(n, "", dtype=object) for k in ("global_days", "pctc", "bilat", "status", "release")}
+        found = np.zeros(n, bool)
+        if not spans or not codes:
+            return FeeLines(covered, found, **out)
+        vocab = lines.code_vocab
+        for release, start, end in spans:
+            rows = self.edits.rows("pfs", release, codes).to_pandas()
+            rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+            m = covered.copy()
+            if start is not None:
+                m &= (dos >= _day(start)) & (dos < _day(end))
+            if not len(rows) or not m.any():
+                continue
+            at = pd.Index(rows["code"].astype(object)).get_indexer(vocab)  # per distinct code of the chunk
+            pos = at[lines.code_ids]
+            hit = m & (pos >= 0)
+            k = pos[hit]
+            out["global_days"][hit] = rows["global_days"].fillna("").to_numpy(object)[k]
+            out["pctc"][hit] = rows["pctc"].fillna("").to_numpy(object)[k]
+            out["bilat"][hit] = rows["bilat_surg"].fillna("").to_numpy(object)[k]
+            out["status"][hit] = rows["status"].fillna("").to_numpy(object)[k]
+            out["release"][hit] = self.edits.label("pfs", release)
+            found |= hit
+        return FeeLines(covered, found, **out)
+
+    def _aoc(self, ctx, dos, dated, codes, first, last) -> pd.DataFrame:
+        """The add-on edits where a chunk code is the add-on or the primary, each quarter's clipped to its
+        dates in force (a pinned quarter: the edits' own dates)."""
+        covered, spans = self._quarters("aoc", dos, dated, first, last)
+        ctx.gaps["aoc"] = Gap(dated & ~covered, uncovered("aoc"))
+        frames = []
+        for release, start, end in spans if codes else []:
+            table = pa.concat_tables([self.edits.rows("aoc", release, codes),
+                                      self.edits.addon_primaries(release, codes)])
+            frames.append(aoc_frame(table, start, end))
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return empty_aoc()
+        return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)
+
     # -- for the notes -----------------------------------------------------------------------------------
 
     def coverage(self, system: str) -> str:
         """'NCCI PTP quarters stored (practitioner): 2026 Q3, 2026 Q4, in force 2026-07-01 to 2027-01-28'."""
         t = self.tables[system]
         short = edit_set(system).short
+        if system in ("pfs", "aoc"):
+            short = {"pfs": "PFS", "aoc": "Add-on code edit"}[system]
+            if t.pinned:
+                return f"{short} quarter pinned: {self.edits.label(system, t.pinned)}"
+            if not t.windows:
+                return f"{short} quarters stored: none (run `codegov ingest --system {system}`)"
+            names = ", ".join(w.label.removeprefix(edit_set(system).short + " ").removeprefix("PFS ")
+                              for w in t.windows)
+            end = t.windows[-1].end - dt.timedelta(days=1)
+            return f"{short} quarters stored: {names}, in force {t.windows[0].start} to {end}"
         if not t.windows:
             return f"{short} quarters stored ({self.setting}): none (run `codegov ingest --system {system}`)"
         names = ", ".join(w.label.removeprefix(short + " ") for w in t.windows)

@@ -17,6 +17,8 @@ import pandas as pd
 from claims.read import DEFAULT_CHUNK_LINES, Lines, iter_claim_chunks, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
+from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED
+from claims.rules.settings import RuleSettings
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
 from playbooks.text import csv_safe
@@ -52,13 +54,16 @@ class Scrubber:
 
     ruleset: RuleSet
     history: ReleaseHistory = field(default_factory=ReleaseHistory)
-    edits: object = None  # ingest.edits.EditTables: the stored NCCI quarters (`in-force`, a pinned quarter)
+    edits: object = None  # ingest.edits.EditTables: the stored quarters (`in-force`, a pinned quarter)
     context: Context = field(init=False)
     reference: EditReference = field(init=False)
+    # deferred rules: (rule id, settings key) -> (settings, the frames collect() kept, chunk by chunk)
+    _deferred: dict[tuple[str, tuple], tuple[RuleSettings, list[pd.DataFrame]]] = field(init=False)
 
     def __post_init__(self):
         self.reference = EditReference(self.ruleset, self.edits)
-        self.context = Context(self.history)
+        self.context = Context(self.history, pfs_fallback=self.ruleset.pfs_fallback, setting=self.ruleset.setting)
+        self._deferred = {}
 
     @classmethod
     def from_files(cls, rules: str | Path, payer_rules: list[str | Path] | tuple = (),
@@ -66,31 +71,60 @@ class Scrubber:
         return cls(load_rules(rules, payer_rules), history or ReleaseHistory(), edits)
 
     def scrub_lines(self, lines: Lines) -> pd.DataFrame:
-        """Findings of one parsed chunk, unsorted."""
+        """Findings of one parsed chunk, unsorted. Deferred rules (claims.rules.base.Rule.deferred) only keep
+        what they need of the chunk here; their findings come from finish(), after the last chunk."""
         self.reference.load(self.context, lines)
         f = lines.frame
         payer = f["payer"].to_numpy(object)
-        payers = list(pd.unique(payer))
+        dos = f["dos"].to_numpy()
         out = []
         for rule_id, rule in RULES.items():
-            for settings, group in self.ruleset.groups(rule_id, payers):
-                sel = np.ones(len(f), bool) if len(group) == len(payers) else np.isin(payer, group)
+            for settings, sel in self.ruleset.selections(rule_id, payer, dos):
+                if rule.deferred:
+                    events = rule.collect(self.context, lines, sel, settings.params)
+                    if len(events):
+                        entry = self._deferred.setdefault((rule_id, settings.key()), (settings, []))
+                        entry[1].append(events)
+                    continue
                 res = rule.run(self.context, lines, sel, settings.params)
                 if not len(res):
                     continue
                 i = res["i"].to_numpy(np.int64)
-                out.append(object_frame({
-                    "claim_id": f["claim_id"].to_numpy(object)[i], "line": f["line"].to_numpy(object)[i],
-                    "rule": np.full(len(i), rule_id, dtype=object),
-                    "severity": np.full(len(i), settings.severity, dtype=object),
-                    "message": _fill(settings.message, res, False), "fix": _fill(settings.fix, res, True),
-                    "row": f["row"].to_numpy(np.int64)[i]}))
+                out.append(self._findings(rule_id, settings, res, f["claim_id"].to_numpy(object)[i],
+                                          f["line"].to_numpy(object)[i], f["row"].to_numpy(np.int64)[i]))
+        return pd.concat(out, ignore_index=True) if out else empty_findings()
+
+    @staticmethod
+    def _findings(rule_id: str, settings: RuleSettings, res: pd.DataFrame, claim_id, line, row) -> pd.DataFrame:
+        n = len(res)
+        severity = np.full(n, settings.severity, dtype=object)
+        if "severity" in res:  # a rule that grades its findings (add-on edit type 3: a warning)
+            given = res["severity"].to_numpy(object)
+            severity = np.where(given == "", severity, given).astype(object)
+        return object_frame({
+            "claim_id": claim_id, "line": line, "rule": np.full(n, rule_id, dtype=object), "severity": severity,
+            "message": _fill(settings.message, res, False), "fix": _fill(settings.fix, res, True), "row": row})
+
+    def finish(self) -> pd.DataFrame:
+        """Findings of the deferred rules over everything collected since reset(), unsorted; the collected
+        frames are released."""
+        out = []
+        for (rule_id, _), (settings, frames) in self._deferred.items():
+            events = pd.concat(frames, ignore_index=True)
+            res = RULES[rule_id].finish(self.context, events, settings.params)
+            if not len(res):
+                continue
+            e = res["i"].to_numpy(np.int64)
+            out.append(self._findings(rule_id, settings, res, events["claim_id"].to_numpy(object)[e],
+                                      events["line"].to_numpy(object)[e], events["row"].to_numpy(np.int64)[e]))
+        self._deferred.clear()
         return pd.concat(out, ignore_index=True) if out else empty_findings()
 
     def reset(self) -> None:
-        """Forget state carried between chunks (KX year-to-date totals) and the not-checked counts."""
+        """Forget state carried between chunks (the deferred rules' lines) and the not-checked counts."""
         self.context.state.clear()
         self.context.skipped.clear()
+        self._deferred.clear()
 
     def scrub_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Findings of a DataFrame of claim lines (strings, the claim columns), sorted."""
@@ -98,15 +132,20 @@ class Scrubber:
         frame = frame.astype(object).fillna("")
         if "_row" not in frame:
             frame["_row"] = np.arange(len(frame), dtype=np.int64) + 2
-        return sort_findings(self.scrub_lines(parse_lines(frame)))
+        found = self.scrub_lines(parse_lines(frame))
+        return sort_findings(pd.concat([found, self.finish()], ignore_index=True))
 
     def iter_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                   allow_unknown_columns: bool = False) -> Iterator[pd.DataFrame]:
-        """Findings chunk by chunk (each sorted), in bounded memory; claims are never split."""
+        """Findings chunk by chunk (each sorted), in bounded memory; claims are never split. The deferred
+        rules' findings (across the claims of a patient) come last, once every chunk has been read."""
         self.reset()
         parsed = (parse_lines(chunk) for chunk in iter_claim_chunks(path, chunk_lines, allow_unknown_columns))
         for lines in prefetch(parsed):
             yield sort_findings(self.scrub_lines(lines))
+        last = self.finish()
+        if len(last):
+            yield sort_findings(last)
 
     def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                    allow_unknown_columns: bool = False) -> pd.DataFrame:
@@ -118,15 +157,21 @@ class Scrubber:
         """What was not checked (dates no release covers, years with no threshold), one line each."""
         out = []
         for (rule, what), count in sorted(self.context.skipped.items()):
-            out.append(f"{rule}: {count} {what} were not checked")
+            if what == PFS_FALLBACK:
+                out.append(f"{rule}: {count} lines on dates no stored PFS quarter covers were checked against the "
+                           "rule file's code lists (reference.pfs_fallback: lists)")
+            else:
+                out.append(f"{rule}: {count} {what} were not checked")
         for system, name in SYSTEM_NAMES.items():
             if any(k[1].endswith(f"no loaded {name} release covers") for k in self.context.skipped):
                 cov = self.history.coverage(system)
                 out.append(f"{name} releases loaded: " + (f"{cov[0]} to {cov[1] or 'open'}" if cov else
                                                           "none (run `codegov ingest`)"))
-        for system in ("ptp", "mue"):
+        for system in ("ptp", "mue", "aoc"):
             if any(k[1] == uncovered(system) for k in self.context.skipped):
                 out.append(self.reference.coverage(system))
+        if any(k[1] in (PFS_UNCOVERED, PFS_FALLBACK) for k in self.context.skipped):
+            out.append(self.reference.coverage("pfs"))
         return out
 
 

@@ -40,11 +40,12 @@ def ingest_sample_edits(out: Path, mirror: Path = SAMPLE, systems=("ptp", "mue")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    """The fixture code-set releases plus the stored sample quarters: one releases folder, as `codegov scrub`
-    reads both from one."""
+    """The fixture code-set releases plus the stored sample quarters (PTP, MUE, and the add-on edits and fee
+    schedule the shipped rule file reads in force too): one releases folder, as `codegov scrub` reads both
+    from one."""
     out = tmp_path_factory.mktemp("edit-releases") / "releases"
     shutil.copytree(FIXTURES / "releases", out)
-    return ingest_sample_edits(out)
+    return ingest_sample_edits(out, systems=("ptp", "mue", "aoc", "pfs"))
 
 
 def rules(tmp_path: Path, reference: str, name: str = "scrub.yml") -> Path:
@@ -190,13 +191,16 @@ def test_only_the_chunks_codes_and_dates_are_read(tmp_path, store, monkeypatch):
     # per chunk one question per table: the chunk's distinct codes (each once) over the chunk's dates
     assert [(k, set(c), a, b) for k, c, a, b in spy.asked] == expected
     assert [len(c) for _, c, _, _ in spy.asked] == [len(e[1]) for e in expected]
-    # and the Parquet files are read for those codes only (pushed down), in the practitioner setting
+    # and the Parquet files are read for those codes only (pushed down), in the practitioner setting; the fee
+    # schedule and the add-on edits (one table for every setting) by code too, the add-on edits both ways
     chunk_codes = [set(frame["procedure_code"]) for frame in chunks]
-    assert reads and {system for system, _, _ in reads} == {"ptp", "mue"}
+    assert reads and {system for system, _, _ in reads} == {"ptp", "mue", "pfs", "aoc"}
     for system, where, table in reads:
-        column = "column1" if system == "ptp" else "code"
-        assert set(where[column]) in chunk_codes and where["setting"] == "practitioner"
+        column = {"ptp": "column1", "mue": "code", "pfs": "code"}.get(system) or next(iter(where))
+        assert set(where[column]) in chunk_codes
+        assert where.get("setting") == ("practitioner" if system in ("ptp", "mue") else None)
         assert set(table[column].to_pylist()) <= set(where[column])
+    assert {next(iter(w)) for system, w, _ in reads if system == "aoc"} == {"addon", "primary"}
 
 
 def test_errors_name_the_rule_file_and_the_key(tmp_path, store):
@@ -233,6 +237,10 @@ def test_a_store_without_the_mue_or_the_hospital_table_is_an_error(tmp_path_fact
     with pytest.raises(CodegovError, match=r"reference.setting: hospital, but the stored NCCI PTP quarter 2026Q3 "
                                            r"has no hospital table"):
         scrubber(rules(tmp_path, "reference:\n  ptp: 2026Q3\n  setting: hospital\n"), EditTables(out))
+    # the fee schedule named in force with none stored is an error too
+    with pytest.raises(CodegovError, match=r"scrub.yml: reference.pfs: in-force, but no PFS RVUs quarter is stored "
+                                           r"in .*; run `codegov ingest --system pfs`"):
+        scrubber(rules(tmp_path, "reference:\n  ptp: in-force\n  pfs: in-force\n"), EditTables(out))
 
 
 @pytest.mark.parametrize("reference, error", [

@@ -43,9 +43,10 @@ def with_reference(reference: str, folder: Path, name: str = "scrub.yml") -> Pat
 # The fixture claims date from 2025, before the stored sample quarters (2026 Q3 and Q4): the PTP and MUE
 # errors they plant (E04, E05, the N and M claims) are edits of the older hand-written sample tables, which
 # these tests give by path, as an organisation gives its own files. The stored quarters are tested in
-# tests/test_claims_edits_store.py.
+# tests/test_claims_edits_store.py. No fee schedule quarter covers 2025 either: the rule file's lists
+# stand in for it (pfs_fallback: lists), as the shipped rule file says.
 OWN_FILES = (f"reference:\n  ncci_ptp: [{json.dumps(str(OLD_PTP))}]\n"
-             f"  mue: [{json.dumps(str(OLD_MUE))}]\n")
+             f"  mue: [{json.dumps(str(OLD_MUE))}]\n  pfs_fallback: lists\n")
 _RULES_DIR = tempfile.mkdtemp(prefix="codegov-test-rules-")
 atexit.register(shutil.rmtree, _RULES_DIR, True)
 PATH_RULES = with_reference(OWN_FILES, Path(_RULES_DIR))
@@ -132,9 +133,11 @@ def test_messages_and_fixes_name_the_problem_and_the_replacement():
 
 
 def line(claim, n, payer, pos, code, mods="", units="1", minutes="", dx="I10", dos="2025-06-03", sex="F",
-         patient="P90", charge="100.00"):
-    return ",".join([claim, str(n), patient, sex, dos, payer, pos, code, mods, units, minutes, charge, dx,
-                     "1234567893"])
+         patient=None, charge="100.00", npi="1234567893"):
+    """One service line; each claim is its own patient's unless `patient` says otherwise (the global period,
+    add-on and KX rules compare the claims of a patient)."""
+    patient = patient or "P-" + re.sub(r"\W", "", claim)
+    return ",".join([claim, str(n), patient, sex, dos, payer, pos, code, mods, units, minutes, charge, dx, npi])
 
 
 def scrub_lines(tmp_path, lines, **kw) -> list[tuple[str, str, str]]:
@@ -290,6 +293,39 @@ def test_unknown_modifier_shapes_and_fallback_list(tmp_path):
     assert "not a modifier" in f["message"].iloc[1]
 
 
+@pytest.mark.parametrize("chunk_lines", [None, 1])
+def test_kx_totals_follow_the_date_of_service_not_the_file_order(tmp_path, chunk_lines):
+    """The later date crosses the threshold, whatever the order of the claims in the file (and its chunks)."""
+    lines = [line("K2", 1, "MEDICARE", "11", "97110", "GP", "1", "15", dx="M54.50", charge="1500.00", patient="PK",
+                  dos="2025-08-20"),
+             line("K1", 1, "MEDICARE", "11", "97110", "GP", "1", "15", dx="M54.50", charge="1000.00", patient="PK",
+                  dos="2025-07-10")]
+    found = triples(make_scrubber().scrub_file(claims_csv(tmp_path, lines), chunk_lines=chunk_lines))
+    assert found == [("K2", "1", "therapy-kx-threshold")]
+
+
+def test_a_payer_override_with_from_and_to_applies_on_its_dates_only(tmp_path):
+    extra = tmp_path / "payers.yml"
+    extra.write_text("payers:\n  MEDICARE:\n    sex-diagnosis: [{from: 2024-10-01, enabled: false}]\n"
+                     "    missing-diagnosis: [{to: 2024-12-31, severity: warning}, {from: 2025-01-01, to: 2025-06-30, "
+                     "enabled: false}]\n")
+    lines = [line("S1", 1, "MEDICARE", "11", "99213", dx="N83.201", sex="M", dos="2024-09-30"),
+             line("S2", 1, "MEDICARE", "11", "99213", dx="N83.201", sex="M", dos="2024-10-01"),
+             line("D1", 1, "MEDICARE", "11", "99213", dx="", dos="2024-12-31"),
+             line("D2", 1, "MEDICARE", "11", "99213", dx="", dos="2025-06-30"),
+             line("D3", 1, "MEDICARE", "11", "99213", dx="", dos="2025-07-01"),
+             line("D4", 1, "MEDICARE", "11", "99213", dx="", dos="2025-02-30")]  # no date: the undated settings
+    f = make_scrubber(payer_rules=[extra]).scrub_file(claims_csv(tmp_path, lines))
+    assert [(c, r, s) for c, _, r, s in f[["claim_id", "line", "rule", "severity"]].itertuples(index=False)] == [
+        ("D1", "missing-diagnosis", "warning"), ("D3", "missing-diagnosis", "error"),
+        ("D4", "malformed-field", "error"), ("D4", "missing-diagnosis", "error"), ("S1", "sex-diagnosis", "warning")]
+    with pytest.raises(CodegovError, match=r"payers.yml: payers.MEDICARE.sex-diagnosis\[1\]: dates from 2025-01-01 "
+                                           r"overlap the override for from 2024-10-01"):
+        extra.write_text("payers:\n  MEDICARE:\n    sex-diagnosis: [{from: 2024-10-01, enabled: false}, "
+                         "{from: 2025-01-01, severity: error}]\n")
+        load_rules(RULES_FILE, [extra])
+
+
 def test_payer_rules_file_overrides_and_disables(tmp_path):
     extra = tmp_path / "payers.yml"
     extra.write_text("payers:\n  MEDICARE:\n    em-modifier-25: {enabled: false}\n"
@@ -343,7 +379,7 @@ def test_rule_pages_are_generated_from_the_rule_file():
     for rule_id in RULES:
         assert f"[`{rule_id}`]({rule_id}.md)" in pages["index.md"]
         assert pages[f"{rule_id}.md"].startswith(f"# `{rule_id}`")
-    assert "| MEDICARE | `enabled` | `True` |" in pages["therapy-gp-modifier.md"]
+    assert "| MEDICARE | all dates | `enabled` | `True` |" in pages["therapy-gp-modifier.md"]
 
 
 def test_render_formats():

@@ -34,23 +34,67 @@ class Gap:
     what: str
 
 
+@dataclass(frozen=True)
+class FeeLines:
+    """The fee-schedule indicators of each line of a chunk, from the stored PFS quarter in force on its date
+    (the code's global row, modifier blank): '' where no quarter covers the date or the code is not in it."""
+
+    covered: np.ndarray  # (n,) bool: a stored PFS quarter is in force on the line's date
+    found: np.ndarray  # (n,) bool: and the line's code has a row in it
+    global_days: np.ndarray  # (n,) object: 000, 010, 090, XXX, YYY, ZZZ, MMM
+    pctc: np.ndarray  # PC/TC indicator 0-9
+    bilat: np.ndarray  # bilateral surgery indicator 0, 1, 2, 3, 9
+    status: np.ndarray  # status code (A, B, C, I, ...)
+    release: np.ndarray  # the quarter's label
+
+    @classmethod
+    def none(cls, n: int) -> FeeLines:
+        blank = np.full(n, "", dtype=object)
+        return cls(np.zeros(n, bool), np.zeros(n, bool), blank, blank, blank, blank, blank)
+
+
+PFS_UNCOVERED = "lines on dates no stored PFS quarter covers"
+PFS_FALLBACK = "lines on dates no stored PFS quarter covers, checked against the rule file's code lists instead"
+
+
 @dataclass
 class Context:
     """Reference data the rules read, plus state carried from one chunk to the next.
 
-    ptp, mue and gaps are the NCCI tables for the chunk being scrubbed (claims.reference loads them per
-    chunk: for stored quarters, only the chunk's codes and dates)."""
+    ptp, mue, fee, aoc and gaps are the reference tables for the chunk being scrubbed (claims.reference loads
+    them per chunk: for stored quarters, only the chunk's codes and dates)."""
 
     history: ReleaseHistory
     ptp: pd.DataFrame | None = None  # column1, column2, prior_1996, effective, deletion, modifier_indicator, ...
     mue: list[MueTable] = field(default_factory=list)
-    gaps: dict[str, Gap] = field(default_factory=dict)  # ptp | mue -> lines the rule must not check
+    fee: FeeLines | None = None  # the fee-schedule indicators per line
+    aoc: pd.DataFrame | None = None  # addon, primary, edit_type, effective, deletion: the add-on edits in force
+    gaps: dict[str, Gap] = field(default_factory=dict)  # ptp | mue | pfs | aoc -> lines no table answers for
     state: dict = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)  # (rule, what) -> lines not checked
+    pfs_fallback: str = "not-checked"  # reference.pfs_fallback: not-checked | lists
+    setting: str = "practitioner"  # reference.setting
 
     def skip(self, rule: str, what: str, count: int) -> None:
         if count:
             self.skipped[(rule, what)] += int(count)
+
+    def fee_for(self, n: int) -> FeeLines:
+        return self.fee if self.fee is not None and len(self.fee.covered) == n else FeeLines.none(n)
+
+    def fee_or_lists(self, rule: str, m: np.ndarray, has_lists: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Which lines of m the fee schedule answers for, and which the rule's code lists stand in for.
+
+        (pfs, lists): pfs, the lines a stored PFS quarter covers; lists, the others when the rule file says
+        `pfs_fallback: lists` and the rule has lists (counted in the notes as checked against the lists),
+        none otherwise (counted as not checked)."""
+        covered = self.fee_for(len(m)).covered
+        rest = m & ~covered
+        if self.pfs_fallback == "lists" and has_lists:
+            self.skip(rule, PFS_FALLBACK, np.count_nonzero(rest))
+            return m & covered, rest
+        self.skip(rule, PFS_UNCOVERED, np.count_nonzero(rest))
+        return m & covered, np.zeros(len(m), bool)
 
     def checkable(self, rule: str, system: str, m: np.ndarray) -> np.ndarray:
         """m without the lines no `system` table answers for; those are counted as not checked."""
@@ -113,9 +157,15 @@ class Rule:
 
     id = ""
     title = ""
-    scope = "line"  # line | visit (claim and date) | patient-year
+    scope = "line"  # line | visit (claim and date) | patient-day | patient-year | patient-period
     fields: tuple[str, ...] = ()
     param_types: Mapping[str, str] = {}
+    # A deferred rule sees the whole file: collect() runs on each chunk and keeps what the rule needs of its
+    # lines (a small frame, one row per line of interest, with the line's position `i`); finish() runs once
+    # on all of it after the last chunk and returns results whose `i` are rows of that frame. Claims are
+    # never split between chunks, but a patient's claims may be: rules across claims of one patient (global
+    # periods, the KX year-to-date totals in date order) are deferred.
+    deferred = False
 
     def parse_params(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
         unknown = set(raw) - set(self.param_types)
@@ -129,3 +179,35 @@ class Rule:
 
     def run(self, ctx: Context, lines: Lines, sel: np.ndarray, p: Mapping[str, Any]) -> pd.DataFrame:
         raise NotImplementedError
+
+    def collect(self, ctx: Context, lines: Lines, sel: np.ndarray, p: Mapping[str, Any]) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def finish(self, ctx: Context, events: pd.DataFrame, p: Mapping[str, Any]) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+def line_events(lines: Lines, i: np.ndarray, **cols) -> pd.DataFrame:
+    """The rows a deferred rule keeps of lines i: the line's identity (claim, line, row, patient, provider,
+    day, code, date text, modifiers) and the rule's own columns."""
+    f = lines.frame
+    i = np.asarray(i, dtype=np.int64)
+    data = {"i": i, "claim_id": f["claim_id"].to_numpy(object)[i], "line": f["line"].to_numpy(object)[i],
+            "row": f["row"].to_numpy(np.int64)[i], "patient": f["patient_id"].to_numpy(object)[i],
+            "npi": f["npi"].to_numpy(object)[i], "day": f["day"].to_numpy(np.int64)[i],
+            "code": f["code"].to_numpy(object)[i], "dos": f["dos_text"].to_numpy(object)[i]}
+    for k, v in cols.items():
+        data[k] = np.full(len(i), v, dtype=object) if isinstance(v, str) else np.asarray(v)
+    return object_frame(data)
+
+
+def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of rows of two event frames for the same patient and provider: the same NPI, or either blank
+    (a file without provider_npi matches on the patient alone). Columns ea, eb (row positions) and the days."""
+    left = object_frame({"ea": np.arange(len(a)), "p": a["patient"].to_numpy(object),
+                         "na": a["npi"].to_numpy(object), "da": a["day"].to_numpy(np.int64)})
+    right = object_frame({"eb": np.arange(len(b)), "p": b["patient"].to_numpy(object),
+                          "nb": b["npi"].to_numpy(object), "db": b["day"].to_numpy(np.int64)})
+    pairs = left.merge(right, on="p")
+    na, nb = pairs["na"].to_numpy(object), pairs["nb"].to_numpy(object)
+    return pairs[(na == nb) | (na == "") | (nb == "")].reset_index(drop=True)

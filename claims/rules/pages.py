@@ -8,7 +8,10 @@ from typing import Any
 from claims.rules.registry import RULES
 from claims.rules.settings import RuleSet
 
-SCOPES = {"line": "service line", "visit": "claim and date of service", "patient-year": "patient and calendar year"}
+SCOPES = {"line": "service line", "visit": "claim and date of service",
+          "patient-day": "patient (and provider) and date of service, across the claims of the file",
+          "patient-period": "patient (and provider) across the claims of the file: a procedure's global period",
+          "patient-year": "patient and calendar year, in date-of-service order across the claims of the file"}
 
 
 def _show(value: Any) -> str:
@@ -31,7 +34,10 @@ def rule_pages(ruleset: RuleSet) -> dict[str, str]:
         index.append(f"| [`{rule_id}`]({rule_id}.md) | {s.title} | {s.severity} | "
                      f"{'yes' if s.enabled else 'no'} | {', '.join(payers) or '-'} |")
         rule = RULES[rule_id]
-        page = [f"# `{rule_id}`: {s.title}", "", s.doc, "",
+        page = [f"# `{rule_id}`: {s.title}", "", s.doc, ""]
+        if s.source:
+            page += [f"Source: {s.source}", ""]
+        page += [
                 f"- severity: **{s.severity}**", f"- enabled by default: **{'yes' if s.enabled else 'no'}**",
                 f"- checked per: {SCOPES[rule.scope]}",
                 f"- message: `{s.message}`", f"- suggested fix: `{s.fix}`" if s.fix else "- suggested fix: none",
@@ -42,13 +48,17 @@ def rule_pages(ruleset: RuleSet) -> dict[str, str]:
             page.append("")
         overrides = {p: o[rule_id] for p, o in sorted(ruleset.payers.items()) if rule_id in o}
         if overrides:
-            page += ["## Payer overrides", "", "| payer | setting | value |", "|---|---|---|"]
-            for payer, o in overrides.items():
-                for k, v in o.items():
-                    if k == "params":
-                        page += [f"| {payer} | `params.{pk}` | {_show(pv)} |" for pk, pv in v.items()]
-                    else:
-                        page.append(f"| {payer} | `{k}` | {_show(v)} |")
+            page += ["## Payer overrides", "",
+                     "A dated override applies on the dates of service it names, on top of the payer's undated one.",
+                     "", "| payer | dates of service | setting | value |", "|---|---|---|---|"]
+            for payer, entries in overrides.items():
+                for period, o in entries:
+                    for k, v in o.items():
+                        if k == "params":
+                            page += [f"| {payer} | {period.text()} | `params.{pk}` | {_show(pv)} |"
+                                     for pk, pv in v.items()]
+                        else:
+                            page.append(f"| {payer} | {period.text()} | `{k}` | {_show(v)} |")
             page.append("")
         pages[f"{rule_id}.md"] = "\n".join(page)
     pages["index.md"] = "\n".join(index) + "\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import object_frame
-from claims.rules.base import Rule, _ints, _money, _result, code_in, has_mod
+from claims.rules.base import Rule, _ints, _money, _result, code_in, has_mod, line_events
 
 
 class TimedUnits(Rule):
@@ -70,32 +70,40 @@ class TherapyKx(Rule):
     scope = "patient-year"
     fields = ("code", "dos", "patient", "bucket", "year", "total", "threshold")
     param_types = {"codes": "codes", "modifier": "str", "thresholds": "year-amounts"}
+    deferred = True  # the year-to-date totals run in date-of-service order over the whole file
 
-    def run(self, ctx, lines, sel, p):
+    def collect(self, ctx, lines, sel, p):
         f = lines.frame
         dos = f["dos"].to_numpy()
         charge = f["charge"].to_numpy(float)
-        m = sel & code_in(lines, p["codes"]) & ~np.isnat(dos) & np.isfinite(charge)
-        i = np.flatnonzero(m)
+        i = np.flatnonzero(sel & code_in(lines, p["codes"]) & ~np.isnat(dos) & np.isfinite(charge))
         if not len(i):
-            return _result(i)
+            return line_events(lines, i)
         year = dos[i].astype("datetime64[Y]").astype(int) + 1970
-        threshold = np.array([p["thresholds"].get(int(y), np.nan) for y in range(year.min(), year.max() + 1)])
-        thr = threshold[year - year.min()]
-        ctx.skip(self.id, "therapy lines in years with no KX threshold in the rule file", np.isnan(thr).sum())
-        bucket = np.where(has_mod(lines, ["GO"])[i], "occupational therapy",
+        thr = np.array([p["thresholds"].get(int(y), np.nan) for y in range(year.min(), year.max() + 1)])[
+            year - year.min()]
+        missing = np.isnan(thr)
+        ctx.skip(self.id, "therapy lines in years with no KX threshold in the rule file", missing.sum())
+        keep = ~missing
+        i, year, thr = i[keep], year[keep], thr[keep]
+        ot = has_mod(lines, ["GO"])[i]
+        return line_events(lines, i, year=year, ot=ot, charge=charge[i], thr=thr,
+                           kx=has_mod(lines, [p["modifier"]])[i])
+
+    def finish(self, ctx, ev, p):
+        # One running total per (patient, year, bucket), in date-of-service order (file order within a day),
+        # whatever the order of the claims in the file.
+        key = pd.factorize(ev["patient"].astype(str) + "\x1f" + ev["year"].astype(str) + "\x1f"
+                           + ev["ot"].astype(str))[0]
+        order = np.lexsort((ev["row"].to_numpy(np.int64), ev["day"].to_numpy(np.int64), key))
+        charge = ev["charge"].to_numpy(float)[order]
+        running = pd.Series(charge).groupby(key[order], sort=False).cumsum().to_numpy()
+        thr = ev["thr"].to_numpy(float)[order]
+        bad = (running > thr) & ~ev["kx"].to_numpy(bool)[order]
+        e = order[bad]
+        bucket = np.where(ev["ot"].to_numpy(bool)[e], "occupational therapy",
                           "physical therapy and speech-language pathology").astype(object)
-        patient = f["patient_id"].to_numpy(object)[i]
-        # One key per (patient, year, bucket); year-to-date totals carry over from earlier chunks.
-        key = patient + "\x1f" + year.astype(str).astype(object) + np.where(bucket == "occupational therapy",
-                                                                             "\x1fOT", "\x1fPT")
-        key_ids, keys = pd.factorize(key)
-        state: dict[str, float] = ctx.state.setdefault(self.id, {})
-        prior = np.fromiter((state.get(k, 0.0) for k in keys), dtype=float, count=len(keys))  # once per key
-        running = pd.Series(charge[i]).groupby(key_ids, sort=False).cumsum().to_numpy() + prior[key_ids]
-        state.update(zip(keys, prior + np.bincount(key_ids, weights=charge[i], minlength=len(keys)), strict=True))
-        bad = (running > thr) & ~has_mod(lines, [p["modifier"]])[i]
-        k = np.flatnonzero(bad)
-        return _result(i[k], code=f["code"].to_numpy(object)[i[k]], dos=f["dos_text"].to_numpy(object)[i[k]],
-                       patient=patient[k], bucket=bucket[k], year=_ints(year[k]),
-                       total=_money(running[k]), threshold=_money(thr[k]))
+        return _result(e, code=ev["code"].to_numpy(object)[e], dos=ev["dos"].to_numpy(object)[e],
+                       patient=ev["patient"].to_numpy(object)[e], bucket=bucket,
+                       year=_ints(ev["year"].to_numpy(float)[e]), total=_money(running[bad]),
+                       threshold=_money(thr[bad]))
