@@ -119,7 +119,11 @@ class StoredEdits:
         problem = quick_torn(out, system, release_id, self.manifest)
         if problem:
             raise CodegovError(f"{problem}; rerun `codegov ingest --system {system}`")
-        self._file = pq.ParquetFile(self.path)
+        # text columns are read as dictionaries (a few thousand codes, a few rationales): decoding stays
+        # cheap however many rows match; read() decodes the rows it returns unless asked not to
+        schema = self._schema = pq.read_schema(self.path)
+        self._text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        self._file = pq.ParquetFile(self.path, read_dictionary=self._text)
         meta = self._file.metadata
         self._index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
         self._ranges: dict[str, list[tuple]] = {}
@@ -150,24 +154,45 @@ class StoredEdits:
                 (j := bisect.bisect_left(values, ranges[g][0])) < len(values) and values[j] <= ranges[g][1])]
         return keep
 
-    def read(self, columns=None, **where) -> pa.Table:
+    def read(self, columns=None, *, dictionary: bool = False, **where) -> pa.Table:
         """Rows whose columns are in the given values (column=[values], or one value), e.g.
         read(column1=codes, column2=codes, setting="practitioner"). Row groups whose statistics exclude every
-        value are never decoded."""
+        value are never decoded. dictionary: leave text columns dictionary-encoded (pandas: categorical)."""
         where = {c: sorted({v} if isinstance(v, str) else set(v)) for c, v in where.items() if v is not None}
-        names = list(columns) if columns is not None else self._file.schema_arrow.names
+        names = list(columns) if columns is not None else self._schema.names
         needed = names + [c for c in where if c not in names]
         groups = self.groups_for(**where)
         if not groups:
-            return self._file.schema_arrow.empty_table().select(names)
+            return self._schema.empty_table().select(names)
         table = self._file.read_row_groups(groups, columns=needed)
         mask = None
         for column, values in where.items():
-            term = pc.is_in(table[column], value_set=pa.array(values, table.schema.field(column).type))
+            term = _is_in(table[column], pa.array(values, pa.string()))
             mask = term if mask is None else pc.and_(mask, term)
         if mask is not None:
             table = table.filter(mask)
-        return table.select(names)
+        table = table.select(names)
+        if not dictionary:
+            table = _decoded(table)
+        return table
 
     def all(self, columns=None) -> pa.Table:
-        return pq.read_table(self.path, columns=columns)
+        return _decoded(self._file.read(columns=columns))
+
+
+def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """is_in for a column read as dictionaries: the test runs on each chunk's dictionary (a few thousand
+    codes) and is taken by the indices, never decoding the rows' strings."""
+    if not pa.types.is_dictionary(column.type) or not column.num_chunks:
+        return pc.is_in(column, value_set=values)
+    column = column.unify_dictionaries()  # one dictionary for every row group: one is_in
+    hit = pc.is_in(column.chunk(0).dictionary, value_set=values)
+    return pa.chunked_array([pc.take(hit, c.indices) for c in column.chunks], pa.bool_())
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary text columns back to plain strings, as the schema stores them."""
+    fields = [pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
+
+

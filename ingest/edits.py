@@ -92,13 +92,15 @@ class EditTables:
 
     # -- by codes ---------------------------------------------------------------------------------------
 
-    def ptp(self, release_id: str, codes, *, both: bool = True, setting: str | None = None) -> pa.Table:
-        """The PTP edits of a release whose column 1 code (and, with both, column 2 code) is in codes."""
+    def ptp(self, release_id: str, codes, *, both: bool = True, setting: str | None = None,
+            dictionary: bool = False) -> pa.Table:
+        """The PTP edits of a release whose column 1 code (and, with both, column 2 code) is in codes.
+        dictionary: text columns stay dictionary-encoded (with both only)."""
         codes = sorted(set(codes))
         where = {"column1": codes, "setting": setting}
         if both:
             where["column2"] = codes
-        table = self.stored("ptp", release_id).read(**where)
+        table = self.stored("ptp", release_id).read(dictionary=dictionary and both, **where)
         if not both:  # and the edits where the codes are column 2
             other = self.stored("ptp", release_id).read(column2=codes, setting=setting)
             table = pa.concat_tables([table, other]).group_by(table.column_names).aggregate([])
@@ -126,7 +128,7 @@ class EditTables:
         deleted in a later quarter's file stops applying on that quarter's dates."""
         frames = []
         for w in self.windows_between("ptp", first, last):
-            t = self.ptp(w.release, codes, setting=setting).to_pandas(date_as_object=False)
+            t = self.ptp(w.release, codes, setting=setting, dictionary=True).to_pandas(date_as_object=False)
             if not len(t):
                 continue
             start, end = pd.Timestamp(w.start), pd.Timestamp(w.end)
@@ -148,6 +150,8 @@ class EditTables:
         out = pd.concat(frames, ignore_index=True)[columns]
         for c in ("effective", "deletion"):
             out[c] = out[c].astype("datetime64[ns]")
+        for c in ("column1", "column2", "modifier_indicator", "rationale"):  # categorical (read as dictionaries)
+            out[c] = out[c].astype(object)
         return out
 
     def mue_frames(self, codes, first: dt.date, last: dt.date, setting: str = "practitioner") -> list[pd.DataFrame]:
