@@ -229,6 +229,8 @@ class EditReference:
             last = pd.Timestamp(dos[dated].max()).date()
         ctx.gaps = {}
         ctx.setting, ctx.pfs_fallback = self.setting, self.pfs_fallback
+        pfs = self.tables.get("pfs")
+        ctx.fee_stored = bool(self.edits is not None and pfs is not None and (pfs.windows or pfs.pinned))
         ctx.ptp = self._ptp(ctx, dos, dated, codes, first, last)
         ctx.mue = self._mue(ctx, dos, dated, codes, first, last)
         ctx.fee = self._fee(ctx, lines, dos, dated, codes, first, last)

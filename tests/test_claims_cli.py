@@ -64,7 +64,7 @@ def test_scrub_formats_exit_codes_and_input_untouched(codegov, tmp_path):
     found = pd.read_csv(pd.io.common.StringIO(out), dtype=str, keep_default_na=False)
     expected = pd.read_csv(FIXTURES / "errors.expected.csv", dtype=str, keep_default_na=False)
     assert found[["claim_id", "line", "rule"]].equals(expected)
-    assert "15 finding(s): 14 error(s), 1 warning(s)" in err
+    assert "16 finding(s): 15 error(s), 1 warning(s)" in err
     assert codegov(*args, "--format", "json", "--fail-on", "error")[0] == 3  # codegov.options.POLICY
     status, out, _ = codegov(*args, "--format", "md", "--output", tmp_path / "out.md")
     assert status == 0 and out == ""

@@ -237,10 +237,14 @@ def test_a_store_without_the_mue_or_the_hospital_table_is_an_error(tmp_path_fact
     with pytest.raises(CodegovError, match=r"reference.setting: hospital, but the stored NCCI PTP quarter 2026Q3 "
                                            r"has no hospital table"):
         scrubber(rules(tmp_path, "reference:\n  ptp: 2026Q3\n  setting: hospital\n"), EditTables(out))
-    # the fee schedule named in force with none stored is an error too
+    # the fee schedule named in force with none stored is an error too; left out, its rules check nothing
     with pytest.raises(CodegovError, match=r"scrub.yml: reference.pfs: in-force, but no PFS RVUs quarter is stored "
                                            r"in .*; run `codegov ingest --system pfs`"):
         scrubber(rules(tmp_path, "reference:\n  ptp: in-force\n  pfs: in-force\n"), EditTables(out))
+    s = scrubber(rules(tmp_path, "reference:\n  ptp: in-force\n"), EditTables(out))
+    s.scrub_file(claims_csv(tmp_path, [line("F1", 1, "MEDICARE", "11", "20610", "50", dos="2026-08-03")]))
+    assert "bilateral-modifier: 1 lines on dates no stored PFS quarter covers were not checked" in s.notes()
+    assert "PFS quarters stored: none (run `codegov ingest --system pfs`)" in s.notes()
 
 
 @pytest.mark.parametrize("reference, error", [

@@ -126,8 +126,8 @@ def test_chunks_never_split_a_claim():
         ids = set(c["claim_id"])
         assert not ids & seen
         seen |= ids
-    assert sum(len(c) for c in chunks) == 20
-    assert np.concatenate([c["_row"].to_numpy() for c in chunks]).tolist() == list(range(2, 22))
+    assert sum(len(c) for c in chunks) == 21
+    assert np.concatenate([c["_row"].to_numpy() for c in chunks]).tolist() == list(range(2, 23))
 
 
 def test_a_claim_that_comes_back_after_other_claims_is_an_error_naming_its_row(tmp_path):
@@ -153,7 +153,7 @@ def test_parse_lines_types_and_splits():
     assert lines.dx[lines.dx["i"] == 7]["code"].tolist() == ["I10", "E119", "Z794"]
     assert lines.dx[lines.dx["i"] == 7]["k"].tolist() == [0, 1, 2]
     assert lines.frame["units"].iloc[1] == 2.0 and np.isnan(lines.frame["minutes"].iloc[0])
-    assert lines.has_mod(["XU"]).sum() == 1 and lines.code_in(["97110"]).sum() == 8
+    assert lines.has_mod(["XU"]).sum() == 1 and lines.code_in(["97110"]).sum() == 9
 
 
 def test_prefetch_keeps_order_raises_in_order_and_stops_when_closed():

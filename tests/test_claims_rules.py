@@ -44,7 +44,8 @@ def with_reference(reference: str, folder: Path, name: str = "scrub.yml") -> Pat
 # errors they plant (E04, E05, the N and M claims) are edits of the older hand-written sample tables, which
 # these tests give by path, as an organisation gives its own files. The stored quarters are tested in
 # tests/test_claims_edits_store.py. No fee schedule quarter covers 2025 either: the rule file's lists
-# stand in for it (pfs_fallback: lists), as the shipped rule file says.
+# (minor_procedures, bilateral_codes) stand in for it (pfs_fallback: lists), as the shipped rule file says;
+# the fee schedule itself is tested in tests/test_claims_professional.py.
 OWN_FILES = (f"reference:\n  ncci_ptp: [{json.dumps(str(OLD_PTP))}]\n"
              f"  mue: [{json.dumps(str(OLD_MUE))}]\n  pfs_fallback: lists\n")
 _RULES_DIR = tempfile.mkdtemp(prefix="codegov-test-rules-")
@@ -98,8 +99,13 @@ def test_errors_file_gives_exactly_the_planted_findings():
     assert findings.loc[findings["rule"] == "sex-diagnosis", "severity"].tolist() == ["warning"]
 
 
+PROFESSIONAL = pd.read_csv(FIXTURES / "professional.expected.csv", dtype=str, keep_default_na=False)
+
+
 def test_every_rule_has_a_planted_error():
-    assert set(EXPECTED["rule"]) == set(RULES)
+    """Here, or in the professional claims file (tests/test_claims_professional.py) for the rules that need the
+    fee schedule and add-on edits of a stored quarter (its claims date from 2026 Q3 and Q4)."""
+    assert set(EXPECTED["rule"]) | set(PROFESSIONAL["rule"]) == set(RULES)
 
 
 @pytest.mark.parametrize("rule", sorted(set(EXPECTED["rule"])))
@@ -126,7 +132,11 @@ def test_messages_and_fixes_name_the_problem_and_the_replacement():
     assert m[("E04", "2", "ncci-ptp")][0].startswith("97530 billed with 97140 (line 1) on 2025-08-05")
     assert m[("E05", "1", "mue-units")][0] == (
         "97110: 5 units on 2025-08-12 (lines 1, 2) exceed the MUE of 4 (adjudication indicator 3, Clinical: Data)")
-    assert m[("E06", "1", "timed-units-8-minute")][1] == "bill 2 timed units in total for this visit"
+    # the CMS method gives the visit's 2 units to the codes by their minutes (20 of 97110, 10 of 97140)
+    assert m[("E06", "1", "timed-units-8-minute")] == (
+        "97110: 2 units billed on 2025-09-02, but its 20 of the visit's 30 timed minutes support 1 (CMS 8-minute "
+        "rule: the visit's timed minutes give its units, shared by each code's minutes)",
+        "bill 1 unit of 97110 and 1 unit of 97140 (2 timed units for 30 timed minutes)")
     assert "$3,000.00 in 2025, above the $2,410.00 KX threshold" in m[("E08C", "1", "therapy-kx-threshold")][0]
     assert m[("E13", "1", "malformed-field")] == (
         "date_of_service '2025-02-30' is not a date (YYYY-MM-DD or MM/DD/YYYY)", "")
@@ -279,18 +289,27 @@ def test_sex_diagnosis_checks_every_diagnosis_and_skips_unknown_sex(tmp_path):
     assert f["severity"].tolist() == ["warning", "error"]  # ACME_COMMERCIAL raises it to an error
 
 
-def test_unknown_modifier_shapes_and_fallback_list(tmp_path):
+def test_unknown_modifier_shapes_and_no_fallback_list(tmp_path):
+    """A Level II modifier is checked against the HCPCS release in force; on a date no loaded release covers,
+    or with no readable date, it is not checked (there is no list to wave it through) and the notes say so."""
     lines = [line("X1", 1, "MEDICARE", "11", "99213", "25 GT"),  # GT: not in the fixture HCPCS release
              line("X2", 1, "MEDICARE", "11", "99213", "2G5"),
-             line("X3", 1, "MEDICARE", "11", "99213", "GT", dos="2024-06-03", dx=""),  # no release: fallback list
-             line("X4", 1, "MEDICARE", "11", "99213", "GP XX", dos="2025-02-30")]  # no date: fallback list
-    f = make_scrubber().scrub_file(claims_csv(tmp_path, lines))
+             line("X3", 1, "MEDICARE", "11", "99213", "GT", dos="2024-06-03", dx=""),  # no release: not checked
+             line("X4", 1, "MEDICARE", "11", "99213", "GP XX", dos="2025-02-30"),  # no date: not checked
+             line("X5", 1, "MEDICARE", "11", "99213", "1P 8P"),  # CPT Category II modifiers
+             line("X6", 1, "MEDICARE", "11", "99213", "XX", dos="2024-06-03")]  # not checked either
+    s = make_scrubber()
+    f = s.scrub_file(claims_csv(tmp_path, lines))
     assert triples(f) == [("X1", "1", "unknown-modifier"), ("X2", "1", "unknown-modifier"),
-                          ("X3", "1", "missing-diagnosis"), ("X4", "1", "malformed-field"),
-                          ("X4", "1", "unknown-modifier")]
-    assert f["message"].iloc[-1] == ("modifier XX on 99213 (an unreadable date): neither a CPT modifier nor a "
-                                     "known HCPCS Level II modifier")
+                          ("X3", "1", "missing-diagnosis"), ("X4", "1", "malformed-field")]
+    assert f["message"].iloc[0] == ("modifier GT on 99213 (2025-06-03): neither a CPT modifier nor a HCPCS Level II "
+                                    "modifier in the release in force")
     assert "not a modifier" in f["message"].iloc[1]
+    notes = s.notes()
+    assert ("unknown-modifier: 2 Level II modifiers on dates no loaded HCPCS Level II release covers were not "
+            "checked") in notes
+    assert "unknown-modifier: 2 Level II modifiers on lines with no readable date were not checked" in notes
+    assert any(n.startswith("HCPCS Level II releases loaded: 2025-01-01") for n in notes)
 
 
 @pytest.mark.parametrize("chunk_lines", [None, 1])

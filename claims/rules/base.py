@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class Context:
     skipped: Counter = field(default_factory=Counter)  # (rule, what) -> lines not checked
     pfs_fallback: str = "not-checked"  # reference.pfs_fallback: not-checked | lists
     setting: str = "practitioner"  # reference.setting
+    fee_stored: bool = False  # some stored PFS quarter can answer (in force on some date, or pinned)
 
     def skip(self, rule: str, what: str, count: int) -> None:
         if count:
@@ -128,6 +130,31 @@ def _result(i: np.ndarray, **cols) -> pd.DataFrame:
     for k, v in cols.items():
         data[k] = np.full(n, v, dtype=object) if isinstance(v, str) else np.asarray(v, dtype=object)
     return object_frame(data)
+
+
+def one_of(values: np.ndarray, options) -> np.ndarray:
+    """values (an object array of strings) isin options: a comparison per option for a few of them, by hashing
+    for more (np.isin would sort the objects)."""
+    values = np.asarray(values, dtype=object)
+    options = list(options)
+    if len(options) > 8:
+        return pd.Index(options, dtype=object).get_indexer(values) >= 0
+    out = np.zeros(len(values), bool)
+    for o in options:
+        out |= values == o
+    return out
+
+
+def texts(template: str, i: np.ndarray, **arrays) -> np.ndarray:
+    """The template ('bill {code} once') filled for lines i from full-length arrays (or plain strings): the
+    strings are made for those lines only, never for the whole chunk."""
+    out = np.full(len(i), "", dtype=object)
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out = out + literal
+        if name is not None:
+            v = arrays[name]
+            out = out + (v if isinstance(v, str) else np.asarray(v, dtype=object)[i].astype(str).astype(object))
+    return out
 
 
 def _ints(values) -> np.ndarray:

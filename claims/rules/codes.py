@@ -126,9 +126,13 @@ class UnknownModifier(Rule):
     id = "unknown-modifier"
     title = "Unknown modifier"
     fields = ("modifier", "code", "dos", "reason", "suggestion")
-    param_types = {"cpt_modifiers": "codes", "level2_modifiers": "codes"}
+    param_types = {"cpt_modifiers": "codes"}
 
     def run(self, ctx, lines, sel, p):
+        """CPT modifiers from the rule file's list (CPT is AMA data codegov does not ship); every other
+        modifier of the right shape from the HCPCS Level II release in force on the date of service. A line
+        on a date no loaded HCPCS release covers (or with no readable date) has its Level II modifiers not
+        checked, and the notes say how many: there is no fallback list to wave them through."""
         f = lines.frame
         filled = (lines.mod_ids >= 0) & sel[:, None]
         i, slot = np.nonzero(filled)
@@ -138,17 +142,17 @@ class UnknownModifier(Rule):
         vocab = lines.mod_vocab.to_numpy(object)
         shape_v = np.array([bool(_MODIFIER_SHAPE.fullmatch(m)) for m in vocab], dtype=bool)
         cpt_v = lines.mod_vocab.isin(list(p["cpt_modifiers"]))
-        level2_v = lines.mod_vocab.isin(list(p["level2_modifiers"]))
         shape_ok, ask = shape_v[mid], shape_v[mid] & ~cpt_v[mid]
         day = f["day"].to_numpy()[i]
         status = np.full(len(i), "valid", dtype=object)
         covered = np.zeros(len(i), bool)
         since = np.full(len(i), "", dtype=object)
-        if ask.any():
+        dated = ~np.isnat(f["dos"].to_numpy()[i])
+        ask_dated = ask & dated
+        if ask_dated.any():
             # one look-up per distinct (modifier, date), not per modifier on a line
-            a = np.flatnonzero(ask)
-            dated = ~np.isnat(f["dos"].to_numpy()[i[a]])  # a malformed date has no day: offset 0
-            offset = np.where(dated, day[a] - (day[a][dated].min() if dated.any() else 0) + 1, 0)
+            a = np.flatnonzero(ask_dated)
+            offset = day[a] - day[a].min() + 1
             pair_ids, pairs = pd.factorize(mid[a] * np.int64(1 << 32) + offset)
             first = np.zeros(len(pairs), dtype=np.int64)
             first[pair_ids[::-1]] = a[::-1]
@@ -157,13 +161,16 @@ class UnknownModifier(Rule):
             status[a] = v["status"].to_numpy(object)[pair_ids]
             covered[a] = v["covered"].to_numpy(bool)[pair_ids]
             since[a] = np.where(v["since"].isna(), "", dates(v["since"].to_numpy()))[pair_ids]
-        ok = (shape_ok & ~ask) | (ask & covered & (status == "valid")) | (ask & ~covered & level2_v[mid])
+        unchecked = ask & ~covered
+        ctx.skip(self.id, "Level II modifiers on dates no loaded HCPCS Level II release covers",
+                 np.count_nonzero(unchecked & dated))
+        ctx.skip(self.id, "Level II modifiers on lines with no readable date", np.count_nonzero(unchecked & ~dated))
+        ok = (shape_ok & ~ask) | (ask & covered & (status == "valid")) | unchecked
         reason = np.select(
-            [~shape_ok, covered & (status == "deleted"), covered & (status == "not-yet-effective"), covered],
+            [~shape_ok, status == "deleted", status == "not-yet-effective"],
             ["not a modifier: modifiers are two letters or digits", "discontinued on " + since,
-             "not effective until " + since,
-             "neither a CPT modifier nor a HCPCS Level II modifier in the release in force"],
-            default="neither a CPT modifier nor a known HCPCS Level II modifier").astype(object)
+             "not effective until " + since],
+            default="neither a CPT modifier nor a HCPCS Level II modifier in the release in force").astype(object)
         k = np.flatnonzero(~ok)
         return _result(i[k], modifier=vocab[mid[k]], code=f["code"].to_numpy(object)[i[k]],
                        dos=f["dos_text"].to_numpy(object)[i[k]], reason=reason[k],

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import object_frame
-from claims.rules.base import Rule, _ints, _join_per_group, _result
+from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
 
 
 class NcciPtp(Rule):
@@ -16,7 +16,8 @@ class NcciPtp(Rule):
     title = "NCCI procedure-to-procedure edit"
     scope = "visit"
     fields = ("code", "column1", "other_line", "dos", "indicator", "rationale", "reason", "suggestion")
-    param_types = {"distinct_modifiers": "codes", "anatomic_modifiers": "codes"}
+    param_types = {"distinct_modifiers": "codes", "anatomic_modifiers": "codes", "em_codes": "codes",
+                   "em_modifiers": "codes", "procedure_modifiers": "codes"}
 
     def run(self, ctx, lines, sel, p):
         ptp = ctx.ptp
@@ -48,30 +49,48 @@ class NcciPtp(Rule):
         in_force = (hits["effective"].to_numpy() <= day) & (
             hits["deletion"].isna().to_numpy() | (day < hits["deletion"].to_numpy()))
         ind = hits["indicator"].to_numpy(object)
-        ma, mb = lines.mods[a], lines.mods[b]
-        ok = self._bypassed(ma, mb, p) | self._bypassed(mb, ma, p)
+        em = code_in(lines, p["em_codes"])
+        ok = self._bypassed(lines, a, b, em, p) | self._bypassed(lines, b, a, em, p)
         flag = in_force & ((ind == "0") | ((ind == "1") & ~ok))
         hits = hits[flag].drop_duplicates(["ia", "ib"])
         a, b = hits["ia"].to_numpy(np.int64), hits["ib"].to_numpy(np.int64)
         ind = hits["indicator"].to_numpy(object)
         never = ind == "0"
+        with_em = em[a] | em[b]
+        em_code = np.where(em[b], code[b], code[a]).astype(object)
+        reason = np.where(never, "the pair is never paid together (modifier not allowed)",
+                          np.where(with_em, "no modifier 25 (or 57) on the E/M " + em_code,
+                                   "no NCCI-associated modifier (59, XE, XS, XP, XU or an anatomic modifier)"))
+        suggestion = np.where(
+            never, "remove " + code[b] + "; it is not paid with " + code[a],
+            np.where(with_em, "if the E/M " + em_code + " was significant and separately identifiable from the "
+                     "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise remove "
+                     + code[b],
+                     "if " + code[b] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
+                     "modifier of its site); otherwise remove it"))
         return _result(
             b, code=code[b], column1=code[a], other_line=f["line"].to_numpy(object)[a],
             dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=hits["rationale"].to_numpy(object),
-            reason=np.where(never, "the pair is never paid together (modifier not allowed)",
-                            "no NCCI-associated modifier (59, XE, XS, XP, XU or an anatomic modifier)"),
-            suggestion=np.where(never, "remove " + code[b] + "; it is not paid with " + code[a],
-                                "if " + code[b] + " was a distinct service, append 59 or XE/XS/XP/XU (or "
-                                "the anatomic modifier of its site); otherwise remove it"))
+            reason=reason.astype(object), suggestion=suggestion.astype(object))
 
     @staticmethod
-    def _bypassed(mine: np.ndarray, other: np.ndarray, p) -> np.ndarray:
-        """A distinct-service modifier, or an anatomic modifier the other line does not carry."""
-        flat = pd.Series(mine.ravel(), dtype=object)
-        distinct = flat.isin(list(p["distinct_modifiers"])).to_numpy().reshape(mine.shape)
-        anatomic = flat.isin(list(p["anatomic_modifiers"])).to_numpy().reshape(mine.shape)
-        shared = (mine[:, :, None] == other[:, None, :]).any(axis=2)
-        return (distinct | (anatomic & ~shared)).any(axis=1)
+    def _bypassed(lines, mine: np.ndarray, other: np.ndarray, em: np.ndarray, p) -> np.ndarray:
+        """Whether line `mine` of each pair carries the NCCI-associated modifier that bypasses an indicator 1
+        edit with line `other`: on an E/M, 25 or 57 (never 59: NCCI does not use 59 on E/M services); when
+        the other line is an E/M, only the E/M's modifier counts; on a procedure paired with a procedure, a
+        distinct-service modifier (59, XE, XS, XP, XU), an anatomic modifier the other line does not carry,
+        or a global surgery modifier (58, 78, 79) or 91."""
+        mods, omods = lines.mods[mine], lines.mods[other]
+        flat = pd.Series(mods.ravel(), dtype=object)
+
+        def any_of(values) -> np.ndarray:
+            return flat.isin(list(values)).to_numpy().reshape(mods.shape).any(axis=1)
+
+        anatomic = flat.isin(list(p["anatomic_modifiers"])).to_numpy().reshape(mods.shape)
+        shared = (mods[:, :, None] == omods[:, None, :]).any(axis=2)
+        procedure_ok = (any_of(p["distinct_modifiers"]) | (anatomic & ~shared).any(axis=1)
+                        | any_of(p["procedure_modifiers"]))
+        return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
 
 
 class MueUnits(Rule):

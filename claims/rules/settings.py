@@ -149,7 +149,11 @@ class RuleSet:
     def selections(self, rule_id: str, payer: np.ndarray, dos: np.ndarray) -> list[tuple[RuleSettings, np.ndarray]]:
         """The lines of a chunk grouped by identical settings of one rule (each payer's, on each line's date),
         enabled groups only: (settings, bool mask over the lines)."""
-        ids, payers = pd.factorize(payer)
+        last = self._cache.get("payers of the chunk")
+        if last is None or last[0] is not payer:  # factorized once per chunk, not once per rule
+            last = (payer, *pd.factorize(payer))
+            self._cache["payers of the chunk"] = last
+        _, ids, payers = last
         by_key: dict[tuple, list] = {}
 
         def add(s: RuleSettings, m: np.ndarray) -> None:

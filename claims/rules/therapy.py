@@ -9,11 +9,16 @@ from claims.read import object_frame
 from claims.rules.base import Rule, _ints, _money, _result, code_in, has_mod, line_events
 
 
+def _unit_word(n) -> np.ndarray:
+    return np.where(np.asarray(n) == 1, " unit of ", " units of ").astype(object)
+
+
 class TimedUnits(Rule):
     id = "timed-units-8-minute"
     title = "Timed units and the 8-minute rule"
     scope = "visit"
-    fields = ("dos", "units", "minutes", "allowed", "lines", "method")
+    fields = ("code", "dos", "units", "minutes", "allowed", "total_units", "total_minutes", "total_allowed",
+              "distribution", "lines", "method", "reason")
     param_types = {"codes": "codes", "method": "choice:total|per-code"}
 
     def run(self, ctx, lines, sel, p):
@@ -21,26 +26,87 @@ class TimedUnits(Rule):
         units = f["units"].to_numpy(float)
         m = sel & code_in(lines, p["codes"]) & (f["visit_key"] >= 0).to_numpy() & np.isfinite(units)
         i = np.flatnonzero(m)
+        if not len(i):
+            return _result(i)
         minutes = np.nan_to_num(f["minutes"].to_numpy(float)[i], nan=0.0)
         line = f["line"].to_numpy(object)[i]
+        code = f["code"].to_numpy(object)[i]
+        dos = f["dos_text"].to_numpy(object)[i]
         if p["method"] == "per-code":
             allowed = (minutes + 7) // 15
             k = np.flatnonzero(units[i] > allowed)
-            return _result(i[k], dos=f["dos_text"].to_numpy(object)[i[k]], units=_ints(units[i][k]),
-                           minutes=_ints(minutes[k]), allowed=_ints(allowed[k]), lines=line[k],
+            reason = (code[k] + ": " + _ints(units[i][k]) + " units billed on " + dos[k] + ", but its "
+                      + _ints(minutes[k]) + " minutes support " + _ints(allowed[k]))
+            return _result(i[k], code=code[k], dos=dos[k], units=_ints(units[i][k]), minutes=_ints(minutes[k]),
+                           allowed=_ints(allowed[k]), total_units=_ints(units[i][k]), total_minutes=_ints(minutes[k]),
+                           total_allowed=_ints(allowed[k]), lines=line[k], reason=reason,
+                           distribution=_ints(allowed[k]) + _unit_word(allowed[k]) + code[k],
                            method="per code: each line's own minutes")
-        sub = object_frame({"i": i, "v": f["visit_key"].to_numpy()[i], "u": units[i], "min": minutes, "line": line})
-        g = sub.groupby("v", sort=False).agg(i=("i", "min"), u=("u", "sum"), minutes=("min", "sum"))
-        g["allowed"] = (g["minutes"] + 7) // 15
-        bad = g[g["u"] > g["allowed"]]
-        if not len(bad):
-            return _result(np.zeros(0))
-        joined = sub[sub["v"].isin(bad.index)].groupby("v", sort=False)["line"].agg(", ".join)
-        first = bad["i"].to_numpy(np.int64)
-        return _result(first, dos=f["dos_text"].to_numpy(object)[first], units=_ints(bad["u"]),
-                       minutes=_ints(bad["minutes"]), allowed=_ints(bad["allowed"]),
-                       lines=joined.reindex(bad.index).to_numpy(object),
-                       method="CMS 8-minute rule: timed minutes of the visit added first")
+        return self._cms(i, f["visit_key"].to_numpy()[i], code, dos, units[i], minutes, line)
+
+    def _cms(self, i, visit, code, dos, units, minutes, line):
+        """The CMS method (Pub. 100-04 ch. 5 section 20.2): the visit's timed minutes give its total units
+        (8-22 minutes 1 unit, 23-37 2, ...); each code takes a unit per full 15 of its own minutes, and the
+        units left go to the codes with the most minutes left over. A code billed more units than that
+        allows (a tie in the minutes left over may give the unit to either code) is flagged on its first
+        line; a visit billing more units in all, with no code over its own share, on its first timed line."""
+        g = object_frame({"i": i, "v": visit, "c": code, "u": units, "min": minutes, "line": line, "dos": dos})
+        per = g.groupby(["v", "c"], sort=False).agg(i=("i", "min"), u=("u", "sum"), min=("min", "sum"),
+                                                    dos=("dos", "first"))
+        per = per.reset_index()
+        visit_min = per.groupby("v", sort=False)["min"].transform("sum").to_numpy(float)
+        total = (visit_min + 7) // 15
+        full = per["min"].to_numpy(float) // 15
+        rem = per["min"].to_numpy(float) - 15 * full
+        left = total - pd.Series(full).groupby(per["v"].to_numpy()).transform("sum").to_numpy()
+        # rank the codes of each visit by minutes left over (ties: the earlier line first)
+        order = np.lexsort((per["i"].to_numpy(np.int64), -rem, per["v"].to_numpy(np.int64)))
+        rank = np.empty(len(per), np.int64)
+        rank[order] = pd.Series(per["v"].to_numpy()[order]).groupby(per["v"].to_numpy()[order]).cumcount().to_numpy()
+        takes = rank < left
+        expected = full + takes
+        # the minutes left over of the last code that takes a unit: any code with as many may take it instead
+        cut = pd.Series(np.where(takes, rem, np.nan)).groupby(per["v"].to_numpy()).transform("min").to_numpy()
+        allowed = full + ((left > 0) & (rem > 0) & (rem >= np.nan_to_num(cut, nan=np.inf)))
+        billed = per["u"].to_numpy(float)
+        over = billed > allowed
+        v = per["v"].to_numpy()
+        visit_billed = pd.Series(billed).groupby(v).transform("sum").to_numpy()
+        visit_over = visit_billed > total
+        any_code_over = pd.Series(over).groupby(v).transform("any").to_numpy(bool)
+        first_of_visit = per["i"].to_numpy(np.int64) == pd.Series(per["i"].to_numpy(np.int64)).groupby(v).transform(
+            "min").to_numpy()
+        k = np.flatnonzero(over | (visit_over & ~any_code_over & first_of_visit))
+        if not len(k):
+            return _result(k)
+        # the texts, for the flagged visits only
+        dist: dict = {}
+        for r in np.flatnonzero(np.isin(v, v[k])):
+            if expected[r] > 0:
+                word = " unit of " if expected[r] == 1 else " units of "
+                dist.setdefault(v[r], []).append(f"{int(expected[r])}{word}{per['c'].iat[r]}")
+        lines_of = g[g["v"].isin(v[k])].groupby("v", sort=False)["line"].agg(", ".join)
+        vk = v[k]
+        distribution = np.array([" and ".join(dist.get(x, [])) or "no timed units" for x in vk], dtype=object) + (
+            " (" + _ints(total[k]) + np.where(total[k] == 1, " timed unit", " timed units") + " for "
+            + _ints(visit_min[k]) + " timed minutes)")
+        joined = lines_of.reindex(vk).to_numpy(object)
+        dos_k = per["dos"].to_numpy(object)[k]
+        code_reason = (per["c"].to_numpy(object)[k] + ": " + _ints(billed[k])
+                       + np.where(billed[k] == 1, " unit", " units") + " billed on " + dos_k + ", but its "
+                       + _ints(per["min"].to_numpy()[k]) + " of the visit's " + _ints(visit_min[k])
+                       + " timed minutes support " + _ints(allowed[k]))
+        visit_reason = (_ints(visit_billed[k]) + " timed units billed on " + dos_k + " (lines " + joined + "), but "
+                        + _ints(visit_min[k]) + " timed minutes support " + _ints(total[k]))
+        reason = np.where(over[k], code_reason, visit_reason).astype(object)
+        return _result(per["i"].to_numpy(np.int64)[k], code=per["c"].to_numpy(object)[k],
+                       dos=per["dos"].to_numpy(object)[k], units=_ints(billed[k]),
+                       minutes=_ints(per["min"].to_numpy()[k]),
+                       allowed=_ints(allowed[k]), total_units=_ints(visit_billed[k]),
+                       total_minutes=_ints(visit_min[k]), total_allowed=_ints(total[k]),
+                       distribution=distribution, lines=joined, reason=reason,
+                       method="CMS 8-minute rule: the visit's timed minutes give its units, shared by each code's "
+                              "minutes")
 
 
 class TherapyGp(Rule):
