@@ -547,10 +547,10 @@ def ingest_worker(root: Path, out: Path) -> dict:
     import ingest.parse_edits  # noqa: F401
 
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     summary = ingest_quarter(root, out)
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_rss_mb": round(_peak_mb(), 1), "sets": summary}
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "cpu_seconds": round(cpu, 3), "peak_rss_mb": round(_peak_mb(), 1), "sets": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
