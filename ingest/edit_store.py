@@ -36,9 +36,15 @@ def manifest_path(out: Path, system: str, release_id: str) -> Path:
 
 
 def sort_table(table: pa.Table, system: str) -> pa.Table:
-    """Rows in the set's key order (and every other column after it, so equal keys have one order)."""
-    keys = list(edit_set(system).key) + [c for c in table.column_names if c not in edit_set(system).key]
-    return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]))
+    """Rows in the set's key order. The sort is stable, so rows with equal keys keep the files' order (the
+    same files give the same table); files already in key order, as CMS sorts them, are not copied."""
+    import numpy as np
+
+    order = pc.sort_indices(table.select(list(edit_set(system).key)),
+                            sort_keys=[(k, "ascending") for k in edit_set(system).key])
+    if np.array_equal(order.to_numpy(), np.arange(len(table))):
+        return table
+    return table.take(order)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
