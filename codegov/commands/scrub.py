@@ -4,9 +4,9 @@ Input: a CSV with one row per service line (claim_id, line, patient_id, patient_
 payer, place_of_service, procedure_code, modifiers, units, minutes, charge, diagnosis_codes, provider_npi).
 Output: one finding per problem (claim_id, line, rule, severity, message, suggested fix, row), as CSV,
 JSON or Markdown. The rules, their severities and per-payer parameters live in a YAML rule file
-(default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables, NCCI PTP
-edits and MUEs against the stored quarter in force on each date of service (or the files the rule file
-names).
+(default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables, and the
+lines against the stored NCCI PTP and MUE, fee-schedule and add-on edit quarters in force on their dates
+of service (or the files the rule file names).
 Large files are read in chunks (each claim's lines must be together). Exit status 0, or 3 with
 --fail-on when a finding of that severity is found; 1 on an error.
 """
