@@ -119,10 +119,17 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.edits import EditTables
 
     edits = result.edits = EditTables(out)
+    # the inventory's deleted codes and what replaces them: the fee schedule prices them side by side
+    replaced = [(d.code, r["code"]) for cs in result.change_sets if cs.inventory is not None
+                for d in cs.inventory.deleted for r in (d.replacements or [])]
     for system in edit_systems:
         ec = edit_changes(edits, system, inventory)
         if ec is None:
             continue
+        if system == "pfs" and replaced:
+            from ingest.edit_changes import replacement_payments
+
+            ec.replacements = replacement_payments(edits, replaced, ec.from_release, ec.to_release)
         result.edit_changes.append(ec)
         counts = ", ".join(f"{n} {kind}" for kind, n in ec.counts().items()) or "no change to our codes"
         result.say(f"diff    {system:8} {ec.from_release} -> {ec.to_release}: {counts}")

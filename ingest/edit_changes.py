@@ -45,6 +45,8 @@ class EditChanges:
     to_label: str
     rows: pd.DataFrame  # CHANGE_COLUMNS
     payments: pd.DataFrame = field(default_factory=pd.DataFrame)  # pfs: one row per billed code
+    # pfs: a deleted code beside the code that replaces it (replacement_payments), where both are priced
+    replacements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def title(self) -> str:
@@ -63,6 +65,7 @@ class EditChanges:
             "counts": self.counts(),
             "changes": self.rows.to_dict(orient="records"),
             "payments": self.payments.to_dict(orient="records") if len(self.payments) else [],
+            "replacements": self.replacements.to_dict(orient="records") if len(self.replacements) else [],
         }
 
 

@@ -382,3 +382,11 @@ def test_pr_section_matches_golden(stored):
     if os.environ.get("CODEGOV_UPDATE_GOLDEN") == "1":  # review the diff of the golden file, then commit it
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_a_replaced_code_is_priced_beside_its_replacement_in_the_report(stored):
+    ec = changes(stored, "pfs")
+    ec.replacements = replacement_payments(EditTables(stored), [("17110", "20610")], ec.from_release, ec.to_release)
+    text = edits_markdown([ec])
+    assert "Deleted codes beside their replacements" in text
+    assert "| `17110` | $79.16 | $44.09 | `20610` | $61.12 | $41.75 |" in text
