@@ -60,9 +60,9 @@ def machine_line(machine: dict) -> str:
 def performance_page(rows: list[dict], machine: dict, table_md: str) -> str:
     series = {
         "diff (synthetic release tables)": [(r["rows"], r["median_s"]) for r in rows
-                                            if r["stage"].startswith("diff synthetic")],
+                                            if r["stage"].startswith("diff synthetic") and "rows" in r],
         "scrub (generated claim lines)": [(r["rows"], r["median_s"]) for r in rows
-                                          if r["stage"].startswith("codegov scrub")],
+                                          if r["stage"].startswith("codegov scrub") and "rows" in r],
     }
     series = {k: v for k, v in series.items() if v}
     lines = [
