@@ -140,8 +140,11 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.pages import last_checked
 
     result.statuses, result.freshness = freshness.check(sources, repo, opts.on, systems)
-    if edit_systems:  # the edit tables the same way: their stored quarters are the EditTables' ids
-        edit_statuses, edit_fresh = freshness.check(sources, edits, opts.on, edit_systems)
+    # the edit tables the same way (their stored quarters are the EditTables' ids): those with a quarter
+    # stored or named (--system), so a team that does not use them gets no banner about them
+    followed = [s for s in edit_systems if edits.ids[s] or (opts.systems and s in opts.systems)]
+    if followed:
+        edit_statuses, edit_fresh = freshness.check(sources, edits, opts.on, followed)
         result.statuses += edit_statuses
         result.freshness += edit_fresh
     result.publishers_checked = last_checked(opts.cache) if opts.mirror is None else ""
