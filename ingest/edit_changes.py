@@ -110,6 +110,16 @@ def _in_force(frame: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     return frame[(eff <= start) & (dele.isna() | (dele > start))]
 
 
+def _ended(end) -> str:
+    """Why an edit is gone from the new quarter: its deletion date, or its absence from the file."""
+    return f"deleted from {end:%Y-%m-%d}" if end is not None else "no longer in the file"
+
+
+def _row(base: dict, kind: str, before, after, detail) -> dict:
+    """One change row: the key fields of `base`, what kind of change, the value before and after, a note."""
+    return {**base, "kind": kind, "before": before, "after": after, "detail": detail}
+
+
 def _frame(rows: list[dict], billed: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=[c for c in CHANGE_COLUMNS if c not in ("specialty", "owner")])
     who = billed.set_index("code")
@@ -132,34 +142,26 @@ def ptp_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
         base = {"code": r.column1, "other": r.column2, "setting": r.setting}
         if r._merge == "right_only":
             rows.append(
-                {
-                    **base,
-                    "kind": "edit added",
-                    "before": "",
-                    "after": f"modifier {r.modifier_indicator_new}",
-                    "detail": f"from {r.effective_new:%Y-%m-%d}; {r.rationale_new}",
-                }
+                _row(
+                    base,
+                    "edit added",
+                    "",
+                    f"modifier {r.modifier_indicator_new}",
+                    f"from {r.effective_new:%Y-%m-%d}; {r.rationale_new}",
+                )
             )
         elif r._merge == "left_only":
             end = ended.get((r.setting, r.column1, r.column2))
-            rows.append(
-                {
-                    **base,
-                    "kind": "edit deleted",
-                    "before": f"modifier {r.modifier_indicator_old}",
-                    "after": "",
-                    "detail": f"deleted from {end:%Y-%m-%d}" if end is not None else "no longer in the file",
-                }
-            )
+            rows.append(_row(base, "edit deleted", f"modifier {r.modifier_indicator_old}", "", _ended(end)))
         elif r.modifier_indicator_old != r.modifier_indicator_new:
             rows.append(
-                {
-                    **base,
-                    "kind": "modifier indicator changed",
-                    "before": r.modifier_indicator_old,
-                    "after": r.modifier_indicator_new,
-                    "detail": r.rationale_new,
-                }
+                _row(
+                    base,
+                    "modifier indicator changed",
+                    r.modifier_indicator_old,
+                    r.modifier_indicator_new,
+                    r.rationale_new,
+                )
             )
     return _frame(rows, billed)
 
@@ -173,45 +175,21 @@ def mue_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
     for r in _records(merged):
         base = {"code": r.code, "other": "", "setting": r.setting}
         if r._merge == "right_only":
-            rows.append(
-                {
-                    **base,
-                    "kind": "MUE added",
-                    "before": "",
-                    "after": f"{int(r.mue_new)} (MAI {int(r.mai_new)})",
-                    "detail": r.rationale_new,
-                }
-            )
+            rows.append(_row(base, "MUE added", "", f"{int(r.mue_new)} (MAI {int(r.mai_new)})", r.rationale_new))
         elif r._merge == "left_only":
-            rows.append(
-                {
-                    **base,
-                    "kind": "MUE removed",
-                    "before": f"{int(r.mue_old)} (MAI {int(r.mai_old)})",
-                    "after": "",
-                    "detail": r.rationale_old,
-                }
-            )
+            rows.append(_row(base, "MUE removed", f"{int(r.mue_old)} (MAI {int(r.mai_old)})", "", r.rationale_old))
         else:
             if r.mue_old != r.mue_new:
-                rows.append(
-                    {
-                        **base,
-                        "kind": "MUE value changed",
-                        "before": str(int(r.mue_old)),
-                        "after": str(int(r.mue_new)),
-                        "detail": r.rationale_new,
-                    }
-                )
+                rows.append(_row(base, "MUE value changed", str(int(r.mue_old)), str(int(r.mue_new)), r.rationale_new))
             if r.mai_old != r.mai_new:
                 rows.append(
-                    {
-                        **base,
-                        "kind": "MUE adjudication changed",
-                        "before": f"MAI {int(r.mai_old)}",
-                        "after": f"MAI {int(r.mai_new)}",
-                        "detail": "1 per line, 2 per day (policy), 3 per day (clinical)",
-                    }
+                    _row(
+                        base,
+                        "MUE adjudication changed",
+                        f"MAI {int(r.mai_old)}",
+                        f"MAI {int(r.mai_new)}",
+                        "1 per line, 2 per day (policy), 3 per day (clinical)",
+                    )
                 )
     return _frame(rows, billed)
 
@@ -236,34 +214,14 @@ def aoc_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
         base = {"code": r.addon, "other": r.primary, "setting": ""}
         if r._merge == "right_only":
             rows.append(
-                {
-                    **base,
-                    "kind": "primary added",
-                    "before": "",
-                    "after": f"type {int(r.edit_type_new)}",
-                    "detail": f"from {r.effective_new:%Y-%m-%d}",
-                }
+                _row(base, "primary added", "", f"type {int(r.edit_type_new)}", f"from {r.effective_new:%Y-%m-%d}")
             )
         elif r._merge == "left_only":
             end = ended.get((r.addon, r.primary))
-            rows.append(
-                {
-                    **base,
-                    "kind": "primary removed",
-                    "before": f"type {int(r.edit_type_old)}",
-                    "after": "",
-                    "detail": f"deleted from {end:%Y-%m-%d}" if end is not None else "no longer in the file",
-                }
-            )
+            rows.append(_row(base, "primary removed", f"type {int(r.edit_type_old)}", "", _ended(end)))
         elif r.edit_type_old != r.edit_type_new:
             rows.append(
-                {
-                    **base,
-                    "kind": "edit type changed",
-                    "before": f"type {int(r.edit_type_old)}",
-                    "after": f"type {int(r.edit_type_new)}",
-                    "detail": "",
-                }
+                _row(base, "edit type changed", f"type {int(r.edit_type_old)}", f"type {int(r.edit_type_new)}", "")
             )
     return _frame(rows, billed)
 
@@ -284,26 +242,14 @@ def pfs_changes(edits: EditTables, old: str, new: str, billed: pd.DataFrame) -> 
     for r in merged.to_dict(orient="records"):
         base = {"code": r["code"], "other": r["modifier"], "setting": ""}
         if r["_merge"] == "right_only":
-            rows.append(
-                {**base, "kind": "code added", "before": "", "after": f"status {r['status_new']}", "detail": ""}
-            )
+            rows.append(_row(base, "code added", "", f"status {r['status_new']}", ""))
             continue
         if r["_merge"] == "left_only":
-            rows.append(
-                {**base, "kind": "code removed", "before": f"status {r['status_old']}", "after": "", "detail": ""}
-            )
+            rows.append(_row(base, "code removed", f"status {r['status_old']}", "", ""))
             continue
         for column, name in PFS_INDICATORS:
             if r[f"{column}_old"] != r[f"{column}_new"]:
-                rows.append(
-                    {
-                        **base,
-                        "kind": "indicator changed",
-                        "before": r[f"{column}_old"],
-                        "after": r[f"{column}_new"],
-                        "detail": name,
-                    }
-                )
+                rows.append(_row(base, "indicator changed", r[f"{column}_old"], r[f"{column}_new"], name))
     changes = _frame(rows, billed)
     pay = []
     volume = billed.set_index("code")["annual_volume"]
