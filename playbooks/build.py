@@ -101,7 +101,7 @@ def _zensical(config: Path, *, site_dir: Path | None, strict: bool | None, verbo
     from ingest.model import CodegovError
 
     if importlib.util.find_spec("zensical") is None:
-        raise CodegovError("zensical is not installed (pip install zensical, as pyproject.toml pins it); "
+        raise CodegovError("zensical is not installed: pip install '.[zensical]' (pyproject.toml pins it), "
                            "or build with --builder mkdocs")
     project = config.parent
     overrides = []

@@ -103,7 +103,8 @@ def test_checks_page_shows_the_results_file(sample, tmp_path):
     assert '!!! failure "1 of 3 checks failed"' in text
     assert "1 check could not run on this data" in text
     assert "    | releases | codesets/releases |" in text and "drift" not in text
-    assert "    1 passed, 1 not checked. Each failure below says what to do." in text
+    assert ("    1 passed, 1 not checked. Each failure below says what to do; the passed checks are folded at the "
+            "end.") in text
     # failures first, with what to do; then what was not checked; the passed checks folded last
     assert ("## Failed: what to do\n\n### Playbooks\n\n#### imaging: cited codes are billable \\| R10.2 expanded\n\n"
             "**1 failing**\n\nFailing values: R10.2\n\n**What to do:** The playbook's owner edits `imaging`: replace "
@@ -137,7 +138,8 @@ def test_checks_page_lists_replacements_and_orders_the_suites_as_they_block(samp
     out = tmp_path / "generated"
     render_folder(sample, out, playbooks_dir=ROOT / "playbooks", checks=results)
     text = (out / "checks.md").read_text()
-    assert '!!! failure "3 of 133 checks failed"\n    130 passed. Each failure below says what to do.' in text
+    assert ('!!! failure "3 of 133 checks failed"\n    130 passed. Each failure below says what to do; the passed '
+            "checks are folded at the end.") in text
     failed = text[text.index("## Failed"):text.index("## Passed")]
     assert failed.index("### Release tables") < failed.index("### Freshness") < failed.index("### Playbooks")
     assert ("#### playbooks/dme.yml: every ICD-10-CM code is billable in icd10cm 2025-10-01 (current release)\n\n"

@@ -3,7 +3,8 @@
 section for maintainers, the home page's freshness block, nothing fetched from outside; the nav order; and
 a Zensical build in a real browser with every other request blocked.
 
-Zensical is a dependency (pyproject.toml): without it the Zensical tests skip, and fail under CI=true.
+Zensical is a test dependency (pyproject.toml's test and zensical extras): without it the Zensical tests
+skip, and fail under CI=true.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ MAINTAINER_PAGES = ["Checks", "Releases", "Release history", "Edit tables", "Cla
 def need_zensical() -> None:
     if importlib.util.find_spec("zensical") is None:
         if os.environ.get("CI"):  # pyproject.toml installs it: a CI run without it must not pass by skipping
-            pytest.fail("zensical is not installed; `pip install -e .[test]` installs it")
+            pytest.fail("zensical is not installed; `pip install -e '.[test]'` (make test) installs it")
         pytest.skip("zensical is not installed")
 
 
