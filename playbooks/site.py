@@ -329,8 +329,15 @@ class Site:
                                                                kv[0]))
 
             checked = results.get("checked") or {}
+            anchors: set[str] = set()
             for suite, rows in by_suite(r for r in results["rows"] if not r.get("success")):
                 failed.append((suite, [self._failed_check(r, what_to_do(r, checked), display_value) for r in rows]))
+                for c in failed[-1][1]:  # a short, stable anchor per failure (links from elsewhere)
+                    anchor = base = "failed-" + _anchor(c["toc"])
+                    while anchor in anchors:
+                        anchor = f"{base}-{len(anchors)}"
+                    anchors.add(anchor)
+                    c["anchor"] = anchor
             suites = by_suite(r for r in results["rows"] if r.get("success"))
         return self.render("checks.md.j2", results=results, failed=failed, suites=suites,
                            n_failed=sum(len(rows) for _, rows in failed), checks_path=self.data.checks_path)
@@ -351,7 +358,9 @@ class Site:
             codes.append({"code": display(row, code), "what": (r.get("code_notes") or {}).get(code, ""),
                           "replacements": ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")})
         sample = [display(row, v) for v in (r.get("failing_sample") or [])[:10]]
+        toc = " · ".join(str(r.get(k) or "") for k in ("target", "gate") if r.get(k))
         return {"row": r, "check": check, "found": found if not codes else "", "codes": codes,
+                "toc": re.sub(r"[\"{}\\]", "", toc),
                 "sample": sample, "more": max(0, int(r.get("failing_count") or 0) - len(codes or sample)),
                 "action": action}
 

@@ -106,7 +106,8 @@ def test_checks_page_shows_the_results_file(sample, tmp_path):
     assert ("    1 passed, 1 not checked. Each failure below says what to do; the passed checks are folded at the "
             "end.") in text
     # failures first, with what to do; then what was not checked; the passed checks folded last
-    assert ("## Failed: what to do\n\n### Playbooks\n\n#### imaging: cited codes are billable \\| R10.2 expanded\n\n"
+    assert ("## Failed: what to do\n\n### Playbooks\n\n#### imaging: cited codes are billable \\| R10.2 expanded "
+            '{ #failed-imaging data-toc-label="imaging" }\n\n'
             "**1 failing**\n\nFailing values: R10.2\n\n**What to do:** The playbook's owner edits `imaging`: replace "
             "each code with one of its replacements, or remove it.") in text
     assert ('??? note "1 check could not run on this data"\n    - imaging: CPT\n') in text
@@ -142,8 +143,9 @@ def test_checks_page_lists_replacements_and_orders_the_suites_as_they_block(samp
             "checks are folded at the end.") in text
     failed = text[text.index("## Failed"):text.index("## Passed")]
     assert failed.index("### Release tables") < failed.index("### Freshness") < failed.index("### Playbooks")
-    assert ("#### playbooks/dme.yml: every ICD-10-CM code is billable in icd10cm 2025-10-01 (current release)\n\n"
-            "**1 failing** · gate `icd10cm\\_billable`") not in text  # the gate is code, not escaped text
+    assert ("#### playbooks/dme.yml: every ICD-10-CM code is billable in icd10cm 2025-10-01 (current release) "
+            '{ #failed-playbooksdmeyml-icd10cmbillable data-toc-label="playbooks/dme.yml · icd10cm_billable" }\n\n'
+            ) in text  # a short anchor and table of contents entry
     assert ("**1 failing** · gate `icd10cm_billable`\n\n| Code | What happened | Replacements |\n| --- | --- | --- |\n"
             "| **G35** | expanded in icd10cm 2025-10-01 (FY2026) | G35.A, G35.B0 |") in text
     assert "**What to do:** Ingest the release in force: `codegov ingest --system hcpcs`" in text
