@@ -130,13 +130,27 @@ def _zensical(config: Path, *, site_dir: Path | None, strict: bool | None, verbo
             child.unlink(missing_ok=True)
     output = _ANSI.sub("", done.stdout + done.stderr)
     if done.returncode != 0:
-        report = output.split("Traceback (most recent call last):", 1)[0].strip()
-        last = output.strip().splitlines()[-1] if output.strip() else ""
-        raise CodegovError(f"zensical: {report or 'build failed'}" + (f"\n{last}" if last and last not in report
-                                                                        else ""))
+        raise CodegovError(f"zensical: {_issues(output)}")
     if verbose or "Warning" in output:
         sys.stderr.write(output if output.endswith("\n") else output + "\n")
     return site_dir or project / _site_dir_of(config)
+
+
+def _issues(output: str) -> str:
+    """Zensical's report of a failed build in one line: 'performance.md:3:5: page does not exist; 1 issue
+    found', else its last line (a configuration error's message)."""
+    issues, lines = [], output.splitlines()
+    for i, line in enumerate(lines):
+        found = re.match(r"\s*(?:Warning|Error):\s*(.+)", line)
+        if found:
+            where = next((m.group(1) for m in (re.search(r"\[\s*(\S+?)\s*\]", x) for x in lines[i + 1:i + 3]) if m),
+                         "")
+            issues.append(f"{where}: {found.group(1)}" if where else found.group(1))
+    counted = next((x.strip() for x in lines if re.fullmatch(r"\s*\d+ issues? found\s*", x)), "")
+    if issues:
+        return "; ".join(issues + ([counted] if counted else []))
+    last = [x.strip() for x in lines if x.strip()]
+    return last[-1] if last else "the build failed"
 
 
 def _site_dir_of(config: Path) -> str:

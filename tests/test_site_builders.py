@@ -262,7 +262,7 @@ def test_zensical_strict_build_fails_on_a_broken_link(codegov, project, tmp_path
     (other / "site_src" / "performance.md").write_text("# Performance\n\nSee [a page that is not there](missing.md).\n")
     status, out, err = codegov("site", "--builder", "zensical", "--config", other / "mkdocs.yml")
     assert status == 1
-    assert "Error: zensical: " in err and "performance.md" in err and "page does not exist" in err
+    assert "Error: zensical: performance.md:3:32: page does not exist; 1 issue found\n" in err
 
 
 # -- the Zensical build in a browser -------------------------------------------------------------------------
