@@ -33,6 +33,7 @@ class UpdateOptions:
     playbooks: Path = Path("playbooks")
     docs_dir: Path = Path("site_src")
     mkdocs_config: Path = Path("mkdocs.yml")
+    site_builder: str | None = None  # mkdocs or zensical; None: $CODEGOV_SITE_BUILDER, else mkdocs
     releases_dir: Path | None = None  # default <codesets>/releases
     workers: int = 2  # processes that parse releases side by side (only for large inputs: ingest_releases)
     quiet: bool = False  # --quiet: the stage lines are logged, not printed
@@ -207,11 +208,11 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
 
-    # 6. site: the MkDocs build (strict: a broken link fails the update)
+    # 6. site: the MkDocs or Zensical build (strict: a broken link fails the update)
     if opts.site and result.checks_passed:
         from playbooks.build import build_site
 
-        site_dir = build_site(opts.mkdocs_config, strict=True)
+        site_dir = build_site(opts.mkdocs_config, strict=True, builder=opts.site_builder)
         result.say(f"site    {site_dir}")
     return result
 

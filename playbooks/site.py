@@ -14,7 +14,6 @@ from jinja2 import Environment
 
 from ingest import systems as registry
 from ingest.status import CodeIndex
-from playbooks.hook import HOME_FILE
 from playbooks.text import (
     MAX_LISTED_CHILDREN,
     SUITE_TITLES,
@@ -29,7 +28,20 @@ from playbooks.text import (
     short_label,
 )
 
-NAV_FILE = ".nav.json"  # the generated part of the navigation (dot files are not copied to the site)
+NAV_FILE = ".nav.yml"  # the site's whole navigation; mkdocs.yml INHERITs it (dot files are not copied to the site)
+HOME_FILE = ".home.md"  # the home page's freshness block; site_src/index.md includes it (pymdownx.snippets)
+LOOKUP_PAGE = "lookup/index.md"  # the code lookup page: first among the generated pages when it exists
+MAINTAINERS = "For maintainers"  # the one section for the people who run codegov
+# The navigation's order: the coders' pages first (what they read every day), then one section for
+# maintainers. A title not listed here goes after the coders' pages it is not one of (generated sections
+# before hand-written pages), so a new page is never hidden. The code-update program is read by the
+# billing team's managers (the yearly calendar: who does what before each effective date), so it is a
+# coders'-side page, not a maintainer's.
+CODERS = ("Home", "Lookup", "Playbooks", "Change notices", "What changed for you", "Inventory lookup",
+          "Code-update program")
+MAINTAINER_PAGES = ("Checks", "Releases", "Release history", "Edit tables", "Claim scrubber rules", "Performance")
+HAND_WRITTEN = {"index.md": "Home", "code-update-program.md": "Code-update program",
+                "performance.md": "Performance"}  # titles of the hand-written pages this repository ships
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -297,16 +309,60 @@ class Site:
     # -- checks, history, inventory ----------------------------------------------------------------------
 
     def checks(self) -> str:
+        """The Checks page: the verdict, then every failed check with what to do (the suites in the order they
+        block: release gates stop the update, then freshness, inventory, playbooks), then what could not be
+        checked and the passed checks, folded per suite."""
+        from checks.actions import what_to_do
+        from checks.report import display_value
+
         results = self.data.checks
+        failed: list[tuple[str, list[dict]]] = []
         suites: list[tuple[str, list[dict]]] = []
         if results is not None:
-            grouped: dict[str, list[dict]] = {}
-            for row in results["rows"]:
-                grouped.setdefault(str(row.get("suite", "")), []).append(row)
-            order = list(SUITE_TITLES)
-            suites = sorted(grouped.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order),
-                                                             kv[0]))
-        return self.render("checks.md.j2", results=results, suites=suites, checks_path=self.data.checks_path)
+            order = ["release", "freshness", *[s for s in SUITE_TITLES if s != "release"]]
+
+            def by_suite(rows) -> list[tuple[str, list[dict]]]:
+                grouped: dict[str, list[dict]] = {}
+                for row in rows:
+                    grouped.setdefault(str(row.get("suite", "")), []).append(row)
+                return sorted(grouped.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order),
+                                                               kv[0]))
+
+            checked = results.get("checked") or {}
+            anchors: set[str] = set()
+            for suite, rows in by_suite(r for r in results["rows"] if not r.get("success")):
+                failed.append((suite, [self._failed_check(r, what_to_do(r, checked), display_value) for r in rows]))
+                for c in failed[-1][1]:  # a short, stable anchor per failure (links from elsewhere)
+                    anchor = base = "failed-" + _anchor(c["toc"])
+                    while anchor in anchors:
+                        anchor = f"{base}-{len(anchors)}"
+                    anchors.add(anchor)
+                    c["anchor"] = anchor
+            suites = by_suite(r for r in results["rows"] if r.get("success"))
+        return self.render("checks.md.j2", results=results, failed=failed, suites=suites,
+                           n_failed=sum(len(rows) for _, rows in failed), checks_path=self.data.checks_path)
+
+    @staticmethod
+    def _failed_check(r: dict, action: str, display) -> dict:
+        """A failed row as the page shows it: what it checks, on what, the codes with what happened to each
+        and their replacements (code lists), else the failing values, and what to do."""
+        details = str(r.get("details") or r.get("expectation") or "")
+        check, _, found = details.partition("; ")
+        row = {"gate": "", "column": "", **r}
+        noted = {**(r.get("code_notes") or {}), **(r.get("replacements") or {})}
+        codes = []
+        for code in [c for c in (r.get("failing_codes") or r.get("failing_sample") or []) if c in noted]:
+            listed = (r.get("replacements") or {}).get(code) or []
+            shown = [str(x.get("display_code") or x.get("code")) for x in listed[:MAX_LISTED_CHILDREN]]
+            more = len(listed) - len(shown)
+            codes.append({"code": display(row, code), "what": (r.get("code_notes") or {}).get(code, ""),
+                          "replacements": ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")})
+        sample = [display(row, v) for v in (r.get("failing_sample") or [])[:10]]
+        toc = " · ".join(str(r.get(k) or "") for k in ("target", "gate") if r.get(k))
+        return {"row": r, "check": check, "found": found if not codes else "", "codes": codes,
+                "toc": re.sub(r"[\"{}\\]", "", toc),
+                "sample": sample, "more": max(0, int(r.get("failing_count") or 0) - len(codes or sample)),
+                "action": action}
 
     def history(self) -> str:
         systems = []
@@ -364,8 +420,8 @@ class Site:
                           f"{d.freshness[0].on}: `codegov releases` prints the same table.", "", banner, body])
 
     def home(self) -> str:
-        """The home page's block (playbooks.hook puts it under the title): a banner when a code set is not
-        current, and each code set's newest release and the one in force."""
+        """The home page's block (HOME_FILE, which site_src/index.md includes under its title): a banner when a
+        code set is not current, and each code set's newest release and the one in force."""
         from playbooks.report import freshness_banner
 
         d = self.data
@@ -382,7 +438,8 @@ class Site:
     # -- everything --------------------------------------------------------------------------------------
 
     def pages(self) -> dict[str, str]:
-        """Relative path under the generated folder -> Markdown, plus the navigation file."""
+        """Relative path under the generated folder -> Markdown (the home page's block always: the home page
+        includes it, so it is empty when no freshness data was given). The navigation is playbooks.write's."""
         pages: dict[str, str] = {}
         for pb in self.data.playbooks:
             pages[f"playbooks/{pb['id']}.md"] = self.playbook(pb)
@@ -394,14 +451,15 @@ class Site:
         pages["checks.md"] = self.checks()
         pages["history.md"] = self.history()
         pages["inventory.md"] = self.inventory()
+        pages[HOME_FILE] = "\n"
         if self.data.freshness:
             pages["releases.md"] = self.releases()
             pages[HOME_FILE] = self.home()
-        pages[NAV_FILE] = json.dumps(self.nav(), indent=2, ensure_ascii=False) + "\n"
         return pages
 
     def nav(self) -> list:
-        """The generated part of the MkDocs nav, paths relative to the generated folder."""
+        """The sections of the generated pages, paths relative to the generated folder (site_nav orders them
+        with the hand-written pages and other stages' sections)."""
         playbooks = [{"Overview": "playbooks/index.md"}]
         playbooks += [{str(pb.get("title", pb["id"])): f"playbooks/{pb['id']}.md"} for pb in self.data.playbooks]
         notices: list = ["notices/index.md"]
@@ -413,9 +471,68 @@ class Site:
                     {short_label(system, cs["to_label"] or cs["to"]): f"notices/{notice_name(system, cs['to'])}.md"}
                     for cs in sets]})
         return [{"Playbooks": playbooks}, {"Change notices": notices},
-                {"What changed for you": "what-changed.md"}, {"Checks": "checks.md"},
-                {"Release history": "history.md"}, {"Inventory lookup": "inventory.md"}] + \
+                {"What changed for you": "what-changed.md"}, {"Inventory lookup": "inventory.md"},
+                {"Checks": "checks.md"}, {"Release history": "history.md"}] + \
             ([{"Releases": "releases.md"}] if self.data.freshness else [])
+
+
+def site_nav(sections: list[dict], pages, hand_written: dict[str, str] | None = None,
+             folder: str = "generated") -> list[dict]:
+    """The site's whole navigation, the `nav` of NAV_FILE: Home, the coders' pages (CODERS), then one section
+    MAINTAINERS holding MAINTAINER_PAGES.
+
+    sections: [{title: entries}] of the generated pages, paths relative to the generated folder (Site.nav()
+    and other stages' sections); pages: every path written in that folder (a LOOKUP_PAGE among them puts a
+    "Lookup" entry first among the generated ones, wherever a section listed it); hand_written: {path
+    relative to the docs folder: title}; folder: the generated folder's name under the docs folder.
+    """
+    items: list[tuple[str, Any]] = []
+    lookup = f"{folder}/{LOOKUP_PAGE}"
+    for section in sections:
+        for title, entries in section.items():
+            entries = _without(_prefixed(entries, folder), lookup)
+            if entries not in (None, []):
+                items.append((str(title), entries))
+    if LOOKUP_PAGE in set(pages):
+        items.insert(0, ("Lookup", lookup))
+    generated = len(items)
+    items += [(title, path) for path, title in (hand_written or {}).items()]
+
+    def rank(i: int) -> tuple[int, int, int]:
+        title = items[i][0]
+        if title in CODERS:
+            return (0, CODERS.index(title), i)
+        if title in MAINTAINER_PAGES:
+            return (2, MAINTAINER_PAGES.index(title), i)
+        return (1, 0 if i < generated else 1, i)  # not listed: after the coders' pages, generated ones first
+
+    order = sorted(range(len(items)), key=rank)
+    nav = [dict([items[i]]) for i in order if rank(i)[0] < 2]
+    maintainers = [dict([items[i]]) for i in order if rank(i)[0] == 2]
+    return nav + ([{MAINTAINERS: maintainers}] if maintainers else [])
+
+
+def _prefixed(entries, prefix: str):
+    if isinstance(entries, str):
+        return f"{prefix}/{entries}"
+    if isinstance(entries, list):
+        return [_prefixed(e, prefix) for e in entries]
+    if isinstance(entries, dict):
+        return {k: _prefixed(v, prefix) for k, v in entries.items()}
+    return entries
+
+
+def _without(entries, path: str):
+    """The nav entries with every entry for `path` left out (None when nothing is left)."""
+    if isinstance(entries, str):
+        return None if entries == path else entries
+    if isinstance(entries, list):
+        kept = [e for e in (_without(e, path) for e in entries) if e is not None]
+        return kept if kept or not entries else None
+    if isinstance(entries, dict):
+        kept = {k: v for k, v in ((k, _without(v, path)) for k, v in entries.items()) if v is not None}
+        return kept or None
+    return entries
 
 
 def _system_rank(system: str) -> int:

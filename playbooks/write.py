@@ -1,14 +1,21 @@
-"""Writing the generated pages: atomically, only when their bytes change, stale pages deleted; render_site()."""
+"""Writing the generated pages: atomically, only when their bytes change, stale pages deleted; render_site(),
+which also writes the site's whole navigation (NAV_FILE), the file mkdocs.yml INHERITs.
+"""
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbooks.site import NAV_FILE
 
-GENERATED = "generated"  # the folder under the MkDocs docs_dir that render owns
+GENERATED = "generated"  # the folder under the docs_dir that render owns
+NAV_HEADER = """\
+# Written by `codegov render`: the site's whole navigation (the hand-written pages of the docs folder and
+# the generated ones). mkdocs.yml INHERITs this file, so `mkdocs build` and `zensical build` both read it;
+# the order is playbooks.site.site_nav's. Every file in this folder is rewritten or deleted by render.
+"""
 MARKER = ".codegov-generated"  # marks a folder as render's, so stale pages may be deleted from it
 
 
@@ -48,18 +55,56 @@ def write_pages(pages: dict[str, str], out: Path) -> RenderResult:
 
 
 def render_site(data, out: Path, *, extra: dict[str, tuple[dict[str, str], list]] | None = None) -> RenderResult:
-    """Render every page of `data` (playbooks.site.SiteData) and write the generated folder.
+    """Render every page of `data` (playbooks.site.SiteData), the navigation, and write the generated folder.
 
     extra: pages other stages make from their own metadata, as {nav title: ({path: markdown}, nav entries)},
-    written and listed in the nav like the rest (the claim scrubber's rule pages).
+    written and listed in the nav like the rest (the claim scrubber's rule pages, the edit tables).
+    The navigation also lists the hand-written pages of the docs folder (the folder `out` is in).
     """
-    from playbooks.site import Site
+    from playbooks.site import Site, site_nav
 
-    pages = Site(data).pages()
-    if extra:
-        nav = json.loads(pages[NAV_FILE])
-        for title, (more, entries) in extra.items():
-            pages.update(more)
-            nav.append({title: entries})
-        pages[NAV_FILE] = json.dumps(nav, indent=2, ensure_ascii=False) + "\n"
+    site = Site(data)
+    pages = site.pages()
+    sections = site.nav()
+    for title, (more, entries) in (extra or {}).items():
+        pages.update(more)
+        sections.append({title: entries})
+    out = Path(out)
+    nav = site_nav(sections, pages, hand_written_pages(out.parent, out.name), folder=out.name)
+    pages[NAV_FILE] = NAV_HEADER + nav_yaml(nav)
     return write_pages(pages, out)
+
+
+def nav_yaml(nav: list) -> str:
+    """The navigation as the YAML both builders read: {nav: [...]} (titles quoted where YAML needs it)."""
+    import yaml
+
+    return yaml.safe_dump({"nav": nav}, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+
+
+def hand_written_pages(docs: Path, generated: str = GENERATED) -> dict[str, str]:
+    """{path relative to the docs folder: nav title} of every hand-written Markdown page (none in the
+    generated folder or a dot folder): the titles of playbooks.site.HAND_WRITTEN, else the page's first
+    `# ` heading, else its file name; index.md first. None when the folder has no index.md (not a docs folder:
+    render into a folder of its own writes only the generated pages' navigation)."""
+    from playbooks.site import HAND_WRITTEN
+
+    docs = Path(docs)
+    if not (docs / "index.md").is_file():
+        return {}
+    found = {}
+    for path in sorted(docs.rglob("*.md")):
+        rel = path.relative_to(docs)
+        if rel.parts[0] == generated or any(part.startswith(".") for part in rel.parts):
+            continue
+        key = rel.as_posix()
+        title = HAND_WRITTEN.get(key)
+        if title is None:
+            text = _FRONT_MATTER.sub("", path.read_text(encoding="utf-8"), count=1)
+            heading = re.search(r"^# +(.+?)\s*#*\s*$", text, re.M)
+            title = heading.group(1) if heading else path.stem.replace("-", " ").capitalize()
+        found[key] = title
+    return dict(sorted(found.items(), key=lambda kv: kv[0] != "index.md"))

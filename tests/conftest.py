@@ -93,3 +93,15 @@ def sample_releases(tmp_path_factory):
 def real_releases(tmp_path_factory):
     """ICD-10-CM FY2024-FY2026 and HCPCS 2017-2019 from ../shared/data/cms, ingested once."""
     return ingest_real(tmp_path_factory.mktemp("real-releases"))
+
+
+def site_project(folder: Path) -> Path:
+    """A site project of a test's own, laid out as the repository's: mkdocs.yml and the hand-written pages
+    (site_src without generated/). Render into <folder>/site_src/generated, then build <folder>/mkdocs.yml
+    (the builders build only inside the configuration's folder). Returns the folder."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "mkdocs.yml", folder / "mkdocs.yml")
+    shutil.copytree(ROOT / "site_src", folder / "site_src", ignore=shutil.ignore_patterns("generated"))
+    return folder

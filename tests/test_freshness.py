@@ -9,13 +9,13 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from codegov.cli import main
 from ingest import freshness
 from ingest.repository import ReleaseRepository
 from ingest.sources import load_sources
-from playbooks.hook import HOME_MARKER, on_page_markdown
-from tests.conftest import CODESETS, make_sample_codesets
+from tests.conftest import CODESETS, ROOT, make_sample_codesets
 from tests.test_discover import write_fy2027
 
 TODAY = dt.date(2026, 12, 1)
@@ -117,12 +117,11 @@ def test_pr_body_and_home_page_open_with_the_banner(codesets, tmp_path):
     assert "| HCPCS Level II | HCPCS 2019 (2019-01-01) | HCPCS October 2026 (2026-10-01) **not loaded** |" in home
     releases = (generated / "releases.md").read_text()
     assert "| hcpcs | 2027-01-01 | HCPCS January 2027 | expected |" in releases
-    nav = json.loads((generated / ".nav.json").read_text())
-    assert {"Releases": "releases.md"} in nav
-    page = type("Page", (), {})()
-    config = {"docs_dir": str(tmp_path / "docs")}
-    assert on_page_markdown(f"# Home\n\n{HOME_MARKER}\n", page, config, None) == f"# Home\n\n{home}\n"
-    assert on_page_markdown("# Other\n", page, config, None) == "# Other\n"
+    nav = yaml.safe_load((generated / ".nav.yml").read_text())["nav"]
+    assert {"Releases": "generated/releases.md"} in nav[-1]["For maintainers"]
+    # the home page includes the block under its title (pymdownx.snippets: no hook)
+    assert '# Coding playbooks and code-set changes\n\n--8<-- "generated/.home.md"\n' in (
+        ROOT / "site_src" / "index.md").read_text()
 
 
 def test_a_failed_release_gate_renders_no_page(tmp_path, monkeypatch):

@@ -4,15 +4,14 @@ removed, the checks placeholder, the generated nav, and a strict MkDocs build.""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
+import yaml
 
 from codegov.update import render_folder
-from playbooks.hook import on_config
 from playbooks.site import NAV_FILE
 from playbooks.write import MARKER
-from tests.conftest import ROOT, make_sample_codesets
+from tests.conftest import ROOT, make_sample_codesets, site_project
 
 INVENTORY = """system,code,specialty,service_line,owner,notes
 icd10cm,G35,DME,Mobility,DME intake lead,
@@ -80,9 +79,9 @@ def test_pages_show_the_sample_changes(sample, tmp_path):
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in history and "FY2026" in history
     checks = (out / "checks.md").read_text()
     assert "The checks have not run for this build" in checks
-    nav = json.loads((out / NAV_FILE).read_text())
-    assert nav[0]["Playbooks"][0] == {"Overview": "playbooks/index.md"}
-    assert {"FY2026": "notices/icd10cm-2025-10-01.md"} in nav[1]["Change notices"][1]["ICD-10-CM"]
+    nav = yaml.safe_load((out / NAV_FILE).read_text())["nav"]  # no index.md beside out: generated pages only
+    assert nav[0]["Playbooks"][0] == {"Overview": "generated/playbooks/index.md"}
+    assert {"FY2026": "generated/notices/icd10cm-2025-10-01.md"} in nav[1]["Change notices"][1]["ICD-10-CM"]
 
 
 def test_checks_page_shows_the_results_file(sample, tmp_path):
@@ -104,13 +103,57 @@ def test_checks_page_shows_the_results_file(sample, tmp_path):
     assert '!!! failure "1 of 3 checks failed"' in text
     assert "1 check could not run on this data" in text
     assert "    | releases | codesets/releases |" in text and "drift" not in text
-    assert ("| **failed** | cited codes are billable \\| R10.2 expanded <br><small>expect\\_column\\_values"
-            "\\_to\\_be\\_in\\_set · code</small> | imaging | 1 | R10.2 |") in text
-    assert "| passed | codes are unique <br><small>" in text
-    # failures first within a suite
-    assert text.index("## Release tables") < text.index("## Playbooks")
-    playbooks = text.split("## Playbooks", 1)[1]
-    assert playbooks.index("**failed**") < playbooks.index("not checked")
+    assert ("    1 passed, 1 not checked. Each failure below says what to do; the passed checks are folded at the "
+            "end.") in text
+    # failures first, with what to do; then what was not checked; the passed checks folded last
+    assert ("## Failed: what to do\n\n### Playbooks\n\n#### imaging: cited codes are billable \\| R10.2 expanded "
+            '{ #failed-imaging data-toc-label="imaging" }\n\n'
+            "**1 failing**\n\nFailing values: R10.2\n\n**What to do:** The playbook's owner edits `imaging`: replace "
+            "each code with one of its replacements, or remove it.") in text
+    assert ('??? note "1 check could not run on this data"\n    - imaging: CPT\n') in text
+    assert ('??? success "Release tables: 1 passed"\n    | Result | Check | Target |\n    | --- | --- | --- |\n'
+            "    | passed | codes are unique <br><small>") in text
+    assert text.index("## Failed") < text.index("## Not checked") < text.index("## Passed")
+    assert "hide:" not in text  # the maintainers' section is in the sidebar
+
+
+def test_checks_page_lists_replacements_and_orders_the_suites_as_they_block(sample, tmp_path):
+    rows = [
+        {"suite": "playbooks", "target": "playbooks/dme.yml", "gate": "icd10cm_billable", "column": "code",
+         "expectation": "expect_column_values_to_be_in_set", "success": False, "status": "failed",
+         "failing_count": 1, "failing_sample": ["G35"], "failing_codes": [],
+         "details": "every ICD-10-CM code is billable in icd10cm 2025-10-01 (current release); G35 expanded",
+         "replacements": {"G35": [{"code": "G35A", "display_code": "G35.A"},
+                                  {"code": "G35B0", "display_code": "G35.B0"}]},
+         "code_notes": {"G35": "expanded in icd10cm 2025-10-01 (FY2026)"}},
+        {"suite": "freshness", "target": "hcpcs in force 2026-12-01", "gate": "in_force_ingested", "success": False,
+         "status": "failed", "failing_count": 1, "failing_sample": ["2026-10-01"],
+         "details": "HCPCS Level II: the newest ingested release is 2019-01-01 (HCPCS 2019); 2026-10-01 is in force"},
+        {"suite": "release", "target": "icd10cm 2025-10-01 (FY2026)", "gate": "drift", "success": False,
+         "status": "failed", "failing_count": 1, "failing_sample": [60000], "details": "row count within 5%"},
+    ] + [{"suite": "release", "target": f"pos {i}", "gate": "unique_codes", "success": True, "status": "passed",
+          "details": "each code appears once"} for i in range(130)]
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"success": False, "checked": {"inventory": "codesets/inventory/inventory.csv"},
+                                   "rows": rows}))
+    out = tmp_path / "generated"
+    render_folder(sample, out, playbooks_dir=ROOT / "playbooks", checks=results)
+    text = (out / "checks.md").read_text()
+    assert ('!!! failure "3 of 133 checks failed"\n    130 passed. Each failure below says what to do; the passed '
+            "checks are folded at the end.") in text
+    failed = text[text.index("## Failed"):text.index("## Passed")]
+    assert failed.index("### Release tables") < failed.index("### Freshness") < failed.index("### Playbooks")
+    assert ("#### playbooks/dme.yml: every ICD-10-CM code is billable in icd10cm 2025-10-01 (current release) "
+            '{ #failed-playbooksdmeyml-icd10cmbillable data-toc-label="playbooks/dme.yml · icd10cm_billable" }\n\n'
+            ) in text  # a short anchor and table of contents entry
+    assert ("**1 failing** · gate `icd10cm_billable`\n\n| Code | What happened | Replacements |\n| --- | --- | --- |\n"
+            "| **G35** | expanded in icd10cm 2025-10-01 (FY2026) | G35.A, G35.B0 |") in text
+    assert "**What to do:** Ingest the release in force: `codegov ingest --system hcpcs`" in text
+    assert "claims dated from 2026-10-01 on are judged against an older release" in text
+    assert ("**What to do:** The row count moved further from the previous release's than the drift band allows"
+            in text and "`codegov ingest --system icd10cm --release 2025-10-01`" in text)
+    assert text.count("| passed | each code appears once |") == 130
+    assert text.index("## Failed") < text.index('??? success "Release tables: 130 passed"')
 
 
 def test_stale_pages_are_removed_and_foreign_folders_refused(sample, tmp_path):
@@ -133,30 +176,18 @@ def test_stale_pages_are_removed_and_foreign_folders_refused(sample, tmp_path):
     assert (foreign / "index.md").read_text() == "hand-written"
 
 
-def test_nav_hook_appends_the_generated_pages(tmp_path):
-    docs = tmp_path / "docs"
-    (docs / "generated").mkdir(parents=True)
-    (docs / "generated" / NAV_FILE).write_text(json.dumps([{"Checks": "checks.md"},
-                                                           {"Playbooks": [{"A": "playbooks/a.md"}]}]))
-    config = {"docs_dir": str(docs), "nav": [{"Home": "index.md"}]}
-    assert on_config(config)["nav"] == [{"Home": "index.md"}, {"Checks": "generated/checks.md"},
-                                        {"Playbooks": [{"A": "generated/playbooks/a.md"}]}]
-    config = {"docs_dir": str(tmp_path / "nothing"), "nav": [{"Home": "index.md"}]}
-    assert on_config(config)["nav"] == [{"Home": "index.md"}]
-
-
 def test_cli_render_then_strict_site_build(codegov, sample, tmp_path):
-    docs = tmp_path / "site_src"
-    shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
-    status, out, err = codegov("--codesets", sample, "site", "--config", ROOT / "mkdocs.yml", "--docs-dir", docs,
+    project = site_project(tmp_path)
+    docs = project / "site_src"
+    status, out, err = codegov("--codesets", sample, "site", "--config", project / "mkdocs.yml",
                                "--site-dir", tmp_path / "site")
     assert status == 1 and "run `codegov render` first" in err
     status, out, err = codegov("--codesets", sample, "render", "--playbooks", ROOT / "playbooks",
                                "--checks", tmp_path / "absent.json", "--out", docs / "generated")
     assert status == 0, err
     assert "pages written" in out
-    status, out, err = codegov("--codesets", sample, "site", "--strict", "--config", ROOT / "mkdocs.yml",
-                               "--docs-dir", docs, "--site-dir", tmp_path / "site")
+    status, out, err = codegov("--codesets", sample, "site", "--strict", "--config", project / "mkdocs.yml",
+                               "--site-dir", tmp_path / "site")
     assert status == 0, err
     site = tmp_path / "site"
     for page in ("index.html", "code-update-program/index.html", "generated/playbooks/imaging/index.html",
@@ -171,11 +202,10 @@ def test_cli_render_then_strict_site_build(codegov, sample, tmp_path):
 
 
 def test_strict_site_build_fails_on_a_broken_link(codegov, sample, tmp_path):
-    docs = tmp_path / "site_src"
-    shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
+    project = site_project(tmp_path)
+    docs = project / "site_src"
     render_folder(sample, docs / "generated", playbooks_dir=ROOT / "playbooks")
     (docs / "index.md").write_text("# Home\n\nSee [a page that is not there](missing.md).\n")
-    status, out, err = codegov("site", "--config", ROOT / "mkdocs.yml", "--docs-dir", docs,
-                               "--site-dir", tmp_path / "site")
+    status, out, err = codegov("site", "--config", project / "mkdocs.yml", "--site-dir", tmp_path / "site")
     assert status == 1
     assert "missing.md" in err and "Error: mkdocs: Aborted with 1 warnings in strict mode" in err

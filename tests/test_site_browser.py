@@ -11,14 +11,13 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ROOT, make_sample_codesets
+from tests.conftest import ROOT, make_sample_codesets, site_project
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -49,11 +48,10 @@ def built_site(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("site")
     codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY, edits=True)
-    docs = tmp / "site_src"
-    shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
-    render_folder(codesets, docs / "generated", playbooks_dir=ROOT / "playbooks",
+    project = site_project(tmp / "project")
+    render_folder(codesets, project / "site_src" / "generated", playbooks_dir=ROOT / "playbooks",
                 inventory=codesets / "inventory" / "inventory.csv", checks=tmp / "no-checks.json")
-    return build_site(ROOT / "mkdocs.yml", docs_dir=docs, site_dir=tmp / "site", strict=True)
+    return build_site(project / "mkdocs.yml", site_dir=tmp / "site", strict=True)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
     p.add_argument("--inventory", type=Path, help="inventory CSV or folder (default: <codesets>/inventory)")
     p.add_argument("--build", type=Path, default=Path("build"), help="where reports go (default: ./build)")
-    p.add_argument("--no-site", action="store_true", help="skip the MkDocs build")
+    p.add_argument("--no-site", action="store_true",
+                   help="skip the site build (MkDocs, or Zensical with CODEGOV_SITE_BUILDER=zensical)")
     p.add_argument("--on", type=date, default=None, metavar="YYYY-MM-DD",
                    help="the run date: which releases are due and in force (default: today)")
 
