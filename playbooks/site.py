@@ -310,6 +310,7 @@ class Site:
 
     def history(self) -> str:
         systems = []
+        per_system = []
         for system in SYSTEM_ORDER:
             rels = self.data.releases.get(system)
             if not rels:
@@ -319,11 +320,15 @@ class Site:
             bars = [{"label": short_label(system, cs["to_label"] or cs["to"]), "added": cs["summary"]["added"],
                      "deleted": cs["summary"]["deleted"], "revised": len(_revised_codes(cs))}
                     for cs in sorted(sets.values(), key=lambda c: c["to"])]
+            per_system.append((system, rows, bars))
+        # one scale for every code set's chart, so POS "1 added" is drawn 487 times shorter than ICD's 487
+        biggest = chart_biggest([b for _, _, bars in per_system for b in bars])
+        for system, rows, bars in per_system:
             chart = self.env.get_template("history_chart.svg.j2").render(
                 title=f"{release_title(system, '')}: codes added, deleted and revised per release",
-                **chart_layout(bars)) if bars else ""
+                **chart_layout(bars, biggest=biggest)) if bars else ""
             systems.append({"system": system, "rows": rows, "chart": _tidy(chart).strip() if chart else ""})
-        return self.render("history.md.j2", systems=systems)
+        return self.render("history.md.j2", systems=systems, biggest=biggest)
 
     def inventory(self) -> str:
         rows = []
@@ -446,10 +451,23 @@ def _revised_codes(cs: dict) -> set[str]:
     return {r["code"] for r in cs.get("revised", [])}
 
 
-def chart_layout(bars: list[dict], width: int = 720) -> dict:
-    """Geometry of a horizontal grouped bar chart: one group (added, deleted, revised) per release."""
+def chart_biggest(bars: list[dict]) -> int:
+    """The largest count of any bar: the end of the one scale every release history chart shares."""
+    return max([max(b["added"], b["deleted"], b["revised"]) for b in bars] + [1])
+
+
+CHART_MIN_BAR = 2  # px: a count of 1 on a scale that ends at 487 is still drawn, as a sliver beside its number
+
+
+def chart_layout(bars: list[dict], width: int = 720, biggest: int | None = None) -> dict:
+    """Geometry of a horizontal grouped bar chart: one group (added, deleted, revised) per release.
+
+    Linear, on one scale shared by every chart of the page (`biggest`, default this chart's largest
+    count): bar lengths compare across code sets. A non-zero count is at least CHART_MIN_BAR wide, and
+    every bar has its number beside it, so a small count stays readable without a log scale, which
+    would draw 1 as a third of 487 and hide the difference the chart is there to show."""
     label_w, value_w, bar_h, gap, group_gap, top = 130, 56, 16, 3, 18, 34
-    biggest = max([max(b["added"], b["deleted"], b["revised"]) for b in bars] + [1])
+    biggest = max(biggest or 0, chart_biggest(bars))
     scale = (width - label_w - value_w) / biggest
     groups, y = [], top
     for b in bars:
@@ -457,8 +475,8 @@ def chart_layout(bars: list[dict], width: int = 720) -> dict:
         for i, kind in enumerate(("added", "deleted", "revised")):
             value = b[kind]
             items.append({"kind": kind, "value": value, "y": y + i * (bar_h + gap),
-                          "w": round(value * scale, 1) if value else 0})
+                          "w": max(CHART_MIN_BAR, round(value * scale, 1)) if value else 0})
         groups.append({"label": b["label"], "y": y, "mid": y + (3 * bar_h + 2 * gap) / 2, "bars": items})
         y += 3 * bar_h + 2 * gap + group_gap
-    return {"groups": groups, "width": width, "height": y - group_gap + 8, "x0": label_w, "bar_h": bar_h}
-
+    return {"groups": groups, "width": width, "height": y - group_gap + 8, "x0": label_w, "bar_h": bar_h,
+            "biggest": biggest}
