@@ -21,15 +21,19 @@ from playbooks.text import (
     SYSTEM_ORDER,
     SYSTEM_SHORT,
     _tidy,
+    csv_safe,
     dotted,
     environment,
     md_cell,
+    merge_revisions,
     notice_name,
     release_title,
     short_label,
 )
 
 NAV_FILE = ".nav.json"  # the generated part of the navigation (dot files are not copied to the site)
+FOLD_AT = 10  # a change notice's list of more codes than this is folded by section and family
+FOLD_DELETED_AT = 30  # deleted codes, what a coder acts on first, stay one open table up to this many
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -51,6 +55,7 @@ class SiteData:
     checks: dict | None = None  # load_check_results(); None: the checks have not run
     checks_path: str = ""
     engines: Any = None  # fn(system, release id) -> the replacement engine (the repository's); None: built here
+    tables: Any = None  # fn(system, release id) -> that release's table (the repository's); None: `current` only
     statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
     freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set
     publishers_checked: str = ""
@@ -85,7 +90,7 @@ def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks:
     (ingest.repository.ReleaseRepository) and its memoised change sets, the loaded inventory
     (ingest.inventory.Inventory or None), the loaded playbooks and the check results (or None).
     releases: (statuses, freshness, publishers checked) from ingest.freshness; default computed for today."""
-    data = SiteData(engines=repo.replacements)
+    data = SiteData(engines=repo.replacements, tables=repo.table)
     if releases is None and repo.sources is not None:
         import datetime as dt
 
@@ -213,7 +218,45 @@ class Site:
 
     def notice(self, cs: dict) -> str:
         citing = self._playbooks_citing({(cs["system"], d["code"]) for d in cs["deleted"]})
-        return self.render("notice.md.j2", cs=cs, playbooks_citing={code: books for (_, code), books in citing.items()})
+        return self.render("notice.md.j2", cs=cs, playbooks_citing={code: books for (_, code), books in citing.items()},
+                           folds=self.notice_folds(cs), csv_file=f"{notice_name(cs['system'], cs['to'])}.csv")
+
+    def notice_folds(self, cs: dict) -> dict[str, list[dict] | None]:
+        """The notice's long lists folded: {list: [section]} for each list longer than FOLD_AT (deleted:
+        FOLD_DELETED_AT; None: shown as one table). A section is a chapter of ICD-10-CM or a letter of
+        HCPCS, {title, count, entries, families}; a family is an ICD-10-CM category with its header's
+        descriptor, or a HCPCS range, each with its own count and entries. ICD-10-CM sections always list
+        their categories; a HCPCS section lists its ranges when it holds more than FOLD_AT codes."""
+        system = cs["system"]
+        lists = {"added": list(cs["added"]), "deleted": list(cs["deleted"]),
+                 "revised": merge_revisions(list(cs["revised"])), "expanded": list(cs["expanded"] or [])}
+        out: dict[str, list[dict] | None] = {}
+        for name, entries in lists.items():
+            codes = {e["code"] for e in entries}
+            if len(codes) <= (FOLD_DELETED_AT if name == "deleted" else FOLD_AT) or \
+                    not registry.REGISTRY[system].sections:
+                out[name] = None
+                continue
+            titles = self._family_titles(system, (cs["to"], cs["from"]), {registry.family(system, c) for c in codes})
+            out[name] = fold_by_section(system, entries, titles)
+        return out
+
+    def _family_titles(self, system: str, releases: tuple[str, ...], families: set[str]) -> dict[str, str]:
+        """ICD-10-CM category -> its header's descriptor, from the first of `releases` that has it (the
+        notice's newer release, then the older: a category a release deleted is in the older one)."""
+        if system != "icd10cm":
+            return {}
+        out: dict[str, str] = {}
+        for rid in releases:
+            table = self.data.tables(system, rid) if self.data.tables is not None else None
+            if table is None:
+                current = self.data.current_releases().get(system)
+                table = self.data.current.get(system) if current is not None else None
+            if table is None:
+                continue
+            rows = table[table["code"].isin(families - set(out))]
+            out.update(zip(rows["code"].tolist(), rows["long_desc"].tolist(), strict=True))
+        return out
 
     def notices_index(self) -> str:
         by_system = []
@@ -394,6 +437,7 @@ class Site:
         pages["playbooks/index.md"] = self.playbooks_index()
         for cs in self.data.change_sets:
             pages[f"notices/{notice_name(cs['system'], cs['to'])}.md"] = self.notice(cs)
+            pages[f"notices/{notice_name(cs['system'], cs['to'])}.csv"] = notice_csv(cs)
         pages["notices/index.md"] = self.notices_index()
         pages["what-changed.md"] = self.what_changed()
         pages["checks.md"] = self.checks()
@@ -480,3 +524,95 @@ def chart_layout(bars: list[dict], width: int = 720, biggest: int | None = None)
         y += 3 * bar_h + 2 * gap + group_gap
     return {"groups": groups, "width": width, "height": y - group_gap + 8, "x0": label_w, "bar_h": bar_h,
             "biggest": biggest}
+
+
+def fold_by_section(system: str, entries: list, titles: dict[str, str]) -> list[dict]:
+    """Entries of one notice list (in code order) grouped by their section of the code set (ICD-10-CM
+    chapter, HCPCS letter) and family (ICD-10-CM category with its descriptor from `titles`, HCPCS range),
+    each with the number of distinct codes it holds. See Site.notice_folds."""
+    sections: dict[tuple, dict] = {}
+    for e in entries:
+        number, span, heading = registry.section(system, e["code"])
+        key = (number, span)
+        sec = sections.get(key)
+        if sec is None:
+            if system == "icd10cm":
+                title = f"Chapter {number} ({span}): {heading}" if number else span
+            else:
+                title = f"{span}: {heading}" if heading else span
+            sec = sections[key] = {"title": title, "entries": [], "families": {}}
+        sec["entries"].append(e)
+        fam = registry.family(system, e["code"])
+        sec["families"].setdefault(fam, []).append(e)
+    out = []
+    for (_, span), sec in sorted(sections.items(), key=lambda kv: (kv[0][0], kv[0][1] == "Modifiers", kv[0][1])):
+        count = len({e["code"] for e in sec["entries"]})
+        families = []
+        if system == "icd10cm" or (count > FOLD_AT and span != "Modifiers"):
+            for fam, fam_entries in sec["families"].items():
+                if system == "icd10cm":
+                    shown = registry.display(system, fam)
+                    title = f"{shown}: {titles[fam]}" if titles.get(fam) else shown
+                else:
+                    title = f"{fam}00-{fam}99"
+                families.append({"title": title, "count": len({e["code"] for e in fam_entries}),
+                                 "entries": fam_entries})
+        out.append({"title": sec["title"], "count": count, "entries": sec["entries"], "families": families})
+    return out
+
+
+NOTICE_CSV_COLUMNS = ("system", "from", "to", "change", "code", "display_code", "description", "field", "before",
+                      "after", "reason", "termination_date", "replacements", "kind", "action_code", "chapter",
+                      "family")
+
+
+def notice_csv(cs: dict) -> str:
+    """Every change a notice shows, one row per code and change (a revision: per field), for a spreadsheet:
+    deleted, added, revised, expanded, header became billable, reused, reactivated, dropped, and the
+    ICD-10-CM headers added, deleted and revised. Every cell through playbooks.text.csv_safe."""
+    import csv
+    import io
+
+    system = cs["system"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=NOTICE_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+
+    def row(change: str, e, **cells) -> None:
+        number, span, _ = registry.section(system, e["code"])
+        chapter = f"{number} ({span})" if number else span
+        writer.writerow({k: csv_safe(v) for k, v in {
+            "system": system, "from": cs["from"], "to": cs["to"], "change": change, "code": e["code"],
+            "display_code": e.get("display_code") or registry.display(system, e["code"]),
+            "kind": e.get("kind") or "", "action_code": e.get("action_code") or "", "chapter": chapter,
+            "family": registry.family(system, e["code"]) if span else "", **cells}.items()})
+
+    for e in cs["deleted"]:
+        row("deleted", e, description=e["description"], reason=e.get("reason") or "",
+            termination_date=e.get("termination_date") or "",
+            replacements=" ".join(r["display_code"] for r in e.get("replacements") or []))
+    for e in cs["added"]:
+        row("added", e, description=e["description"])
+    for e in cs["revised"]:
+        row("revised", e, field=e["field"], before=e["before"], after=e["after"])
+    for e in cs["expanded"] or []:
+        row("expanded", e, description=e["description"],
+            replacements=" ".join(registry.display(system, c) for c in e.get("children") or []))
+    for e in cs["header_to_billable"] or []:
+        row("header became billable", e, description=e["description"])
+    for e in cs["reused"] or []:
+        row("reused", e, field="long_desc", before=f"{e['before']['description']} (added {e['before']['add_date']})",
+            after=f"{e['after']['description']} (added {e['after']['add_date']})")
+    for e in cs["reactivated"] or []:
+        row("reactivated", e, description=e["description"])
+    for e in cs["purged"] or []:
+        row("dropped from the file", e, description=e["description"],
+            termination_date=e.get("termination_date") or "")
+    headers = cs["headers"] or {}
+    for e in headers.get("added", []):
+        row("header added", e, description=e["description"], kind="header")
+    for e in headers.get("deleted", []):
+        row("header deleted", e, description=e["description"], kind="header")
+    for e in headers.get("revised", []):
+        row("header revised", e, field=e["field"], before=e["before"], after=e["after"], kind="header")
+    return buf.getvalue()
