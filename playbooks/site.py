@@ -205,6 +205,51 @@ class Site:
     def playbook(self, pb: dict) -> str:
         return self.render("playbook.md.j2", **self.playbook_context(pb))
 
+    def playbook_card(self, pb: dict) -> str:
+        """The playbook's one-page print card, beside its page: every code and modifier with its descriptor
+        and status, the key rules, and what the newest release of each code set changed for its codes."""
+        return self.render("playbook_card.md.j2", **self.playbook_context(pb), changes=self.playbook_changes(pb))
+
+    def playbook_changes(self, pb: dict) -> list[str]:
+        """What the newest release of each code set the playbook cites changed for its codes, as Markdown
+        lines (codes and descriptors escaped): the cited codes it deleted (with their replacements) and
+        those whose descriptor it revised, or that it changed none; then cited codes deleted earlier."""
+        cited = _cited(pb)
+        ctx = self.playbook_context(pb)
+        lines: list[str] = []
+        newest = {s: r["id"] for s, r in self.index.releases.items()}
+        warned = {(w["system"], w["code"]): w for w in ctx["warnings"]}
+        for system in sorted({c["system"] for c in cited if c["system"] in newest}, key=SYSTEM_ORDER.index):
+            title = self.index.releases[system]["title"]
+            cs = next((c for c in self.data.change_sets if c["system"] == system and c["to"] == newest[system]),
+                      None)
+            if cs is None:
+                lines.append(f"{md_cell(title)}: no earlier release loaded to compare with.")
+                continue
+            mine = {c["code"] for c in cited if c["system"] == system}
+            found = []
+            for d in cs["deleted"]:
+                if d["code"] in mine:
+                    reps = [r["display_code"] for r in d.get("replacements") or []]
+                    use = (f"use {md_cell(', '.join(reps[:8]))}{' and more' if len(reps) > 8 else ''}"
+                           if reps else "no replacement listed")
+                    found.append(f"**{md_cell(d['display_code'])}** deleted in {md_cell(title)}: {use}.")
+            for code in sorted({r["code"] for r in cs["revised"] if r["code"] in mine}):
+                shown = next(r["display_code"] for r in cs["revised"] if r["code"] == code)
+                found.append(f"**{md_cell(shown)}** descriptor revised in {md_cell(title)}: check the wording below.")
+            lines += found or [f"{md_cell(title)}: no code on this card changed."]
+        for (system, _code), w in warned.items():  # still listed, no longer billable since an earlier release
+            since = w["deleted_in"]
+            if since and since["to"] == newest.get(system):
+                continue  # one of the newest release's deletions, above
+            what = f"deleted in {md_cell(since['title'])}" if since else \
+                f"{md_cell(w['detail'])} in {md_cell(w['release']['title'])}, not billable"
+            reps = [r["display_code"] for r in w["replacements"]]
+            use = f"use {md_cell(', '.join(reps[:8]))}{' and more' if len(reps) > 8 or w['more'] else ''}" \
+                if reps else "no replacement listed"
+            lines.append(f"**{md_cell(w['display_code'])}** {what}: {use}.")
+        return lines
+
     def playbooks_index(self) -> str:
         books = []
         for pb in self.data.playbooks:
@@ -434,6 +479,7 @@ class Site:
         pages: dict[str, str] = {}
         for pb in self.data.playbooks:
             pages[f"playbooks/{pb['id']}.md"] = self.playbook(pb)
+            pages[f"playbooks/{pb['id']}-card.md"] = self.playbook_card(pb)
         pages["playbooks/index.md"] = self.playbooks_index()
         for cs in self.data.change_sets:
             pages[f"notices/{notice_name(cs['system'], cs['to'])}.md"] = self.notice(cs)
