@@ -13,8 +13,12 @@ import threading
 
 import pytest
 
+from tests import test_site_browser as sample_site
 from tests.conftest import CODESETS, ROOT, ingest_real
-from tests.test_site_browser import PLAYBOOKS, _QuietHandler, _shot, browser, page, print_card  # noqa: F401
+from tests.test_site_browser import PLAYBOOKS, _QuietHandler, _shot, print_card
+
+browser = sample_site.browser  # the same chromium, and pages that may only talk to 127.0.0.1
+page = sample_site.page
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
