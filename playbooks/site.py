@@ -33,6 +33,7 @@ from playbooks.text import (
 
 NAV_FILE = ".nav.json"  # the generated part of the navigation (dot files are not copied to the site)
 FOLD_AT = 10  # a change notice's list of more codes than this is folded by section and family
+HCPCS_RANGES_AT = 50  # a folded HCPCS letter section of more codes than this lists them by range (J1500-J1599)
 FOLD_DELETED_AT = 30  # deleted codes, what a coder acts on first, stay one open table up to this many
 
 
@@ -271,7 +272,7 @@ class Site:
         FOLD_DELETED_AT; None: shown as one table). A section is a chapter of ICD-10-CM or a letter of
         HCPCS, {title, count, entries, families}; a family is an ICD-10-CM category with its header's
         descriptor, or a HCPCS range, each with its own count and entries. ICD-10-CM sections always list
-        their categories; a HCPCS section lists its ranges when it holds more than FOLD_AT codes."""
+        their categories; a HCPCS section lists its ranges when it holds more than HCPCS_RANGES_AT codes."""
         system = cs["system"]
         lists = {"added": list(cs["added"]), "deleted": list(cs["deleted"]),
                  "revised": merge_revisions(list(cs["revised"])), "expanded": list(cs["expanded"] or [])}
@@ -594,7 +595,7 @@ def fold_by_section(system: str, entries: list, titles: dict[str, str]) -> list[
     for (_, span), sec in sorted(sections.items(), key=lambda kv: (kv[0][0], kv[0][1] == "Modifiers", kv[0][1])):
         count = len({e["code"] for e in sec["entries"]})
         families = []
-        if system == "icd10cm" or (count > FOLD_AT and span != "Modifiers"):
+        if system == "icd10cm" or (count > HCPCS_RANGES_AT and span != "Modifiers"):
             for fam, fam_entries in sec["families"].items():
                 if system == "icd10cm":
                     shown = registry.display(system, fam)

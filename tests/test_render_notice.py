@@ -208,14 +208,15 @@ def test_long_lists_fold_by_chapter_then_category_with_counts():
 
 
 def test_fold_by_section_groups_hcpcs_by_letter_then_range():
-    from playbooks.site import FOLD_AT, fold_by_section
+    from playbooks.site import HCPCS_RANGES_AT, fold_by_section
 
-    entries = [{"code": f"J{1000 + i}"} for i in range(FOLD_AT + 1)] + [{"code": "E0114"}, {"code": "GP"}]
+    entries = [{"code": f"J{1000 + i}"} for i in range(HCPCS_RANGES_AT + 1)] + [{"code": "J2001"}, {"code": "E0114"},
+                                                                               {"code": "E0115"}, {"code": "GP"}]
     folded = fold_by_section("hcpcs", entries, {})
     assert [(s["title"], s["count"], [(f["title"], f["count"]) for f in s["families"]]) for s in folded] == [
-        ("E: Durable medical equipment", 1, []),
-        ("J: Drugs administered other than by mouth, chemotherapy drugs", FOLD_AT + 1,
-         [("J1000-J1099", FOLD_AT + 1)]),
+        ("E: Durable medical equipment", 2, []),  # a small section: one table, no ranges
+        ("J: Drugs administered other than by mouth, chemotherapy drugs", HCPCS_RANGES_AT + 2,
+         [("J1000-J1099", HCPCS_RANGES_AT + 1), ("J2000-J2099", 1)]),
         ("Modifiers", 1, [])]
 
 
