@@ -51,6 +51,9 @@ class CodeSystem:
     # POS: CMS documents no start date for the oldest codes; their rows leave effective_start empty
     # ("in effect before the earliest documented date") rather than carry an invented one
     undocumented_starts: bool = False
+    # How the code set's own tabular list divides it, as (first family, last family, title), families
+    # compared as strings: ICD-10-CM chapters, HCPCS Level II letter sections. See section().
+    sections: tuple[tuple[str, str, str], ...] = ()
 
     def normalize(self, raw) -> str:
         """The official form of a code as people type it: upper case, no dot, POS with two digits."""
@@ -95,11 +98,58 @@ _ICD = r"[A-Z][0-9A-Z][0-9A-Z](?:[0-9A-Z]{1,4})?"
 _HCPCS = r"[A-V][0-9]{4}"
 _MODIFIER = r"[0-9A-Z]{2}"
 
+# The 22 chapters of the ICD-10-CM tabular list (FY2026), by their first and last 3-character category.
+_ICD_CHAPTERS = (
+    ("A00", "B99", "Certain infectious and parasitic diseases"),
+    ("C00", "D49", "Neoplasms"),
+    ("D50", "D89", "Diseases of the blood and blood-forming organs and certain disorders involving the immune "
+                   "mechanism"),
+    ("E00", "E89", "Endocrine, nutritional and metabolic diseases"),
+    ("F01", "F99", "Mental, behavioral and neurodevelopmental disorders"),
+    ("G00", "G99", "Diseases of the nervous system"),
+    ("H00", "H59", "Diseases of the eye and adnexa"),
+    ("H60", "H95", "Diseases of the ear and mastoid process"),
+    ("I00", "I99", "Diseases of the circulatory system"),
+    ("J00", "J99", "Diseases of the respiratory system"),
+    ("K00", "K95", "Diseases of the digestive system"),
+    ("L00", "L99", "Diseases of the skin and subcutaneous tissue"),
+    ("M00", "M99", "Diseases of the musculoskeletal system and connective tissue"),
+    ("N00", "N99", "Diseases of the genitourinary system"),
+    ("O00", "O9A", "Pregnancy, childbirth and the puerperium"),
+    ("P00", "P96", "Certain conditions originating in the perinatal period"),
+    ("Q00", "QA0", "Congenital malformations, deformations and chromosomal abnormalities"),
+    ("R00", "R99", "Symptoms, signs and abnormal clinical and laboratory findings, not elsewhere classified"),
+    ("S00", "T88", "Injury, poisoning and certain other consequences of external causes"),
+    ("V00", "Y99", "External causes of morbidity"),
+    ("Z00", "Z99", "Factors influencing health status and contact with health services"),
+    ("U00", "U85", "Codes for special purposes"),
+)
+# The HCPCS Level II sections, one per first letter (CMS's own headings, shortened).
+_HCPCS_SECTIONS = tuple((f"{letter}00", f"{letter}99", title) for letter, title in (
+    ("A", "Transportation, medical and surgical supplies, miscellaneous and experimental"),
+    ("B", "Enteral and parenteral therapy"),
+    ("C", "Outpatient prospective payment system (temporary codes)"),
+    ("E", "Durable medical equipment"),
+    ("G", "Procedures and professional services (temporary codes)"),
+    ("H", "Alcohol and drug abuse treatment, behavioral health"),
+    ("J", "Drugs administered other than by mouth, chemotherapy drugs"),
+    ("K", "Temporary codes for the DME MACs"),
+    ("L", "Orthotic and prosthetic procedures and devices"),
+    ("M", "Medical services"),
+    ("P", "Pathology and laboratory services"),
+    ("Q", "Temporary codes"),
+    ("R", "Diagnostic radiology services"),
+    ("S", "Temporary national codes (non-Medicare)"),
+    ("T", "National codes for state Medicaid agencies"),
+    ("U", "Coronavirus diagnostic tests"),
+    ("V", "Vision, hearing and speech-language pathology services"),
+))
+
 ICD10CM = CodeSystem(
     id="icd10cm", name="ICD-10-CM", short="ICD-10-CM", fhir_uri="http://hl7.org/fhir/sid/icd-10-cm",
     kinds=(Kind("code", _ICD), Kind("header", _ICD, billable_kinds=False)),
     columns=("order_no",), family_width=3, dotted_after=3, aliases=("icd-10-cm", "icd10", "icd"), headers=True,
-    replacement_rules=("children", "conversion"),
+    replacement_rules=("children", "conversion"), sections=_ICD_CHAPTERS,
 )
 HCPCS = CodeSystem(
     id="hcpcs", name="HCPCS Level II", short="HCPCS",
@@ -108,7 +158,7 @@ HCPCS = CodeSystem(
     columns=("action_code", "add_date", "action_effective_date", "termination_date", "xrefs", "coverage", "betos"),
     revised_fields=("long_desc", "short_desc", "coverage"), family_width=3,
     start_column="add_date", end_column="termination_date", aliases=("hcpcs level ii", "hcpcs2"), reuses_codes=True,
-    replacement_rules=("xref", "successor"),
+    replacement_rules=("xref", "successor"), sections=_HCPCS_SECTIONS,
 )
 POS = CodeSystem(
     id="pos", name="Place of Service", short="POS",
@@ -179,6 +229,30 @@ def short_label(system: str, label: str) -> str:
     """A release label without its code set's short name: 'HCPCS 2019' -> '2019'."""
     prefix = short(system) + " "
     return label[len(prefix):] if label.startswith(prefix) else label
+
+
+def family(system: str, code: str) -> str:
+    """The family of a code (official form): its ICD-10-CM category, its HCPCS range (J15 for J1500-J1599)."""
+    width = REGISTRY[system].family_width if system in REGISTRY else 3
+    return str(code)[:width]
+
+
+def section(system: str, code: str) -> tuple[int, str, str]:
+    """The part of its code set's tabular list a code (official form) is in, as (number, range, title):
+    (13, 'M00-M99', 'Diseases of the musculoskeletal ...') for an ICD-10-CM chapter, (0, 'J', 'Drugs ...')
+    for a HCPCS section, (0, 'Modifiers', '') for a HCPCS modifier; (0, '', '') where the code set has none."""
+    found = REGISTRY.get(system)
+    if found is None or not found.sections:
+        return 0, "", ""
+    if found.kind_of(code) == "modifier":
+        return 0, "Modifiers", ""
+    fam = str(code)[:3]
+    for number, (first, last, title) in enumerate(found.sections, start=1):
+        if first <= fam <= last:
+            if system == "icd10cm":
+                return number, f"{first}-{last}", title
+            return 0, first[0], title
+    return 0, fam[:1], ""
 
 
 def notice_name(system: str, to_id: str) -> str:

@@ -9,7 +9,7 @@ from ingest import systems as registry
 from ingest.model import CodegovError
 
 TOP_REQUIRED = ("id", "title", "specialty", "owner", "reviewed", "summary", "sections", "codes")
-TOP_OPTIONAL = ("references", "modifiers")
+TOP_OPTIONAL = ("references", "modifiers", "key_rules")
 SECTION_KEYS = ("title", "body", "table")
 CODE_REQUIRED = ("system", "code", "group")
 CODE_KEYS = ("system", "code", "label", "group", "timed", "notes")
@@ -126,6 +126,9 @@ def validate_playbook(book, path: Path) -> list[str]:
     references = book.get("references") or []
     if not isinstance(references, list) or not all(_text(r) for r in references):
         problems.append("references: must be a list of non-empty strings")
+    key_rules = book.get("key_rules") or []
+    if not isinstance(key_rules, list) or not all(_text(r) for r in key_rules):
+        problems.append("key_rules: must be a list of non-empty strings")
     sections = book.get("sections")
     if "sections" in book and (not isinstance(sections, list) or not sections):
         problems.append("sections: must be a non-empty list")

@@ -20,9 +20,11 @@ from playbooks.text import (
     SYSTEM_ORDER,
     SYSTEM_SHORT,
     _tidy,
+    csv_safe,
     dotted,
     environment,
     md_cell,
+    merge_revisions,
     notice_name,
     release_title,
     short_label,
@@ -42,6 +44,9 @@ CODERS = ("Home", "Lookup", "Playbooks", "Change notices", "What changed for you
 MAINTAINER_PAGES = ("Checks", "Releases", "Release history", "Edit tables", "Claim scrubber rules", "Performance")
 HAND_WRITTEN = {"index.md": "Home", "code-update-program.md": "Code-update program",
                 "performance.md": "Performance"}  # titles of the hand-written pages this repository ships
+FOLD_AT = 10  # a change notice's list of more codes than this is folded by section and family
+HCPCS_RANGES_AT = 50  # a folded HCPCS letter section of more codes than this lists them by range (J1500-J1599)
+FOLD_DELETED_AT = 30  # deleted codes, what a coder acts on first, stay one open table up to this many
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -63,6 +68,7 @@ class SiteData:
     checks: dict | None = None  # load_check_results(); None: the checks have not run
     checks_path: str = ""
     engines: Any = None  # fn(system, release id) -> the replacement engine (the repository's); None: built here
+    tables: Any = None  # fn(system, release id) -> that release's table (the repository's); None: `current` only
     statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
     freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set
     publishers_checked: str = ""
@@ -97,7 +103,7 @@ def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks:
     (ingest.repository.ReleaseRepository) and its memoised change sets, the loaded inventory
     (ingest.inventory.Inventory or None), the loaded playbooks and the check results (or None).
     releases: (statuses, freshness, publishers checked) from ingest.freshness; default computed for today."""
-    data = SiteData(engines=repo.replacements)
+    data = SiteData(engines=repo.replacements, tables=repo.table)
     if releases is None and repo.sources is not None:
         import datetime as dt
 
@@ -212,6 +218,51 @@ class Site:
     def playbook(self, pb: dict) -> str:
         return self.render("playbook.md.j2", **self.playbook_context(pb))
 
+    def playbook_card(self, pb: dict) -> str:
+        """The playbook's one-page print card, beside its page: every code and modifier with its descriptor
+        and status, the key rules, and what the newest release of each code set changed for its codes."""
+        return self.render("playbook_card.md.j2", **self.playbook_context(pb), changes=self.playbook_changes(pb))
+
+    def playbook_changes(self, pb: dict) -> list[str]:
+        """What the newest release of each code set the playbook cites changed for its codes, as Markdown
+        lines (codes and descriptors escaped): the cited codes it deleted (with their replacements) and
+        those whose descriptor it revised, or that it changed none; then cited codes deleted earlier."""
+        cited = _cited(pb)
+        ctx = self.playbook_context(pb)
+        lines: list[str] = []
+        newest = {s: r["id"] for s, r in self.index.releases.items()}
+        warned = {(w["system"], w["code"]): w for w in ctx["warnings"]}
+        for system in sorted({c["system"] for c in cited if c["system"] in newest}, key=SYSTEM_ORDER.index):
+            title = self.index.releases[system]["title"]
+            cs = next((c for c in self.data.change_sets if c["system"] == system and c["to"] == newest[system]),
+                      None)
+            if cs is None:
+                lines.append(f"{md_cell(title)}: no earlier release loaded to compare with.")
+                continue
+            mine = {c["code"] for c in cited if c["system"] == system}
+            found = []
+            for d in cs["deleted"]:
+                if d["code"] in mine:
+                    reps = [r["display_code"] for r in d.get("replacements") or []]
+                    use = (f"use {md_cell(', '.join(reps[:8]))}{' and more' if len(reps) > 8 else ''}"
+                           if reps else "no replacement listed")
+                    found.append(f"**{md_cell(d['display_code'])}** deleted in {md_cell(title)}: {use}.")
+            for code in sorted({r["code"] for r in cs["revised"] if r["code"] in mine}):
+                shown = next(r["display_code"] for r in cs["revised"] if r["code"] == code)
+                found.append(f"**{md_cell(shown)}** descriptor revised in {md_cell(title)}: check the wording below.")
+            lines += found or [f"{md_cell(title)}: no code on this card changed."]
+        for (system, _code), w in warned.items():  # still listed, no longer billable since an earlier release
+            since = w["deleted_in"]
+            if since and since["to"] == newest.get(system):
+                continue  # one of the newest release's deletions, above
+            what = f"deleted in {md_cell(since['title'])}" if since else \
+                f"{md_cell(w['detail'])} in {md_cell(w['release']['title'])}, not billable"
+            reps = [r["display_code"] for r in w["replacements"]]
+            use = f"use {md_cell(', '.join(reps[:8]))}{' and more' if len(reps) > 8 or w['more'] else ''}" \
+                if reps else "no replacement listed"
+            lines.append(f"**{md_cell(w['display_code'])}** {what}: {use}.")
+        return lines
+
     def playbooks_index(self) -> str:
         books = []
         for pb in self.data.playbooks:
@@ -225,7 +276,45 @@ class Site:
 
     def notice(self, cs: dict) -> str:
         citing = self._playbooks_citing({(cs["system"], d["code"]) for d in cs["deleted"]})
-        return self.render("notice.md.j2", cs=cs, playbooks_citing={code: books for (_, code), books in citing.items()})
+        return self.render("notice.md.j2", cs=cs, playbooks_citing={code: books for (_, code), books in citing.items()},
+                           folds=self.notice_folds(cs), csv_file=f"{notice_name(cs['system'], cs['to'])}.csv")
+
+    def notice_folds(self, cs: dict) -> dict[str, list[dict] | None]:
+        """The notice's long lists folded: {list: [section]} for each list longer than FOLD_AT (deleted:
+        FOLD_DELETED_AT; None: shown as one table). A section is a chapter of ICD-10-CM or a letter of
+        HCPCS, {title, count, entries, families}; a family is an ICD-10-CM category with its header's
+        descriptor, or a HCPCS range, each with its own count and entries. ICD-10-CM sections always list
+        their categories; a HCPCS section lists its ranges when it holds more than HCPCS_RANGES_AT codes."""
+        system = cs["system"]
+        lists = {"added": list(cs["added"]), "deleted": list(cs["deleted"]),
+                 "revised": merge_revisions(list(cs["revised"])), "expanded": list(cs["expanded"] or [])}
+        out: dict[str, list[dict] | None] = {}
+        for name, entries in lists.items():
+            codes = {e["code"] for e in entries}
+            if len(codes) <= (FOLD_DELETED_AT if name == "deleted" else FOLD_AT) or \
+                    not registry.REGISTRY[system].sections:
+                out[name] = None
+                continue
+            titles = self._family_titles(system, (cs["to"], cs["from"]), {registry.family(system, c) for c in codes})
+            out[name] = fold_by_section(system, entries, titles)
+        return out
+
+    def _family_titles(self, system: str, releases: tuple[str, ...], families: set[str]) -> dict[str, str]:
+        """ICD-10-CM category -> its header's descriptor, from the first of `releases` that has it (the
+        notice's newer release, then the older: a category a release deleted is in the older one)."""
+        if system != "icd10cm":
+            return {}
+        out: dict[str, str] = {}
+        for rid in releases:
+            table = self.data.tables(system, rid) if self.data.tables is not None else None
+            if table is None:
+                current = self.data.current_releases().get(system)
+                table = self.data.current.get(system) if current is not None else None
+            if table is None:
+                continue
+            rows = table[table["code"].isin(families - set(out))]
+            out.update(zip(rows["code"].tolist(), rows["long_desc"].tolist(), strict=True))
+        return out
 
     def notices_index(self) -> str:
         by_system = []
@@ -366,6 +455,7 @@ class Site:
 
     def history(self) -> str:
         systems = []
+        per_system = []
         for system in SYSTEM_ORDER:
             rels = self.data.releases.get(system)
             if not rels:
@@ -375,11 +465,15 @@ class Site:
             bars = [{"label": short_label(system, cs["to_label"] or cs["to"]), "added": cs["summary"]["added"],
                      "deleted": cs["summary"]["deleted"], "revised": len(_revised_codes(cs))}
                     for cs in sorted(sets.values(), key=lambda c: c["to"])]
+            per_system.append((system, rows, bars))
+        # one scale for every code set's chart, so POS "1 added" is drawn 487 times shorter than ICD's 487
+        biggest = chart_biggest([b for _, _, bars in per_system for b in bars])
+        for system, rows, bars in per_system:
             chart = self.env.get_template("history_chart.svg.j2").render(
                 title=f"{release_title(system, '')}: codes added, deleted and revised per release",
-                **chart_layout(bars)) if bars else ""
+                **chart_layout(bars, biggest=biggest)) if bars else ""
             systems.append({"system": system, "rows": rows, "chart": _tidy(chart).strip() if chart else ""})
-        return self.render("history.md.j2", systems=systems)
+        return self.render("history.md.j2", systems=systems, biggest=biggest)
 
     def inventory(self) -> str:
         rows = []
@@ -443,9 +537,11 @@ class Site:
         pages: dict[str, str] = {}
         for pb in self.data.playbooks:
             pages[f"playbooks/{pb['id']}.md"] = self.playbook(pb)
+            pages[f"playbooks/{pb['id']}-card.md"] = self.playbook_card(pb)
         pages["playbooks/index.md"] = self.playbooks_index()
         for cs in self.data.change_sets:
             pages[f"notices/{notice_name(cs['system'], cs['to'])}.md"] = self.notice(cs)
+            pages[f"notices/{notice_name(cs['system'], cs['to'])}.csv"] = notice_csv(cs)
         pages["notices/index.md"] = self.notices_index()
         pages["what-changed.md"] = self.what_changed()
         pages["checks.md"] = self.checks()
@@ -563,10 +659,23 @@ def _revised_codes(cs: dict) -> set[str]:
     return {r["code"] for r in cs.get("revised", [])}
 
 
-def chart_layout(bars: list[dict], width: int = 720) -> dict:
-    """Geometry of a horizontal grouped bar chart: one group (added, deleted, revised) per release."""
+def chart_biggest(bars: list[dict]) -> int:
+    """The largest count of any bar: the end of the one scale every release history chart shares."""
+    return max([max(b["added"], b["deleted"], b["revised"]) for b in bars] + [1])
+
+
+CHART_MIN_BAR = 2  # px: a count of 1 on a scale that ends at 487 is still drawn, as a sliver beside its number
+
+
+def chart_layout(bars: list[dict], width: int = 720, biggest: int | None = None) -> dict:
+    """Geometry of a horizontal grouped bar chart: one group (added, deleted, revised) per release.
+
+    Linear, on one scale shared by every chart of the page (`biggest`, default this chart's largest
+    count): bar lengths compare across code sets. A non-zero count is at least CHART_MIN_BAR wide, and
+    every bar has its number beside it, so a small count stays readable without a log scale, which
+    would draw 1 as a third of 487 and hide the difference the chart is there to show."""
     label_w, value_w, bar_h, gap, group_gap, top = 130, 56, 16, 3, 18, 34
-    biggest = max([max(b["added"], b["deleted"], b["revised"]) for b in bars] + [1])
+    biggest = max(biggest or 0, chart_biggest(bars))
     scale = (width - label_w - value_w) / biggest
     groups, y = [], top
     for b in bars:
@@ -574,8 +683,100 @@ def chart_layout(bars: list[dict], width: int = 720) -> dict:
         for i, kind in enumerate(("added", "deleted", "revised")):
             value = b[kind]
             items.append({"kind": kind, "value": value, "y": y + i * (bar_h + gap),
-                          "w": round(value * scale, 1) if value else 0})
+                          "w": max(CHART_MIN_BAR, round(value * scale, 1)) if value else 0})
         groups.append({"label": b["label"], "y": y, "mid": y + (3 * bar_h + 2 * gap) / 2, "bars": items})
         y += 3 * bar_h + 2 * gap + group_gap
-    return {"groups": groups, "width": width, "height": y - group_gap + 8, "x0": label_w, "bar_h": bar_h}
+    return {"groups": groups, "width": width, "height": y - group_gap + 8, "x0": label_w, "bar_h": bar_h,
+            "biggest": biggest}
 
+
+def fold_by_section(system: str, entries: list, titles: dict[str, str]) -> list[dict]:
+    """Entries of one notice list (in code order) grouped by their section of the code set (ICD-10-CM
+    chapter, HCPCS letter) and family (ICD-10-CM category with its descriptor from `titles`, HCPCS range),
+    each with the number of distinct codes it holds. See Site.notice_folds."""
+    sections: dict[tuple, dict] = {}
+    for e in entries:
+        number, span, heading = registry.section(system, e["code"])
+        key = (number, span)
+        sec = sections.get(key)
+        if sec is None:
+            if system == "icd10cm":
+                title = f"Chapter {number} ({span}): {heading}" if number else span
+            else:
+                title = f"{span}: {heading}" if heading else span
+            sec = sections[key] = {"title": title, "entries": [], "families": {}}
+        sec["entries"].append(e)
+        fam = registry.family(system, e["code"])
+        sec["families"].setdefault(fam, []).append(e)
+    out = []
+    for (_, span), sec in sorted(sections.items(), key=lambda kv: (kv[0][0], kv[0][1] == "Modifiers", kv[0][1])):
+        count = len({e["code"] for e in sec["entries"]})
+        families = []
+        if system == "icd10cm" or (count > HCPCS_RANGES_AT and span != "Modifiers"):
+            for fam, fam_entries in sec["families"].items():
+                if system == "icd10cm":
+                    shown = registry.display(system, fam)
+                    title = f"{shown}: {titles[fam]}" if titles.get(fam) else shown
+                else:
+                    title = f"{fam}00-{fam}99"
+                families.append({"title": title, "count": len({e["code"] for e in fam_entries}),
+                                 "entries": fam_entries})
+        out.append({"title": sec["title"], "count": count, "entries": sec["entries"], "families": families})
+    return out
+
+
+NOTICE_CSV_COLUMNS = ("system", "from", "to", "change", "code", "display_code", "description", "field", "before",
+                      "after", "reason", "termination_date", "replacements", "kind", "action_code", "chapter",
+                      "family")
+
+
+def notice_csv(cs: dict) -> str:
+    """Every change a notice shows, one row per code and change (a revision: per field), for a spreadsheet:
+    deleted, added, revised, expanded, header became billable, reused, reactivated, dropped, and the
+    ICD-10-CM headers added, deleted and revised. Every cell through playbooks.text.csv_safe."""
+    import csv
+    import io
+
+    system = cs["system"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=NOTICE_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+
+    def row(change: str, e, **cells) -> None:
+        number, span, _ = registry.section(system, e["code"])
+        chapter = f"{number} ({span})" if number else span
+        writer.writerow({k: csv_safe(v) for k, v in {
+            "system": system, "from": cs["from"], "to": cs["to"], "change": change, "code": e["code"],
+            "display_code": e.get("display_code") or registry.display(system, e["code"]),
+            "kind": e.get("kind") or "", "action_code": e.get("action_code") or "", "chapter": chapter,
+            "family": registry.family(system, e["code"]) if span else "", **cells}.items()})
+
+    for e in cs["deleted"]:
+        row("deleted", e, description=e["description"], reason=e.get("reason") or "",
+            termination_date=e.get("termination_date") or "",
+            replacements=" ".join(r["display_code"] for r in e.get("replacements") or []))
+    for e in cs["added"]:
+        row("added", e, description=e["description"])
+    for e in cs["revised"]:
+        row("revised", e, field=e["field"], before=e["before"], after=e["after"])
+    for e in cs["expanded"] or []:
+        row("expanded", e, description=e["description"],
+            replacements=" ".join(registry.display(system, c) for c in e.get("children") or []))
+    for e in cs["header_to_billable"] or []:
+        row("header became billable", e, description=e["description"])
+    for e in cs["reused"] or []:
+        row("reused", e, field="long_desc", before=f"{e['before']['description']} (added {e['before']['add_date']})",
+            after=f"{e['after']['description']} (added {e['after']['add_date']})")
+    for e in cs["reactivated"] or []:
+        row("reactivated", e, description=e["description"])
+    for e in cs["purged"] or []:
+        row("dropped from the file", e, description=e["description"],
+            termination_date=e.get("termination_date") or "")
+    headers = cs["headers"] or {}
+    for e in headers.get("added", []):
+        row("header added", e, description=e["description"], kind="header")
+    for e in headers.get("deleted", []):
+        row("header deleted", e, description=e["description"], kind="header")
+    for e in headers.get("revised", []):
+        row("header revised", e, field=e["field"], before=e["before"], after=e["after"], kind="header")
+    return buf.getvalue()

@@ -75,6 +75,8 @@ def test_code_forms(system, written, official, shown):
     (lambda b: b["sections"].append({"title": "T", "body": "B", "table": {"columns": ["a", "b"], "rows": [["1"]]}}),
      "table.rows[0]"),
     (lambda b: b.pop("codes"), "missing key 'codes'"),
+    (lambda b: b.update(key_rules="Bill it."), "key_rules: must be a list of non-empty strings"),
+    (lambda b: b.update(key_rules=["Bill it.", ""]), "key_rules: must be a list of non-empty strings"),
 ])
 def test_schema_violations_are_one_error_naming_the_file_and_key(tmp_path, damage, message):
     data = copy.deepcopy(book())

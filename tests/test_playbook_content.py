@@ -18,7 +18,7 @@ INVENTORY = ROOT / "codesets" / "inventory" / "inventory.csv"
 HEADER = ["system", "code", "specialty", "service_line", "owner", "notes", "annual_volume"]
 SYSTEMS = {"cpt", "hcpcs", "icd10cm", "pos"}
 TOP_REQUIRED = {"id", "title", "specialty", "owner", "reviewed", "summary", "sections", "codes"}
-TOP_ALLOWED = TOP_REQUIRED | {"references", "modifiers"}
+TOP_ALLOWED = TOP_REQUIRED | {"references", "modifiers", "key_rules"}
 CODE_KEYS = {"system", "code", "label", "group", "timed", "notes"}
 MODIFIER_KEYS = {"code", "system", "label", "when", "documentation"}
 FORMATS = {
@@ -50,6 +50,7 @@ def inventory_rows() -> list[dict]:
 def texts(book: dict):
     """Every piece of prose in a playbook where a code may be cited."""
     yield book["summary"]
+    yield from book.get("key_rules") or []
     for section in book["sections"]:
         yield section["body"]
         for row in (section.get("table") or {}).get("rows", []):

@@ -168,3 +168,75 @@ def test_markdown_templates_are_not_autoescaped_but_svg_is():
     assert env.get_template("history_chart.svg.j2").render(
         title="<b>", groups=[], width=10, height=10, x0=1, bar_h=1).count("&lt;b&gt;") == 2
     assert not env.get_template("notice.md.j2").environment.autoescape("notice.md.j2")
+
+
+def _long_icd_change_set() -> dict:
+    """FY2026-like: 14 added codes in two categories of two chapters, 12 revised, 2 deleted."""
+    cs = icd_change_set()
+    cs["added"] = [{"code": f"E7801{i}", "display_code": f"E78.01{i}", "kind": "code",
+                    "description": f"Familial hypercholesterolemia type {i}"} for i in range(10)]
+    cs["added"] += [{"code": f"R102{i}", "display_code": f"R10.2{i}", "kind": "code",
+                     "description": f"Pelvic pain {i}"} for i in range(4)]
+    cs["revised"] = [{"code": f"Z8371{i}", "display_code": f"Z83.71{i}", "field": "long_desc", "before": "old",
+                      "after": "new"} for i in range(12)]
+    cs["summary"] = _summary(cs)
+    return cs
+
+
+def test_long_lists_fold_by_chapter_then_category_with_counts():
+    import pandas as pd
+
+    headers = pd.DataFrame({"code": ["E78", "R10", "Z83"],
+                            "long_desc": ["Disorders of lipoprotein metabolism and other lipidemias",
+                                          "Abdominal and pelvic pain", 'Family history of "other" disorders']})
+    cs = _long_icd_change_set()
+    text = Site(SiteData(change_sets=[cs], tables=lambda system, rid: headers)).notice(cs)
+    added = text.split("## Added codes", 1)[1].split("## Revised codes", 1)[0]
+    assert re.findall(r"^( *)\?\?\? note \"(.+)\"$", added, re.M) == [
+        ("", "Chapter 4 (E00-E89): Endocrine, nutritional and metabolic diseases (10 added codes)"),
+        ("    ", "E78: Disorders of lipoprotein metabolism and other lipidemias (10 added codes)"),
+        ("", "Chapter 18 (R00-R99): Symptoms, signs and abnormal clinical and laboratory findings, not elsewhere "
+             "classified (4 added codes)"),
+        ("    ", "R10: Abdominal and pelvic pain (4 added codes)")]
+    assert "        | E78.019 | Familial hypercholesterolemia type 9 |" in added  # the table inside its category
+    revised = text.split("## Revised codes", 1)[1].split("## Expanded codes", 1)[0]
+    assert '    ??? note "Z83: Family history of &quot;other&quot; disorders (12 revised codes)"' in revised
+    # the deleted codes (2) and the expanded ones (1) stay open tables; so do the short lists of a small notice
+    assert "\n| **R10.2** | Pelvic and perineal pain |" in text
+    html = markdown.markdown(added, extensions=["tables", "pymdownx.details"])
+    assert html.count("<details") == 4 and html.count("<td>E78.01") == 10
+
+
+def test_fold_by_section_groups_hcpcs_by_letter_then_range():
+    from playbooks.site import HCPCS_RANGES_AT, fold_by_section
+
+    entries = [{"code": f"J{1000 + i}"} for i in range(HCPCS_RANGES_AT + 1)] + [{"code": "J2001"}, {"code": "E0114"},
+                                                                               {"code": "E0115"}, {"code": "GP"}]
+    folded = fold_by_section("hcpcs", entries, {})
+    assert [(s["title"], s["count"], [(f["title"], f["count"]) for f in s["families"]]) for s in folded] == [
+        ("E: Durable medical equipment", 2, []),  # a small section: one table, no ranges
+        ("J: Drugs administered other than by mouth, chemotherapy drugs", HCPCS_RANGES_AT + 2,
+         [("J1000-J1099", HCPCS_RANGES_AT + 1), ("J2000-J2099", 1)]),
+        ("Modifiers", 1, [])]
+
+
+def test_notice_csv_has_every_change_and_no_formula_cells():
+    import csv
+    import io
+
+    from playbooks.site import NOTICE_CSV_COLUMNS, notice_csv
+
+    cs = icd_change_set()
+    cs["added"][0] = {**cs["added"][0], "description": "=HYPERLINK(\"http://x\")"}
+    rows = list(csv.DictReader(io.StringIO(notice_csv(cs))))
+    assert tuple(rows[0]) == NOTICE_CSV_COLUMNS
+    assert [(r["change"], r["display_code"], r["field"]) for r in rows] == [
+        ("deleted", "R10.2", ""), ("deleted", "Z99.99", ""), ("added", "R10.20", ""), ("added", "R10.21", ""),
+        ("revised", "Z83.718", "long_desc"), ("revised", "Z83.718", "short_desc"), ("expanded", "R10.2", ""),
+        ("header added", "R10.2", "")]
+    assert rows[0]["replacements"] == "R10.20 R10.21" and rows[0]["chapter"] == "18 (R00-R99)"
+    assert rows[0]["family"] == "R10"
+    assert rows[2]["description"] == "'=HYPERLINK(\"http://x\")"  # a spreadsheet shows it as text
+    pages = Site(SiteData(change_sets=[cs])).pages()
+    assert pages["notices/icd10cm-2025-10-01.csv"] == notice_csv(cs)
+    assert "[icd10cm-2025-10-01.csv](icd10cm-2025-10-01.csv)" in pages["notices/icd10cm-2025-10-01.md"]

@@ -159,3 +159,34 @@ def test_code_index_states():
     assert index.status("cpt", "99213")["state"] == "unchecked"
     assert index.status("pos", "11")["state"] == "no-release"
     assert [c["display_code"] for c in index.children("icd10cm", "R10")] == ["R10.11", "R10.20", "R10.21"]
+
+
+def test_the_sentence_naming_the_release_tables_ends_before_the_cpt_sentence():
+    """It once ran into the next line: "... Place of Service August 2024.CPT codes show only ..."."""
+    text = site().playbook(PLAYBOOK)
+    line = next(x for x in text.splitlines() if x.startswith("Official descriptors come from"))
+    assert line.endswith(".") and "CPT" not in line
+    assert "\nCPT codes show only the number" in text
+    assert ".CPT" not in text
+
+
+def test_print_card_lists_codes_key_rules_and_the_newest_changes():
+    book = {**PLAYBOOK, "key_rules": ["Bill **76856** only when the report is *complete*.", "<b>no</b> HTML"]}
+    card = site(book).playbook_card(book)
+    assert card.startswith("---\nhide:\n  - navigation\n  - toc\n---\n")
+    assert f"# {PLAYBOOK['title']}: print card {{ .cg-card }}" in card
+    changes = card.split("## Changes since the last release", 1)[1].split("## Key rules", 1)[0]
+    assert "- **R10.2** deleted in ICD-10-CM FY2026: use R10.20, R10.21." in changes
+    assert "- HCPCS Level II 2019: no earlier release loaded to compare with." in changes
+    rules = card.split("## Key rules", 1)[1].split("## Codes", 1)[0]
+    assert "- Bill **76856** only when the report is *complete*." in rules  # Markdown kept
+    assert "- &lt;b>no&lt;/b> HTML" in rules  # HTML not
+    assert ("|  | **R10.2** ICD-10-CM | Pelvic and perineal pain | **deleted in FY2026**; "
+            "Pelvic ultrasound indication. |") in card  # the group named on its first row only
+    assert "| **Studies** | **76856** CPT | *pelvic ultrasound, complete* |  |" in card
+    assert "| **RT** | Right side (used to identify" in card
+    assert "[full playbook](imaging.md)" in card
+    pages = site(book).pages()
+    assert pages[f"playbooks/{book['id']}-card.md"] == card
+    assert f"[Print card]({book['id']}-card.md)" in pages[f"playbooks/{book['id']}.md"]
+    assert f"[card]({book['id']}-card.md)" in pages["playbooks/index.md"]

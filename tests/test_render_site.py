@@ -209,3 +209,34 @@ def test_strict_site_build_fails_on_a_broken_link(codegov, sample, tmp_path):
     status, out, err = codegov("site", "--config", project / "mkdocs.yml", "--site-dir", tmp_path / "site")
     assert status == 1
     assert "missing.md" in err and "Error: mkdocs: Aborted with 1 warnings in strict mode" in err
+
+
+def test_history_charts_share_one_scale_with_numbers_beside_the_bars():
+    """POS "1 added" is drawn 487 times shorter than ICD-10-CM's 487, not as long (one scale per code set)."""
+    import re
+
+    from playbooks.site import CHART_MIN_BAR, Site, SiteData, chart_layout
+
+    def cs(system, to, added, deleted=0):
+        return {"system": system, "to": to, "to_label": "", "summary": {"added": added, "deleted": deleted},
+                "revised": [], "deleted": []}
+
+    releases = {"icd10cm": [{"system": "icd10cm", "id": i, "label": lab, "title": lab, "rows": 1, "billable": 1}
+                            for i, lab in (("2024-10-01", "FY2025"), ("2025-10-01", "FY2026"))],
+                "pos": [{"system": "pos", "id": i, "label": i, "title": i, "rows": 1, "billable": 1}
+                        for i in ("2023-10-01", "2024-08-01")]}
+    data = SiteData(releases=releases, change_sets=[cs("icd10cm", "2025-10-01", 487, 28),
+                                                    cs("pos", "2024-08-01", 1)])
+    page = Site(data).history()
+    assert "one linear scale, from 0 to 487 codes" in page
+    bars = re.findall(r'<rect x="130" y="[\d.]+" width="([\d.]+)" height="16" class="cg-(\w+)"><title>([^<]+)</title>',
+                      page)
+    widths = {title: float(w) for w, _, title in bars}
+    assert widths == {"2025-10-01: 487 added": 534.0, "2025-10-01: 28 deleted": 30.7, "2025-10-01: 0 revised": 0.0,
+                      "2024-08-01: 1 added": 2.0, "2024-08-01: 0 deleted": 0.0, "2024-08-01: 0 revised": 0.0}
+    assert page.count('class="cg-value">487</text>') == 1 and page.count('class="cg-value">1</text>') == 1
+    assert page.count("scale: 0 to 487 codes, all code sets") == 2
+    # alone, a chart scales to its own largest count; given the page's, to that
+    assert chart_layout([{"label": "x", "added": 1, "deleted": 0, "revised": 0}])["groups"][0]["bars"][0]["w"] == 534
+    layout = chart_layout([{"label": "x", "added": 1, "deleted": 0, "revised": 0}], biggest=487)
+    assert [b["w"] for b in layout["groups"][0]["bars"]] == [CHART_MIN_BAR, 0, 0]

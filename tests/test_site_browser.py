@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -113,9 +114,33 @@ def page(browser, server):
     assert problems == {"console": [], "pageerror": [], "blocked": []}
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """The number of pages of a PDF chromium printed: its page objects (/Type /Page, not /Pages), checked
+    against the page tree's /Count (chromium writes no object streams, so both are plain text)."""
+    objects = len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf))
+    counts = {int(n) for n in re.findall(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", pdf)} | \
+        {int(n) for n in re.findall(rb"/Count\s+(\d+)[^>]*?/Type\s*/Pages\b", pdf)}
+    assert counts == {objects}, (objects, counts)
+    return objects
+
+
+def print_card(page, server: str, playbook: str, prefix: str = "") -> int:
+    """Open a playbook's print card, keep a screenshot of it as printed and the PDF chromium prints of it;
+    return the PDF's number of pages."""
+    page.goto(f"{server}/generated/playbooks/{playbook}-card/")
+    page.wait_for_load_state("networkidle")
+    page.emulate_media(media="print")
+    assert not page.locator(".md-header").is_visible() and not page.locator(".md-sidebar--primary").is_visible()
+    _shot(page, f"{prefix}card-{playbook}-print", full_page=True)
+    pdf = page.pdf(format="Letter", print_background=True)
+    (SCREENSHOTS / f"{prefix}card-{playbook}.pdf").write_bytes(pdf)
+    page.emulate_media(media="screen")
+    return pdf_pages(pdf)
 
 
 def test_home_playbook_and_notice_render_offline(page, server):
@@ -134,7 +159,7 @@ def test_home_playbook_and_notice_render_offline(page, server):
     _shot(page, "02-playbook-imaging")
 
     page.goto(f"{server}/generated/notices/icd10cm-2025-10-01/")
-    deleted = page.locator("#deleted-codes + table, #deleted-codes ~ .md-typeset__scrollwrap table").first
+    deleted = page.locator(".cg-deleted table").first  # the notice's deleted codes (playbooks/templates)
     text = deleted.inner_text()
     for code in ("G35", "R10.2", "E78.01", "G35.A", "R10.20", "E78.010"):
         assert code in text
@@ -171,3 +196,34 @@ def test_search_box_finds_a_deleted_code(page, server):
     assert "change notice" in found.lower()
     page.wait_for_timeout(500)  # let the search panel finish its transition before the screenshot
     _shot(page, "05-search-r10-2")
+
+
+PLAYBOOKS = sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml"))
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_each_playbook_print_card_prints_on_at_most_two_pages(page, server, playbook):
+    page.goto(f"{server}/generated/playbooks/{playbook}/")
+    card = page.locator(f"article a[href$='{playbook}-card/']").first
+    assert card.is_visible()  # linked from the full page
+    card.click()
+    page.wait_for_url(f"**/playbooks/{playbook}-card/")
+    assert "print card" in page.locator("h1").inner_text()
+    assert page.locator("h2", has_text="Key rules").is_visible()
+    _shot(page, f"card-{playbook}")
+    assert print_card(page, server, playbook) <= 2
+    page.goto(f"{server}/generated/playbooks/")
+    assert page.locator(f"article a[href$='{playbook}-card/']").count() == 1  # and from the index
+
+
+def test_notice_is_wide_and_links_its_csv(page, server):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{server}/generated/notices/icd10cm-2025-10-01/")
+    assert page.locator("article").bounding_box()["width"] > 1000  # not Material's 61rem text column
+    assert not page.locator(".md-sidebar--secondary").is_visible()  # no table of contents beside it
+    link = page.locator("article a[href$='.csv']").first
+    response = page.request.get(link.evaluate("a => a.href"))
+    assert response.ok
+    assert response.text().splitlines()[0].startswith("system,from,to,change,code,display_code")
+    assert ",deleted,G35,G35," in response.text()
+    _shot(page, "07-notice-wide")

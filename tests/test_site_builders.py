@@ -141,10 +141,18 @@ def test_every_generated_page_is_reachable_from_the_nav(built, project, builder)
     site = built(builder)
     expected = generated_urls(project)
     # 6 playbook pages, 5 notice pages, 5 edit-table pages, 19 rule pages; checks, history, inventory,
-    # releases, what changed
-    assert len(expected) == 40
+    # releases, what changed; and the 5 playbooks' print cards, which are not in the nav but linked from
+    # their playbook's page (a card is a page to print, beside the full one)
+    assert len(expected) == 45
+    cards = {u for u in expected if u.startswith("generated/playbooks/") and u.endswith("-card/")}
+    assert len(cards) == 5
     got = reachable(site)
-    assert expected - got == set()
+    assert expected - cards - got == set()
+    for card in cards:
+        playbook = card.removesuffix("-card/") + "/"
+        assert playbook in got
+        html = (site / playbook / "index.html").read_text(encoding="utf-8")
+        assert f'href="../{card.rsplit("/", 2)[-2]}/"' in html, card
     assert {"code-update-program/", "performance/"} <= got
 
 
