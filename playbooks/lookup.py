@@ -303,33 +303,47 @@ def _guess(meta: dict, raw: str, shards) -> str:
     return "icd10cm" if icd else "unknown"
 
 
-def answer(files: dict[str, str], raw: str, on: dt.date) -> dict:
-    """Validity.to_dict() of `raw` on `on`, read from the index files (and "edits": the lines, for a
-    five-character code when edit tables are stored)."""
-    meta = json.loads(files[f"{DATA}/meta.json"])
-    cache: dict[str, dict] = {}
+class Index:
+    """The index files read as the page's script reads them, each file parsed once."""
 
-    def shard(system: str, code: str) -> dict:
+    def __init__(self, files: dict[str, str]):
+        self.files = files
+        self.meta = json.loads(files[f"{DATA}/meta.json"])
+        self._parsed: dict[str, dict] = {}
+
+    def file(self, name: str) -> dict:
+        if name not in self._parsed:
+            self._parsed[name] = json.loads(self.files[f"{DATA}/{name}.json"])
+        return self._parsed[name]
+
+    def shard(self, system: str, code: str) -> dict:
         key = shard_key(system, code)
-        if key not in cache:
-            path = f"{DATA}/{key}.json"
-            cache[key] = json.loads(files[path]) if key in meta["shards"] else {}
-        return cache[key]
+        return self.file(key) if key in self.meta["shards"] else {}
 
-    system = _guess(meta, raw, shard)
-    text = raw.strip().upper()
-    base = {"system": system, "code": text, "display_code": text, "status": "unknown", "billable": False,
-            "description": "", "release": None, "since": None, "replacements": [], "since_undocumented": False}
-    if system == "cpt":
-        out = {**base, "message": meta["cpt"]["message"]}
-    elif system == "unknown":
-        out = {**base, "message": meta["no_shape"].replace("{code}", text)}
-    else:
-        out = _code_answer(meta, system, text, on, shard)
-    lines = _edit_lines(files, meta, out["code"], on) if len(out["code"]) == 5 else None
-    if lines is not None:
-        out["edits"] = lines
-    return out
+    def answer(self, raw: str, on: dt.date) -> dict:
+        """Validity.to_dict() of `raw` on `on` (and "edits": the edit tables' lines, for a five-character
+        code when edit tables are stored)."""
+        meta = self.meta
+        system = _guess(meta, raw, self.shard)
+        text = raw.strip().upper()
+        base = {"system": system, "code": text, "display_code": text, "status": "unknown", "billable": False,
+                "description": "", "release": None, "since": None, "replacements": [], "since_undocumented": False}
+        if system == "cpt":
+            out = {**base, "message": meta["cpt"]["message"]}
+        elif system == "unknown":
+            out = {**base, "message": meta["no_shape"].replace("{code}", text)}
+        else:
+            out = _code_answer(meta, system, text, on, self.shard)
+        if len(out["code"]) == 5 and meta.get("edits"):
+            rows = self.file("edits").get(out["code"]) or meta["edits"]["empty"]
+            n = day(on)
+            out["edits"] = next(r[2] for r in rows if (r[0] is None or r[0] <= n) and (r[1] is None or n <= r[1]))
+        return out
+
+
+def answer(files: dict[str, str], raw: str, on: dt.date) -> dict:
+    """Index(files).answer(raw, on): one answer from the index files."""
+    return Index(files).answer(raw, on)
 
 
 def _code_answer(meta: dict, system: str, text: str, on: dt.date, shard) -> dict:
@@ -363,14 +377,6 @@ def _code_answer(meta: dict, system: str, text: str, on: dt.date, shard) -> dict
             "replacements": [{"code": c, "source": s} for c, s in reps],
             "message": message(msg, code=entry[0], since=_iso(since), release=release, reps=[c for c, _ in reps]),
             "since_undocumented": bool(undoc)}
-
-
-def _edit_lines(files: dict[str, str], meta: dict, code: str, on: dt.date) -> list[str] | None:
-    if not meta.get("edits"):
-        return None
-    rows = json.loads(files[f"{DATA}/edits.json"]).get(code) or meta["edits"]["empty"]
-    n = day(on)
-    return next(r[2] for r in rows if (r[0] is None or r[0] <= n) and (r[1] is None or n <= r[1]))
 
 
 # ---------------------------------------------------------------------------------------------------------
