@@ -15,8 +15,10 @@ The index, under lookup/data/ beside the page:
   [[replacement, source], ...], message, in effect before its documented start (0/1)]; days are days since
   1970-01-01, status an index into ingest.history.STATUSES, message and source indexes into meta.json's
   lists (a message is inline text when it has no template).
-- edits.json (when edit tables are stored): {code: [[first, last, [line, ...]], ...]}, the lines
-  `codegov lookup` prints (ingest.edits.answer_lines), per span of the quarters in force and the rows' dates.
+- edits.json (when edit tables are stored): {"codes": {code: [[first, last, [line, ...]], ...]}, "elsewhere":
+  [code, ...]}, the lines `codegov lookup` prints (ingest.edits.answer_lines) per span of the quarters in
+  force and the rows' dates; tables that list more than EDIT_CODES_LIMIT codes are indexed for the
+  inventory's codes only, and the others are listed in "elsewhere" (the page sends those to the CLI).
 
 `answer()` reads the index as the page's script does; the tests compare it with ReleaseHistory.lookup.
 """
@@ -69,8 +71,6 @@ def fill(template: str, *, code: str, on: str, since: str, release: str, reps: l
 
 def _template(message: str, *, code: str, on: str | None, since: str, release: str, reps: list[str]) -> str | None:
     """The message with its fields as placeholders; None when filling it back would not give the message."""
-    import re
-
     t = message
     if reps:
         t = t.replace(short_list(reps, SHORT_LIST), "{reps}")
@@ -80,7 +80,8 @@ def _template(message: str, *, code: str, on: str | None, since: str, release: s
         t = t.replace(release, "{release}")
     if since:
         t = t.replace(since, "{since}")
-    t = re.sub(rf"(?<![0-9A-Za-z.]){re.escape(code)}(?![0-9A-Za-z.])", "{code}", t)
+    if t.startswith(code + " "):  # a message names its code first (and nowhere else but in {reps})
+        t = "{code}" + t[len(code):]
     ok = fill(t, code=code, on=on or "", since=since, release=release, reps=reps) == message
     return t if ok and "{" not in message else None
 
@@ -198,9 +199,15 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
     return meta, shards
 
 
-def edits_index(tables, on_labels: bool = True) -> tuple[list, dict]:
-    """(the answer for a code no edit table lists, {code: rows}) from ingest.edits.code_answer, per span of
-    dates over which it cannot change (the quarters' windows, and the rows' effective and deletion dates)."""
+EDIT_CODES_LIMIT = 2_000  # codes whose edit-table lines the index holds before it keeps only the billed ones
+
+
+def edits_index(tables, billed: Iterable[str] = (), limit: int = EDIT_CODES_LIMIT) -> tuple[list, dict, list]:
+    """(the answer for a code no edit table lists, {code: rows}, [codes listed but not indexed]) from
+    ingest.edits.code_answer, per span of dates over which it cannot change (the quarters' windows, and the
+    rows' effective and deletion dates). When the tables list more than `limit` codes (the real NCCI tables
+    list about fifteen thousand, with thousands of PTP edits each) only the `billed` codes (the inventory's)
+    are indexed, and the others are named so the page can send the coder to `codegov lookup`."""
     from ingest.edits import answer_lines, code_answer
     from ingest.systems import EDITS
 
@@ -220,6 +227,12 @@ def edits_index(tables, on_labels: bool = True) -> tuple[list, dict]:
                 for x in (e, d):
                     if x is not None and w.start <= _as_date(x) < w.end:
                         days.add(day(_as_date(x)))
+    codes.pop("", None)
+    elsewhere: list[str] = []
+    if len(codes) > limit:
+        wanted = set(billed)
+        elsewhere = sorted(c for c in codes if c not in wanted)
+        codes = {c: d for c, d in codes.items() if c in wanted}
 
     def rows_for(code: str, extra: Iterable[int]) -> list:
         points = sorted(set(cuts) | set(extra))
@@ -236,17 +249,18 @@ def edits_index(tables, on_labels: bool = True) -> tuple[list, dict]:
         return out
 
     if not cuts:
-        return [], {}
-    empty = rows_for("", ())
-    return empty, {c: rows_for(c, days) for c, days in sorted(codes.items()) if c}
+        return [], {}, []
+    return rows_for("", ()), {c: rows_for(c, days) for c, days in sorted(codes.items())}, elsewhere
 
 
 def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tables=None) -> dict[str, str]:
-    """Every file of the index: {path under the generated folder: text}."""
+def build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tables=None,
+          billed: Iterable[str] = ()) -> dict[str, str]:
+    """Every file of the index: {path under the generated folder: text}. billed: the inventory's procedure
+    codes (the edit tables' lines of large tables are indexed for these only)."""
     messages, sources = _Strings(), _Strings()
     meta: dict = {"statuses": list(STATUSES), "systems": {}, "short_list": SHORT_LIST, "shard_width": SHARD_WIDTH,
                   "cpt": {"message": CPT_MESSAGE, "code": registry.REGISTRY["cpt"].kind("code").pattern},
@@ -266,9 +280,9 @@ def build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tabl
     meta["messages"], meta["sources"] = messages.items, sources.items
     meta["edits"] = None
     if edit_tables is not None and not edit_tables.empty():
-        empty, codes = edits_index(edit_tables)
-        meta["edits"] = {"empty": empty}
-        files[f"{DATA}/edits.json"] = _dump(codes)
+        empty, codes, elsewhere = edits_index(edit_tables, billed)
+        meta["edits"] = {"empty": empty, "indexed": len(codes), "elsewhere": len(elsewhere)}
+        files[f"{DATA}/edits.json"] = _dump({"codes": codes, "elsewhere": elsewhere})
     files[f"{DATA}/meta.json"] = _dump(meta)
     return files
 
@@ -335,7 +349,11 @@ class Index:
         else:
             out = _code_answer(meta, system, text, on, self.shard)
         if len(out["code"]) == 5 and meta.get("edits"):
-            rows = self.file("edits").get(out["code"]) or meta["edits"]["empty"]
+            edits = self.file("edits")
+            if out["code"] in edits["elsewhere"]:  # listed, not indexed: the page sends the coder to the CLI
+                out["edits_elsewhere"] = True
+                return out
+            rows = edits["codes"].get(out["code"]) or meta["edits"]["empty"]
             n = day(on)
             out["edits"] = next(r[2] for r in rows if (r[0] is None or r[0] <= n) and (r[1] is None or n <= r[1]))
         return out
@@ -387,12 +405,14 @@ def pages(site, history: ReleaseHistory | None, edit_tables=None) -> dict[str, s
     """The lookup page and its index, {path under the generated folder: text}; the page alone when no
     history is given (a site rendered from hand-made data)."""
     labels = {(s, r["id"]): r["label"] for s, rs in site.data.releases.items() for r in rs}
-    files = build(history, labels, edit_tables) if history is not None else {}
+    billed = {r["code"] for r in site.data.inventory_rows or []
+              if r["system"] in ("cpt", "hcpcs") and len(r["code"]) == 5}
+    files = build(history, labels, edit_tables, billed) if history is not None else {}
     meta = json.loads(files[f"{DATA}/meta.json"]) if files else {"systems": {}}
     loaded = [{"name": m["name"], "releases": [f"{label} ({r})" for r, _, label in m["releases"]],
                "first": _iso(m["first"]) if m.get("first") is not None else "",
                "last": _iso(m["last"]) if m.get("last") is not None else ""}
               for m in meta["systems"].values()]
     files[PAGE] = site.render("lookup.md.j2", loaded=loaded, has_index=bool(history is not None),
-                              edits=bool(meta.get("edits")))
+                              edits=meta.get("edits") or {})
     return files

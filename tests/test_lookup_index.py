@@ -143,3 +143,15 @@ def test_real_releases_sample_of_codes(real_releases):
     assert checked == 1600
     biggest = max(len(gzip.compress(v.encode())) for k, v in index.files.items() if k != "lookup/data/meta.json")
     assert biggest < 200_000  # the largest shard one lookup fetches, gzip-compressed (Pages serves it so)
+
+
+def test_large_edit_tables_index_the_billed_codes(sample):
+    """Above the limit only the inventory's codes get their lines; the others are named, never answered
+    with the lines of a code no table lists."""
+    history, tables, _ = sample
+    empty, codes, elsewhere = lookup.edits_index(tables, billed={"97110"}, limit=3)
+    assert list(codes) == ["97110"]
+    assert "97530" in elsewhere and "97110" not in elsewhere
+    files = lookup.build(history, {}, tables, billed={"97110"})
+    assert lookup.answer(files, "97110", D("2026-10-01"))["edits"] == answer_lines(
+        code_answer(tables, "97110", D("2026-10-01")))

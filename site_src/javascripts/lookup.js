@@ -141,8 +141,9 @@
   function editLines(meta, code, on) {
     if (!meta.edits || code.length !== 5) return Promise.resolve(null);
     var day = dayOf(on);
-    return fetchJSON("edits.json").then(function (codes) {
-      var rows = codes[code] || meta.edits.empty, found = null;
+    return fetchJSON("edits.json").then(function (edits) {
+      if (edits.elsewhere.indexOf(code) >= 0) return "elsewhere";
+      var rows = edits.codes[code] || meta.edits.empty, found = null;
       rows.forEach(function (r) {
         if ((r[0] === null || r[0] <= day) && (r[1] === null || day <= r[1])) found = r[2];
       });
@@ -164,7 +165,8 @@
         } else answer = codeAnswer(meta, system, text, on);
         return answer.then(function (a) {
           return editLines(meta, a.code, on).then(function (lines) {
-            if (lines) a.edits = lines;
+            if (lines === "elsewhere") a.edits_elsewhere = true;
+            else if (lines) a.edits = lines;
             return a;
           });
         });
@@ -181,12 +183,12 @@
     });
   }
 
-  function render(a, on, meta) {
+  function render(a, typed, on, meta) {
     var m = meta.systems[a.system], label = null;
     if (m && a.release) m.releases.forEach(function (r) { if (r[0] === a.release) label = r[2]; });
     var name = m ? m.name : a.system === "cpt" ? "CPT" : "no supported code set";
     var html = '<div class="cg-answer cg-answer--' + esc(a.status) + (a.billable ? " cg-answer--billable" : "") +
-      '" data-status="' + esc(a.status) + '">';
+      '" data-status="' + esc(a.status) + '" data-code="' + esc(typed) + '" data-on="' + esc(on) + '">';
     html += '<p class="cg-answer__head"><strong class="cg-answer__code">' + esc(a.display_code) + "</strong> " +
       '<span class="cg-answer__system">' + esc(name) + "</span> " +
       '<span class="cg-badge cg-badge--' + esc(a.status) + '">' + esc(a.status) + "</span>" +
@@ -210,6 +212,11 @@
       html += "</ul>";
     }
     if (a.edits) html += '<pre class="cg-answer__edits">' + esc(a.edits.join("\n")) + "</pre>";
+    if (a.edits_elsewhere) {
+      html += '<p class="cg-answer__edits">The edit tables list ' + esc(a.code) + ", but this site keeps their " +
+        "lines for the inventory's codes only: <code>codegov lookup " + esc(a.code) + " --on " + esc(on) +
+        "</code> prints them.</p>";
+    }
     return html + "</div>";
   }
 
@@ -241,7 +248,7 @@
       var on = onIn.value || today();
       out.setAttribute("aria-busy", "true");
       Promise.all([lookup(want.code, on), fetchJSON("meta.json")]).then(function (r) {
-        out.innerHTML = render(r[0], on, r[1]);
+        out.innerHTML = render(r[0], want.code.trim(), on, r[1]);
       }, function (err) {
         out.innerHTML = '<p class="cg-answer cg-answer--error">The lookup index could not be read: ' +
           esc(err.message) + "</p>";
