@@ -409,10 +409,21 @@ def pages(site, history: ReleaseHistory | None, edit_tables=None) -> dict[str, s
               if r["system"] in ("cpt", "hcpcs") and len(r["code"]) == 5}
     files = build(history, labels, edit_tables, billed) if history is not None else {}
     meta = json.loads(files[f"{DATA}/meta.json"]) if files else {"systems": {}}
-    loaded = [{"name": m["name"], "releases": [f"{label} ({r})" for r, _, label in m["releases"]],
-               "first": _iso(m["first"]) if m.get("first") is not None else "",
-               "last": _iso(m["last"]) if m.get("last") is not None else ""}
-              for m in meta["systems"].values()]
-    files[PAGE] = site.render("lookup.md.j2", loaded=loaded, has_index=bool(history is not None),
-                              edits=meta.get("edits") or {})
+    from playbooks.text import md_cell
+
+    loaded = []
+    for m in meta["systems"].values():
+        releases = ", ".join(f"{label} ({r})" for r, _, label in m["releases"])
+        span = f"dates from {_iso(m['first'])} " + (f"to {_iso(m['last'])}" if m["last"] is not None else "on")
+        loaded.append(f"**{md_cell(m['name'])}**: " + (f"{md_cell(releases)}; {span}" if releases else
+                                                        "no release loaded"))
+    edits = meta.get("edits") or {}
+    if edits:
+        line = (f"**Edit tables** (NCCI PTP, MUE, add-on codes, PFS): the lines `codegov lookup` prints, for the "
+                f"{edits['indexed']} code(s) they list")
+        if edits["elsewhere"]:
+            line += (f" that the inventory bills; for the {edits['elsewhere']} other codes they list, the answer "
+                     "says to run `codegov lookup`")
+        loaded.append(line)
+    files[PAGE] = site.render("lookup.md.j2", loaded=loaded, has_index=bool(history is not None), edits=edits)
     return files
