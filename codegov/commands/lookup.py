@@ -67,7 +67,7 @@ def run(args) -> int:
                 f"(`codegov releases` lists them)",
                 file=sys.stderr,
             )
-    edits = _edit_answer(repo, v.code, args.on or dt.date.today()) if len(v.code) == 5 else None  # a procedure code
+    edits = _edit_answer(repo, v.code, args.on or dt.date.today()) if len(v.code) == 5 else None
     if args.format == "json":
         data = v.to_dict()
         if edits is not None:
