@@ -280,7 +280,7 @@
   function search() {
     var input = document.querySelector("input.md-search__input");
     var list = document.querySelector(".md-search-result__list");
-    if (!input || !list) return;
+    if (!input || !list) return false;
     function update() {
       var q = input.value.trim(), item = list.querySelector(".cg-lookup-hit");
       if (!codeShaped(q)) {
@@ -303,12 +303,16 @@
     input.addEventListener("input", update);
     input.addEventListener("keyup", update);
     new MutationObserver(update).observe(list, {childList: true});
+    return true;
   }
 
+  var searching = false;
   function start() {
     page();
-    search();
+    searching = searching || search();
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  // Material's document$ emits on the first load and after each instant navigation, when that feature is on
+  if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(start);
+  else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
