@@ -234,6 +234,8 @@ def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_js
         checks = load_check_results(checks_json)
     data = gather(repo, inventory=inventory, playbooks=playbooks, checks=checks,
                   checks_path=str(checks_json) if checks is not None else "", releases=releases)
+    if edits is not None:
+        data.edit_tables = edits[0]  # the lookup page's edit-table facts
     extra = dict(site_pages(rules_file)) if rules_file else {}
     if edits is not None and not edits[0].empty():
         from ingest.edit_changes import billed_codes

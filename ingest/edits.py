@@ -216,6 +216,57 @@ def code_answer(edits: EditTables, code: str, on: dt.date, limit: int = 10) -> d
     return out
 
 
+def answer_lines(answer: dict) -> list[str]:
+    """code_answer() as text, a line or a few per table: what `codegov lookup` prints and the site's lookup shows."""
+    from ingest.parse_edits import AOC_TYPES, MAI_NAMES, MODIFIER_INDICATORS
+
+    t = answer["tables"]
+    out = ["  edit tables in force:"]
+    for system, entry in t.items():
+        if entry["release"] is None:
+            out.append(f"    {system}: {entry['note']}")
+            continue
+        head = f"    {entry['label']}:"
+        if system == "mue":
+            rows = entry["rows"]
+            out.append(
+                head
+                + (
+                    " no MUE"
+                    if not rows
+                    else "; ".join(f" {r['setting']} {r['mue']} ({MAI_NAMES[r['mai']]})" for r in rows)
+                )
+            )
+        elif system == "pfs":
+            for r in entry["rows"] or [{}]:
+                if not r:
+                    out.append(head + " not on the fee schedule")
+                    continue
+                mod = f"-{r['modifier']}" if r["modifier"] else ""
+                out.append(
+                    f"{head} {answer['code']}{mod} status {r['status']}, global {r['global_days']}, PC/TC "
+                    f"{r['pctc']}, bilateral {r['bilat_surg']}, multiple procedure {r['mult_proc']}; "
+                    f"${r['payment_nonfacility']:.2f} non-facility, ${r['payment_facility']:.2f} facility"
+                )
+        elif system == "aoc":
+            if entry["primaries"]:
+                kinds = ", ".join(AOC_TYPES[k] for k in entry["edit_type"])
+                out.append(f"{head} an add-on code; primaries {', '.join(entry['primaries'])} ({kinds})")
+            elif entry["addons"]:
+                out.append(f"{head} a primary code for add-on(s) {', '.join(entry['addons'])}")
+            else:
+                out.append(head + " not an add-on code")
+        else:
+            counts = ", ".join(f"{n} {s}" for s, n in entry["count"].items())
+            out.append(f"{head} {counts} PTP edit(s) in force" if counts else f"{head} no PTP edit in force")
+            for r in entry["rows"]:
+                out.append(
+                    f"      {r['setting']:12} {r['column1']} / {r['column2']}  modifier {r['modifier_indicator']} "
+                    f"({MODIFIER_INDICATORS[r['modifier_indicator']]}) since {r['effective']}"
+                )
+    return out
+
+
 def _ptp_row(r: dict) -> dict:
     return {
         "setting": r["setting"],

@@ -347,6 +347,37 @@ class ReleaseHistory:
             return None
         return _day_to_date(int(h.release_days[0])), _day_to_date(h.cover_end)
 
+    def spans(self, system: str) -> pd.DataFrame:
+        """Every stored code of system with the spans of dates over which its answer (`lookup`) cannot change:
+        columns code (official form), first, last (int64 days since 1970-01-01, inclusive; last NO_END when the
+        newest release has no end), from the first release's effective date to the last day covered.
+
+        A code's answer changes only on a release's effective date, on a row's start date, the day after a
+        row's end date, and after the coverage ends: the spans are cut there (the site's lookup index)."""
+        h = self._systems[system]
+        cols = ["code", "first", "last"]
+        if not h.release_ids or not len(h.codes):
+            return pd.DataFrame({c: pd.Series(dtype=object if c == "code" else np.int64) for c in cols})
+        ncode = len(h.codes)
+        cuts = [np.repeat(np.arange(ncode), len(h.release_days)), np.tile(h.release_days, ncode)]
+        starts = [np.tile(h.release_days, ncode)]
+        for day, ok in ((h.start, h.start != NO_START), (h.end + 1, h.end != NO_END)):
+            cuts[0] = np.concatenate([cuts[0], h.code_id[ok]])
+            starts.append(day[ok])
+        cid, day = cuts[0], np.concatenate(starts)
+        lo, hi = int(h.release_days[0]), h.cover_end
+        keep = (day >= lo) & ((hi == NO_END) | (day <= hi))
+        frame = pd.DataFrame({"cid": cid[keep], "first": day[keep]}).drop_duplicates().sort_values(["cid", "first"])
+        nxt = frame.groupby("cid")["first"].shift(-1)
+        last = np.where(nxt.isna(), hi, nxt.fillna(0).to_numpy(np.int64) - 1)
+        return pd.DataFrame({"code": h.codes.to_numpy(object)[frame["cid"].to_numpy()],
+                             "first": frame["first"].to_numpy(np.int64), "last": last.astype(np.int64)})
+
+    def release_days(self, system: str) -> list[tuple[str, int]]:
+        """(release id, effective day as days since 1970-01-01) of every loaded release of system, oldest first."""
+        h = self._systems[system]
+        return [(r, int(d)) for r, d in zip(h.release_ids, h.release_days, strict=True)]
+
     def knows(self, system: str, code: str) -> bool:
         h = self._systems.get(system)
         return h is not None and normalize_code(code, system) in h.codes

@@ -72,6 +72,8 @@ class SiteData:
     statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
     freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set
     publishers_checked: str = ""
+    history: Any = None  # ingest.history.ReleaseHistory of every release (the lookup page's index); None: none
+    edit_tables: Any = None  # ingest.edits.EditTables (the lookup page's edit-table facts); None: none
 
     def current_releases(self) -> dict[str, dict]:
         return {s: rs[-1] for s, rs in self.releases.items() if rs and s in self.current}
@@ -103,7 +105,7 @@ def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks:
     (ingest.repository.ReleaseRepository) and its memoised change sets, the loaded inventory
     (ingest.inventory.Inventory or None), the loaded playbooks and the check results (or None).
     releases: (statuses, freshness, publishers checked) from ingest.freshness; default computed for today."""
-    data = SiteData(engines=repo.replacements, tables=repo.table)
+    data = SiteData(engines=repo.replacements, tables=repo.table, history=repo.history())
     if releases is None and repo.sources is not None:
         import datetime as dt
 
@@ -534,7 +536,9 @@ class Site:
     def pages(self) -> dict[str, str]:
         """Relative path under the generated folder -> Markdown (the home page's block always: the home page
         includes it, so it is empty when no freshness data was given). The navigation is playbooks.write's."""
-        pages: dict[str, str] = {}
+        from playbooks import lookup
+
+        pages: dict[str, str] = lookup.pages(self, self.data.history, self.data.edit_tables)
         for pb in self.data.playbooks:
             pages[f"playbooks/{pb['id']}.md"] = self.playbook(pb)
             pages[f"playbooks/{pb['id']}-card.md"] = self.playbook_card(pb)
@@ -566,7 +570,7 @@ class Site:
                 notices.append({SYSTEM_SHORT[system]: [
                     {short_label(system, cs["to_label"] or cs["to"]): f"notices/{notice_name(system, cs['to'])}.md"}
                     for cs in sets]})
-        return [{"Playbooks": playbooks}, {"Change notices": notices},
+        return [{"Lookup": "lookup/index.md"}, {"Playbooks": playbooks}, {"Change notices": notices},
                 {"What changed for you": "what-changed.md"}, {"Inventory lookup": "inventory.md"},
                 {"Checks": "checks.md"}, {"Release history": "history.md"}] + \
             ([{"Releases": "releases.md"}] if self.data.freshness else [])

@@ -80,8 +80,11 @@ def test_pages_show_the_sample_changes(sample, tmp_path):
     checks = (out / "checks.md").read_text()
     assert "The checks have not run for this build" in checks
     nav = yaml.safe_load((out / NAV_FILE).read_text())["nav"]  # no index.md beside out: generated pages only
-    assert nav[0]["Playbooks"][0] == {"Overview": "generated/playbooks/index.md"}
-    assert {"FY2026": "generated/notices/icd10cm-2025-10-01.md"} in nav[1]["Change notices"][1]["ICD-10-CM"]
+    assert nav[0] == {"Lookup": "generated/lookup/index.md"}  # coders first: the code lookup
+    assert nav[1]["Playbooks"][0] == {"Overview": "generated/playbooks/index.md"}
+    assert {"FY2026": "generated/notices/icd10cm-2025-10-01.md"} in nav[2]["Change notices"][1]["ICD-10-CM"]
+    assert "# Code lookup" in (out / "lookup" / "index.md").read_text()
+    assert (out / "lookup" / "data" / "meta.json").exists() and (out / "lookup" / "data" / "icd10cm-G3.json").exists()
 
 
 def test_checks_page_shows_the_results_file(sample, tmp_path):

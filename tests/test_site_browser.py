@@ -2,7 +2,8 @@
 
 Builds the site from the bundled sample (ingest -> render -> mkdocs) into tmp_path, serves it on
 127.0.0.1, opens the home page, a playbook, a change notice and the release history, finds a deleted
-code through the search box, and fails on any console error, page error or outside request.
+code through the search box, looks codes up on the lookup page (the same answers as `codegov lookup`) and
+from the search box, and fails on any console error, page error or outside request.
 Screenshots go to test-artifacts/screenshots/.
 """
 
@@ -42,13 +43,19 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory):
+def site_codesets(tmp_path_factory):
+    """The sample's codesets folder with its releases and edit tables ingested."""
+    return make_sample_codesets(tmp_path_factory.mktemp("site") / "codesets", inventory=INVENTORY, edits=True)
+
+
+@pytest.fixture(scope="module")
+def built_site(site_codesets):
     """The sample pipeline up to the built site, in a temporary folder; nothing in the work tree is touched."""
     from codegov.update import render_folder
     from playbooks.build import build_site
 
-    tmp = tmp_path_factory.mktemp("site")
-    codesets = make_sample_codesets(tmp / "codesets", inventory=INVENTORY, edits=True)
+    codesets = site_codesets
+    tmp = codesets.parent
     project = site_project(tmp / "project")
     render_folder(codesets, project / "site_src" / "generated", playbooks_dir=ROOT / "playbooks",
                 inventory=codesets / "inventory" / "inventory.csv", checks=tmp / "no-checks.json")
@@ -227,3 +234,100 @@ def test_notice_is_wide_and_links_its_csv(page, server):
     assert response.text().splitlines()[0].startswith("system,from,to,change,code,display_code")
     assert ",deleted,G35,G35," in response.text()
     _shot(page, "07-notice-wide")
+
+
+# -- the code lookup (generated/lookup/, playbooks/lookup.py, site_src/javascripts/lookup.js) ---------------
+
+
+def _cli_answer(codesets, code: str, on: str) -> dict:
+    """What `codegov lookup CODE --on ON --format json` prints, with the edit tables' lines of its text form."""
+    import datetime as dt
+
+    from ingest.edits import EditTables, answer_lines, code_answer
+    from ingest.repository import ReleaseRepository
+
+    repo = ReleaseRepository(codesets / "releases", codesets)
+    v = repo.history().lookup(code, dt.date.fromisoformat(on))
+    data = v.to_dict()
+    if len(v.code) == 5:
+        data["edits"] = answer_lines(code_answer(EditTables(repo.out), v.code, dt.date.fromisoformat(on)))
+    return data
+
+
+def _look_up(page, code: str, on: str) -> str:
+    page.locator("#cg-lookup-code").fill(code)
+    page.locator("#cg-lookup-on").fill(on)
+    page.locator("#cg-lookup button[type=submit]").click()
+    answer = page.locator(f".cg-answer[data-code='{code}'][data-on='{on}']")
+    answer.wait_for(state="visible", timeout=10_000)
+    return answer.inner_text()
+
+
+def test_lookup_page_answers_as_the_command_line(page, server, site_codesets):
+    page.goto(f"{server}/generated/lookup/")
+    page.wait_for_load_state("networkidle")
+    text = _look_up(page, "G35", "2025-09-30")
+    assert "valid" in text and "billable" in text
+    assert "G35 is valid and billable on 2025-09-30 (ICD-10-CM release 2024-10-01)" in text
+    assert page.evaluate("location.hash") == "#G35@2025-09-30"
+    _shot(page, "07-lookup-g35-valid")
+
+    text = _look_up(page, "G35", "2025-10-01")
+    assert "G35 became a header on 2025-10-01: it needs more characters; replaced by G35.A, G35.B0, G35.B1, " \
+           "G35.B2, G35.C0 (+3 more)" in text
+    reps = page.locator(".cg-answer__reps li").all_inner_texts()
+    assert reps == [f"{c} (children)" for c in ("G35.A", "G35.B0", "G35.B1", "G35.B2", "G35.C0", "G35.C1",
+                                                 "G35.C2", "G35.D")]
+    assert "Release in force: 2025-10-01 (FY2026); since 2025-10-01" in text
+    _shot(page, "08-lookup-g35-deleted")
+
+    text = _look_up(page, "J45.909", "2025-10-01")
+    assert "J45.909 is in no loaded ICD-10-CM release (2024-10-01 to 2025-10-01)" in text  # not in the sample
+
+    text = _look_up(page, "97110", "2026-10-01")  # CPT: never validated, but the edit tables answer
+    assert "NCCI PTP 2026 Q4: 1 hospital, 1 practitioner PTP edit(s) in force" in text
+    assert "PFS 2026 D (October): 97110 status A" in text
+
+    # the page's answers are the command line's, field for field
+    cases = [("G35", "2025-09-30"), ("G35", "2025-10-01"), ("g35.a", "2025-09-30"), ("E7801", "2025-10-01"),
+             ("E78.0", "2025-10-01"), ("J45.909", "2025-10-01"), ("J45.909", "1999-12-31"), ("K0903", "2019-01-01"),
+             ("G9890", "2018-06-01"), ("G9890", "2019-03-01"), ("E0114", "2026-10-01"), ("GP", "2019-01-01"),
+             ("2", "2024-09-01"), ("11", "2030-01-01"), ("97110", "2026-07-15"), ("97530", "2026-10-01"),
+             ("AB-1", "2025-01-01")]
+    for code, on in cases:
+        got = page.evaluate("([c, d]) => window.codegovLookup(c, d)", [code, on])
+        assert got == _cli_answer(site_codesets, code, on), (code, on)
+
+
+def test_lookup_link_opens_the_answer(page, server):
+    page.goto(f"{server}/generated/lookup/#G35@2025-10-01")
+    answer = page.locator(".cg-answer[data-code='G35'][data-on='2025-10-01']")
+    answer.wait_for(state="visible", timeout=10_000)
+    assert answer.get_attribute("data-status") == "deleted"
+    assert page.locator("#cg-lookup-code").input_value() == "G35"
+    assert page.locator("#cg-lookup-on").input_value() == "2025-10-01"
+    page.locator(".cg-answer__reps a", has_text="G35.A").click()  # a replacement opens its own answer
+    page.locator(".cg-answer[data-code='G35.A'][data-on='2025-10-01']").wait_for(state="visible", timeout=10_000)
+    assert page.locator(".cg-answer").get_attribute("data-status") == "valid"
+
+
+@pytest.mark.parametrize(("typed", "shot"),
+                         [("E7801", "09-search-lookup-e7801"), ("J45.909", "10-search-lookup-j45909")])
+def test_search_box_offers_the_lookup(page, server, typed, shot):
+    page.goto(f"{server}/generated/playbooks/")
+    page.wait_for_load_state("networkidle")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator("input.md-search__input").press_sequentially(typed, delay=30)
+    hit = page.locator(".md-search-result__item.cg-lookup-hit")
+    hit.wait_for(state="visible", timeout=15_000)
+    page.wait_for_timeout(800)  # Material renders its own results after the query settles: ours stays first
+    first = page.locator(".md-search-result__list > li").first
+    assert first.inner_text().startswith(f"Look up {typed}")
+    if typed == "J45.909":  # no page mentions it: the lookup is the only way to it
+        assert page.locator(".md-search-result__list > li").count() == 1
+    page.wait_for_timeout(300)
+    _shot(page, shot)
+    first.locator("a").click()
+    answer = page.locator(f".cg-answer[data-code='{typed}']")
+    answer.wait_for(state="visible", timeout=10_000)
+    assert page.url.startswith(f"{server}/generated/lookup/#{typed}")

@@ -26,8 +26,8 @@ from playbooks.site import LOOKUP_PAGE, MAINTAINERS, NAV_FILE, site_nav
 from tests.conftest import ROOT, make_sample_codesets, site_project
 from tests.test_site_browser import INVENTORY, _QuietHandler, _shot, browser, page  # noqa: F401 - fixtures
 
-TOP = ["Home", "Playbooks", "Change notices", "What changed for you", "Inventory lookup", "Code-update program",
-       MAINTAINERS]
+TOP = ["Home", "Lookup", "Playbooks", "Change notices", "What changed for you", "Inventory lookup",
+       "Code-update program", MAINTAINERS]
 MAINTAINER_PAGES = ["Checks", "Releases", "Release history", "Edit tables", "Claim scrubber rules", "Performance"]
 
 
@@ -140,10 +140,10 @@ def generated_urls(project: Path) -> set[str]:
 def test_every_generated_page_is_reachable_from_the_nav(built, project, builder):
     site = built(builder)
     expected = generated_urls(project)
-    # 6 playbook pages, 5 notice pages, 5 edit-table pages, 19 rule pages; checks, history, inventory,
+    # the lookup page, 6 playbook pages, 5 notice pages, 5 edit-table pages, 19 rule pages; checks, history, inventory,
     # releases, what changed; and the 5 playbooks' print cards, which are not in the nav but linked from
     # their playbook's page (a card is a page to print, beside the full one)
-    assert len(expected) == 45
+    assert len(expected) == 46
     cards = {u for u in expected if u.startswith("generated/playbooks/") and u.endswith("-card/")}
     assert len(cards) == 5
     got = reachable(site)
