@@ -183,7 +183,8 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     body = {"banner": freshness_banner(result.freshness, result.publishers_checked), "edits": result.edit_changes,
             "checks": checks_data, "playbooks": books, "playbooks_folder": Path(opts.playbooks).as_posix(),
             "links": PageLinks.for_run(opts.docs_dir / GENERATED) if opts.render else None,
-            "provenance": provenance(repo, result.change_sets, edits, result.edit_changes), "inventory": inventory}
+            "provenance": provenance(repo, result.change_sets, edits, result.edit_changes), "inventory": inventory,
+            "release_gates_passed": result.checks_passed if opts.checks else None}
     outputs = {
         "report.md": render_markdown(result.change_sets, checks_md, limit=10**9, **body),
         "pr-body.md": render_markdown(result.change_sets, checks_md, **body),

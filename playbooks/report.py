@@ -27,18 +27,20 @@ def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", lim
                     title: str = "Code-set update", banner: str = "", edits: list | None = None, *,
                     checks: dict | None = None, playbooks: list[dict] | None = None,
                     playbooks_folder: str = "playbooks", links: PageLinks | None = None,
-                    provenance: list[dict] | None = None, inventory=None) -> str:
+                    provenance: list[dict] | None = None, inventory=None,
+                    release_gates_passed: bool | None = None) -> str:
     """The report: the opening section (render_opening: summary, owner checklist, whether merging is blocked,
     the freshness banner), then each code set's counts and its lists, the edit tables, the validation gates
     and where the files come from, every list folded in <details>. Long lists are cut, each label saying
     how many of how many it shows and where the rest is, until the text fits `limit`.
     edits: the edit tables' quarterly changes (ingest.edit_changes); checks: the check results
-    (CheckReport.to_dict()); links: where the generated pages are (None: no links, e.g. `codegov diff`)."""
+    (CheckReport.to_dict()) and release_gates_passed the run's verdict on them (None: read from the rows);
+    links: where the generated pages are (None: no links, e.g. `codegov diff`)."""
     from playbooks.edits import edits_markdown
 
     opening = render_opening(change_sets, title=title, banner=banner, edits=edits, checks=checks,
                              playbooks=playbooks, playbooks_folder=playbooks_folder, links=links,
-                             inventory=inventory)
+                             inventory=inventory, release_gates_passed=release_gates_passed)
     template = environment().get_template("report.md.j2")
     owners = _owners(change_sets, playbooks or [], playbooks_folder)
     for max_rows in (None, 500, 200, 100, 50, 20):
@@ -52,7 +54,8 @@ def render_markdown(change_sets: list[ChangeSet], checks_markdown: str = "", lim
 
 def render_opening(change_sets: list[ChangeSet], *, title: str = "Code-set update", banner: str = "",
                    edits: list | None = None, checks: dict | None = None, playbooks: list[dict] | None = None,
-                   playbooks_folder: str = "playbooks", links: PageLinks | None = None, inventory=None) -> str:
+                   playbooks_folder: str = "playbooks", links: PageLinks | None = None, inventory=None,
+                   release_gates_passed: bool | None = None) -> str:
     """What a reviewer reads first: per code set the release pair, its counts and how many of the codes we
     bill it touches (with the notice page); one checkbox per owner and action; whether merging is blocked
     and why; the freshness banner."""
@@ -69,7 +72,7 @@ def render_opening(change_sets: list[ChangeSet], *, title: str = "Code-set updat
     return environment().get_template("pr_opening.md.j2").render(
         title=title, rows=rows, edit_rows=edit_rows, actions=owner_actions(change_sets, playbooks or [],
                                                                             playbooks_folder),
-        merge=merge_status(checks), banner=banner, links=links)
+        merge=merge_status(checks, release_gates_passed), banner=banner, links=links)
 
 
 def _affected(inv) -> dict[str, int]:
@@ -208,8 +211,7 @@ def owner_actions(change_sets: list[ChangeSet], playbooks: list[dict], folder: s
         for r in inv.reused:
             add(places(cs.system, r.code, r), rank=rank, action="check", system=cs.system,
                 code=r.display_code or r.code, replacements="", more=0,
-                why=f"reused for another service: the code added {r.after['add_date']} is not the one added "
-                    f"{r.before['add_date']}")
+                why=f"reused for another service, added {r.after['add_date']}; ours was added {r.before['add_date']}")
         for u in inv.unknown:
             add(places(cs.system, u.code, u), rank=rank, action="check", system=cs.system,
                 code=display(cs.system, u.code), replacements="", more=0,
@@ -232,10 +234,12 @@ def owner_actions(change_sets: list[ChangeSet], playbooks: list[dict], folder: s
 # ---------------------------------------------------------------------------------------------------------
 # Whether merging is blocked: the check results
 
-def merge_status(checks: dict | None) -> dict | None:
+def merge_status(checks: dict | None, release_gates_passed: bool | None = None) -> dict | None:
     """Whether the check results block merging, and why: a failed release-table gate does (a release a gate
     refused must not be published); failed inventory and playbook gates are the owners' checklist, and
-    failed freshness gates the banner's, neither of which blocks. None when the checks did not run."""
+    failed freshness gates the banner's, neither of which blocks. release_gates_passed: the run's own
+    verdict on the release gates, when it has one (None: read from the rows). None when the checks did
+    not run."""
     if checks is None:
         return None
     rows = checks.get("rows") or []
@@ -243,15 +247,17 @@ def merge_status(checks: dict | None) -> dict | None:
     by_suite = {s: [r for r in failed if r.get("suite") == s] for s in ("release", "inventory", "playbooks",
                                                                        "freshness")}
     release_rows = [r for r in rows if r.get("suite") == "release"]
+    counts = {"passed": 0, "failed": 0, "not checked": 0, **(checks.get("summary") or {})}
+    counts.setdefault("gates", counts["passed"] + counts["failed"] + counts["not checked"])
     return {
-        "blocked": bool(by_suite["release"]),
+        "blocked": bool(by_suite["release"]) or release_gates_passed is False,
         "release": by_suite["release"],
         "release_total": len(release_rows),
         "release_passed": sum(r.get("status") == "passed" for r in release_rows),
         "owners": by_suite["inventory"] + by_suite["playbooks"],
         "freshness": by_suite["freshness"],
         "stale": [registry_name(str(r.get("target", "")).split(" ")[0]) for r in by_suite["freshness"]],
-        "summary": checks.get("summary") or {},
+        "summary": counts,
     }
 
 

@@ -85,7 +85,7 @@ def md_body(value: Any) -> str:
     return "".join(out)
 
 
-_PLAIN_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.*-]*")
+_PLAIN_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._*-]*")
 
 
 def md_code(value: Any) -> str:
