@@ -59,15 +59,10 @@ def render_opening(change_sets: list[ChangeSet], *, title: str = "Code-set updat
     """What a reviewer reads first: per code set the release pair, its counts and how many of the codes we
     bill it touches (with the notice page); one checkbox per owner and action; whether merging is blocked
     and why; the freshness banner."""
-    rows = []
-    for cs in change_sets:
-        inv = cs.inventory
-        billed = None
-        if inventory is not None:
-            billed = len(inventory.codes(cs.system))
-        rows.append({"cs": cs, "affected": _affected(inv), "billed": billed})
     from playbooks.edits import change_count
 
+    rows = [{"cs": cs, "affected": _affected(cs.inventory),
+             "billed": len(inventory.codes(cs.system)) if inventory is not None else None} for cs in change_sets]
     edit_rows = [{"ec": ec, "changes": change_count(ec)} for ec in (edits or [])]
     return environment().get_template("pr_opening.md.j2").render(
         title=title, rows=rows, edit_rows=edit_rows, actions=owner_actions(change_sets, playbooks or [],

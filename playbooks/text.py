@@ -103,6 +103,15 @@ def md_link(text: Any, url: str) -> str:
     return f"[{md_cell(text)}](<{quote(str(url), safe=':/#?=&%@+,;~')}>)"
 
 
+def html_link(text: Any, url: str) -> str:
+    """<a href="url">text</a>, for a link inside HTML such as a <details> block's <summary>, where GitHub
+    renders no Markdown: the URL percent-encoded as md_link does, both HTML-escaped."""
+    from html import escape
+    from urllib.parse import quote
+
+    return f'<a href="{escape(quote(str(url), safe=":/#?=&%@+,;~"))}">{escape("" if text is None else str(text))}</a>'
+
+
 def _escape_html(text: str) -> str:
     return _HTML_START.sub("&lt;", re.sub(r"&(?=#?[A-Za-z0-9]+;)", "&amp;", text))
 
@@ -133,6 +142,7 @@ def environment() -> Environment:
     env.filters["body"] = md_body
     env.filters["code"] = md_code
     env.globals["link"] = md_link
+    env.globals["html_link"] = html_link
     env.filters["long_date"] = long_date
     env.filters["dotted"] = dotted
     env.filters["merge_revisions"] = merge_revisions

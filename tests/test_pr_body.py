@@ -107,8 +107,8 @@ def test_every_list_is_folded_and_says_where_the_rest_is_when_cut(sample_run):
     text = environment().get_template("report.md.j2").render(
         opening="", change_sets=result.change_sets, checks="", max_rows=5, owners={}, provenance=[], edits="",
         links=PageLinks("site_src/generated"))
-    head = ("<details><summary>5 of 17 added codes (17 in families we bill) (all in the [change notice]"
-            "(<site_src/generated/notices/icd10cm-2025-10-01.md>) and report.csv)</summary>")
+    head = ("<details><summary>5 of 17 added codes (17 in families we bill) (all in the <a href="
+            '"site_src/generated/notices/icd10cm-2025-10-01.md">change notice</a> and report.csv)</summary>')
     block = text.split(head, 1)[1].split("</details>", 1)[0]
     assert len([line for line in block.splitlines() if line.startswith("| `")]) == 5
     # past the last cut, the body is cut to GitHub's limit with a line that says so
@@ -161,10 +161,11 @@ def test_a_failed_release_gate_blocks_merging_and_says_which():
 
 
 def test_official_text_cannot_break_the_checklist_or_a_link():
-    from playbooks.text import md_code, md_link
+    from playbooks.text import html_link, md_code, md_link
 
     assert md_code("G35.B0") == "`G35.B0`" and md_code("1.00E+05`x") == "1.00E+05\\`x"
     assert md_link("a ] b", "https://x.test/a b)<c>") == "[a \\] b](<https://x.test/a%20b%29%3Cc%3E>)"
+    assert html_link("<b>", 'https://x.test/?a="1"&b') == '<a href="https://x.test/?a=%221%22&amp;b">&lt;b&gt;</a>'
 
 
 @pytest.mark.realdata
@@ -192,7 +193,7 @@ def test_the_real_update_body_is_short_before_its_folded_lists_and_names_each_co
     assert "**Nothing blocks merging:**" in shown
     assert "| ICD-10-CM | FY2025 → FY2026 | 2025-10-01 | 487 | 28 | 38 | 3 deleted (of 42 we bill) |" in shown
     # cut to fit GitHub's limit, each list says how much of it is shown, and where the rest is
-    notice = re.escape(f"[change notice](<{tmp_path}/docs/generated/notices/icd10cm-2025-10-01.md>)")
+    notice = re.escape(f'<a href="{tmp_path}/docs/generated/notices/icd10cm-2025-10-01.md">change notice</a>')
     assert re.search(rf"<summary>50 of 487 added codes \(26 in families we bill\) \(all in the {notice} and "
                      rf"report\.csv\)</summary>", body)
     assert "<summary>All 28 deleted codes (3 we bill), with replacements</summary>" in body
