@@ -6,14 +6,9 @@ import json
 import re
 from pathlib import Path
 
+from playbooks.text import md_cell as cell  # the one Markdown escaper: the PR body and the site include this section
+
 SHOWN = 10  # failing values shown per row in Markdown (the JSON keeps up to 20)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|<>])")
-
-
-def cell(value) -> str:
-    """Plain text made safe for one Markdown table cell."""
-    text = " ".join(("" if value is None else str(value)).split())
-    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def display_value(row: dict, value) -> str:

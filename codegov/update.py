@@ -174,14 +174,21 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                    f"checked; release gates {'passed' if result.checks_passed else 'FAILED'}")
 
     # 4. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
+    #    (the opening: a summary, the owner checklist, whether merging is blocked, the banner; links to the
+    #    notice pages this run renders, on the update branch when run by the workflow)
     report_dir = opts.build / "report"
-    banner = freshness_banner(result.freshness, result.publishers_checked)
     from playbooks.edits import edits_json
+    from playbooks.report import PageLinks, provenance
+    from playbooks.write import GENERATED
 
+    body = {"banner": freshness_banner(result.freshness, result.publishers_checked), "edits": result.edit_changes,
+            "checks": checks_data, "playbooks": books, "playbooks_folder": Path(opts.playbooks).as_posix(),
+            "links": PageLinks.for_run(opts.docs_dir / GENERATED) if opts.render else None,
+            "provenance": provenance(repo, result.change_sets, edits, result.edit_changes), "inventory": inventory,
+            "release_gates_passed": result.checks_passed if opts.checks else None}
     outputs = {
-        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9, banner=banner,
-                                     edits=result.edit_changes),
-        "pr-body.md": render_markdown(result.change_sets, checks_md, banner=banner, edits=result.edit_changes),
+        "report.md": render_markdown(result.change_sets, checks_md, limit=10**9, **body),
+        "pr-body.md": render_markdown(result.change_sets, checks_md, **body),
         "report.json": render_json(result.change_sets) if result.change_sets else "[]\n",
         "report.csv": render_csv(result.change_sets),
         "edits.json": edits_json(result.edit_changes),

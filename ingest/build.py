@@ -104,8 +104,12 @@ def build_release(sources: Sources, release: Release, folder: Path | None, codes
     table, files = build_table(sources, release, folder, codesets)
     check_file_years(release, files)
     evidence = prove(release, files, table)
+    from ingest.fetch import provenance
+
+    came_from = provenance(folder, files)  # a download's URL and date; nothing for a mirror
     file_entries = [
-        {"role": role, "file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
+        {"role": role, "file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size,
+         **came_from.get(role, {})}
         for role, path in sorted(files.items())
     ]
     conversion = None
@@ -125,6 +129,7 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
     conversion table, the table, and last the manifest, which records the sha256 of the other two, so a
     crash between writes leaves a pair the repository refuses as torn and the next ingest rewrites.
     Nothing is written unless the proof passed."""
+    from ingest.fetch import keep_first_retrieval
     from ingest.proof import prove
 
     release, files, table = built.release, built.files, built.table
@@ -139,7 +144,7 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
         "system": release.system,
         "release": release.id,
         "label": release.label,
-        "files": built.file_entries,
+        "files": keep_first_retrieval(built.file_entries, old_manifest),
         "rows": len(table),
         "billable": int((table["billable"] == "1").sum()),
         "table_sha256": hashlib.sha256(built.data).hexdigest(),

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from ingest import edit_store
 from ingest.build import IngestResult, refuse_reissue
-from ingest.fetch import sha256_file
+from ingest.fetch import keep_first_retrieval, provenance, sha256_file
 from ingest.model import Release
 from ingest.sources import Sources
 from ingest.store import read_manifest
@@ -50,8 +50,9 @@ def build_edit_release(sources: Sources, release: Release, folder: Path) -> Buil
     parts = {role: parse_part(release.system, role, path) for role, path in sorted(files.items())}
     table = edit_store.sort_table(pa.concat_tables(parts.values()), release.system)
     evidence = prove_edits(release, files, parts, table)
+    came_from = provenance(folder, files)  # a download's URL and date; nothing for a mirror
     entries = [{"role": role, "file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size,
-                "rows": parts[role].num_rows} for role, path in sorted(files.items())]
+                "rows": parts[role].num_rows, **came_from.get(role, {})} for role, path in sorted(files.items())]
     return BuiltEdits(release, table, files, entries, edit_store.parquet_bytes(table), evidence)
 
 
@@ -80,7 +81,7 @@ def store_edit_release(built: BuiltEdits, out: Path, *, accept_changed: bool = F
     if old and not accept_changed and not edit_store.torn(out, release.system, release.id):
         refuse_reissue(release, old, built.file_entries, built.files, path, built.data)
     manifest = {"system": release.system, "release": release.id, "label": release.label,
-                "files": built.file_entries, "rows": built.table.num_rows}
+                "files": keep_first_retrieval(built.file_entries, old), "rows": built.table.num_rows}
     if "setting" in built.table.column_names:
         import pyarrow.compute as pc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -247,6 +248,36 @@ def release_folder(sources: Sources, release: Release, *, mirror: Path | None, c
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def provenance(folder: Path | None, files: dict[str, Path]) -> dict[str, dict]:
+    """Where each of a release's files came from, by role: {role: {url, retrieved_at}} for a folder a
+    download filled (its download manifest; a zip's members carry the zip's URL), empty for a mirror."""
+    if folder is None or not (Path(folder) / DOWNLOAD_MANIFEST).is_file():
+        return {}
+    try:
+        downloads = json.loads((Path(folder) / DOWNLOAD_MANIFEST).read_text(encoding="utf-8")).get("downloads") or []
+    except (OSError, ValueError):
+        return {}
+    by_name = {}
+    for entry in downloads:
+        fact = {"url": entry.get("url", ""), "retrieved_at": entry.get("retrieved_at", "")}
+        for name in entry.get("members") or [entry.get("file", "")]:
+            by_name[name] = fact
+    return {role: by_name[path.name] for role, path in files.items() if path.name in by_name}
+
+
+def keep_first_retrieval(entries: list[dict], previous: dict | None) -> list[dict]:
+    """File entries whose bytes a stored manifest already records (same role and sha256) keep the URL and
+    retrieval date recorded then, so a rerun from a new cache or a mirror changes no manifest."""
+    before = {(f.get("role"), f.get("sha256")): f for f in (previous or {}).get("files") or [] if f.get("url")}
+    out = []
+    for entry in entries:
+        old = before.get((entry.get("role"), entry.get("sha256")))
+        if old is not None:
+            entry = {**entry, "url": old["url"], "retrieved_at": old.get("retrieved_at", "")}
+        out.append(entry)
+    return out
 
 
 def _mkdir(path: Path) -> Path:

@@ -40,17 +40,31 @@ def page_name(system: str, release_id: str) -> str:
     return f"{PAGE_DIR}/{system}-{release_id}.md"
 
 
-def edits_markdown(changes: list, max_rows: int | None = None) -> str:
-    """The PR body's section: each edit table's quarter-to-quarter changes on the codes we bill."""
+def change_count(ec) -> int:
+    """The changes of one edit table to the codes we bill: its rows, and the billed codes whose payment moved."""
+    return len(ec.rows) + (int((ec.payments["change"].fillna(0) != 0).sum()) if len(ec.payments) else 0)
+
+
+def edits_markdown(changes: list, max_rows: int | None = None, fold: bool = False, links=None) -> str:
+    """The PR body's section: each edit table's quarter-to-quarter changes on the codes we bill. fold: each
+    table in a <details> block (the PR body), titled with its count of changes and, with links
+    (playbooks.report.PageLinks), its notice page."""
     if not changes:
         return ""
     template = _env().from_string(
         '{% from "_edits.j2" import changes as show %}'
         "## Edit tables: what changed for the codes we bill\n"
-        "{% for ec in items %}\n\n### {{ ec.title | cell }} (effective {{ ec.to_release }})\n"
-        '{{ show(ec, max_rows, heading="####") }}{% endfor %}'
+        "{% for ec in items %}\n\n"
+        "{% if fold %}<details><summary>{{ ec.title | cell }} (effective {{ ec.to_release }}): "
+        "{{ counts[loop.index0] }} change{{ 's' if counts[loop.index0] != 1 }} to codes we bill</summary>\n"
+        "{% if links %}\nThe {{ link('notice page', links.edits(ec.system, ec.to_release)) }} has every row.\n"
+        "{% endif %}"
+        '{{ show(ec, max_rows, heading="####") }}\n\n</details>'
+        "{% else %}### {{ ec.title | cell }} (effective {{ ec.to_release }})\n"
+        '{{ show(ec, max_rows, heading="####") }}{% endif %}{% endfor %}'
     )
-    return template.render(items=changes, max_rows=max_rows).rstrip() + "\n"
+    counts = [change_count(ec) for ec in changes]
+    return template.render(items=changes, max_rows=max_rows, fold=fold, links=links, counts=counts).rstrip() + "\n"
 
 
 def edit_pages(edits, changes: list, billed: int, on: dt.date) -> tuple[dict[str, str], list]:
@@ -73,7 +87,7 @@ def edit_pages(edits, changes: list, billed: int, on: dt.date) -> tuple[dict[str
         if ec is not None:
             path = page_name(system, ec.to_release)
             pages[path] = env.get_template("edit_notice.md.j2").render(ec=ec, billed=billed)
-            n = len(ec.rows) + int((ec.payments["change"].fillna(0) != 0).sum() if len(ec.payments) else 0)
+            n = change_count(ec)
             row.update(
                 changes=f"{n} change(s), {ec.from_label} to {ec.to_label}", page=path.removeprefix(f"{PAGE_DIR}/")
             )

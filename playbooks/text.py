@@ -85,6 +85,33 @@ def md_body(value: Any) -> str:
     return "".join(out)
 
 
+_PLAIN_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._*-]*")
+
+
+def md_code(value: Any) -> str:
+    """A code as inline code (`G35`) when it is a plain code; anything else as escaped text (md_cell), so a
+    damaged inventory value cannot open or close a code span."""
+    text = "" if value is None else str(value).strip()
+    return f"`{text}`" if _PLAIN_CODE.fullmatch(text) else md_cell(text)
+
+
+def md_link(text: Any, url: str) -> str:
+    """[text](url): the text escaped (md_cell), the URL percent-encoded except its delimiters, in angle
+    brackets, so no character of either can end the link or start markup."""
+    from urllib.parse import quote
+
+    return f"[{md_cell(text)}](<{quote(str(url), safe=':/#?=&%@+,;~')}>)"
+
+
+def html_link(text: Any, url: str) -> str:
+    """<a href="url">text</a>, for a link inside HTML such as a <details> block's <summary>, where GitHub
+    renders no Markdown: the URL percent-encoded as md_link does, both HTML-escaped."""
+    from html import escape
+    from urllib.parse import quote
+
+    return f'<a href="{escape(quote(str(url), safe=":/#?=&%@+,;~"))}">{escape("" if text is None else str(text))}</a>'
+
+
 def _escape_html(text: str) -> str:
     return _HTML_START.sub("&lt;", re.sub(r"&(?=#?[A-Za-z0-9]+;)", "&amp;", text))
 
@@ -113,6 +140,9 @@ def environment() -> Environment:
     )
     env.filters["cell"] = md_cell
     env.filters["body"] = md_body
+    env.filters["code"] = md_code
+    env.globals["link"] = md_link
+    env.globals["html_link"] = html_link
     env.filters["long_date"] = long_date
     env.filters["dotted"] = dotted
     env.filters["merge_revisions"] = merge_revisions

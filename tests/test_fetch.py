@@ -228,3 +228,29 @@ def test_a_hostile_link_on_a_listing_page_cannot_write_outside_the_cache(tmp_pat
     assert all(cache in p.resolve().parents for p in tmp_path.rglob("*") if p.is_file() and outside not in p.parents)
     manifest = json.loads((folder / DOWNLOAD_MANIFEST).read_text())
     assert [d["file"] for d in manifest["downloads"]] == ["pwned.zip"]
+
+
+@responses.activate
+def test_a_downloaded_file_carries_its_url_and_retrieval_date_into_the_release_manifest(tmp_path, sources, fy2026):
+    """ingest.fetch.provenance: each role of a downloaded release names the URL it came from (a zip member,
+    the zip's) and when; keep_first_retrieval: a file already recorded with the same bytes keeps the URL
+    and date recorded first, so a new cache or a mirror run rewrites no manifest."""
+    from ingest.fetch import keep_first_retrieval, provenance
+
+    zipped = zip_bytes({"icd10cm_order_2026.txt": ORDER_LINE.encode(),
+                        "icd10cm_codes_2026.txt": b"A000    Cholera\r\n"})
+    urls = sources.source(fy2026).urls
+    for url in urls:
+        body = zipped if url.endswith(".zip") else b"PK-xlsx-bytes"
+        responses.get(url, body=body, headers={"Content-Length": str(len(body))})
+    folder = release_folder(sources, fy2026, mirror=None, cache=tmp_path, offline=False, session=requests.Session())
+    retrieved = json.loads((folder / DOWNLOAD_MANIFEST).read_text())["downloads"][0]["retrieved_at"]
+    found = provenance(folder, sources.find_files("icd10cm", folder))
+    assert found["order"] == found["codes"] == {"url": urls[0], "retrieved_at": retrieved}
+    # no download manifest: a mirror
+    assert provenance(tmp_path, {"order": folder / "icd10cm_order_2026.txt"}) == {}
+    first = {"url": urls[0], "retrieved_at": "2025-08-01T00:00:00+00:00"}
+    old = {"files": [{"role": "order", "sha256": "a" * 64, **first}]}
+    again = [{"role": "order", "sha256": "a" * 64},
+             {"role": "codes", "sha256": "b" * 64, "url": "x", "retrieved_at": "y"}]
+    assert keep_first_retrieval(again, old) == [{"role": "order", "sha256": "a" * 64, **first}, again[1]]
