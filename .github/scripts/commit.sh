@@ -4,7 +4,10 @@
 #
 # codesets/releases/ and site_src/generated/ are git-ignored in the codegov repository itself, where
 # they are generated on demand; an organisation's deployment commits them, so that the pull request's
-# file diff shows every deleted line and the Pages site is built from what was reviewed. Hence `git add -f`.
+# file diff shows every changed code (a new release is a <release>.changes.csv of the rows removed and
+# added, ingest/delta.py) and the Pages site is built from what was reviewed. Hence `git add -f`.
+# Nothing outside those two folders is staged: codesets/private/ (the organisation's licensed CPT
+# descriptors, ingest/cpt.py) never is.
 # Sets the output `changed` to true when it made a commit, false when nothing changed.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
