@@ -11,8 +11,8 @@ are carried instead of listed (the manifest records how, under `changes.carry`):
 - release-scoped columns (`release`, and ICD-10-CM's `effective_start`, `effective_end`): a column that has one
   value on every row of both releases is carried from the old value to the new one;
 - the tabular order number (`order_no`, ICD-10-CM), which moves on every row after a code added or deleted:
-  the manifest lists the shifts (`[[from, by], ...]`: a carried row whose old number is `from` or more, up to
-  the next entry, moves by `by`), one entry per place the numbering changes, a few hundred for a release.
+  the manifest lists the shifts (`"from:by from:by ..."`: a carried row whose old number is `from` or more, up
+  to the next entry, moves by `by`), one entry per place the numbering changes, under a hundred a release.
 
 `changes` computes the rows and the carry rule; `apply` rebuilds the table from the earlier one. The writer
 (ingest.build) rebuilds the table from what it would store and stores a full table instead unless that gives
@@ -59,29 +59,36 @@ def carry_rule(old: pd.DataFrame, new: pd.DataFrame) -> dict:
         rule["columns"] = columns
     width = _numbered(old)
     if width and _numbered(new) == width:
-        rule["renumber"] = {"column": RENUMBERED, "width": width, "shifts": []}
+        rule["renumber"] = {"column": RENUMBERED, "width": width, "shifts": ""}
     return rule
 
 
-def _shifted(numbers: np.ndarray, shifts: list) -> np.ndarray:
-    """Old order numbers moved by the shifts: [[from, by], ...], sorted by from; a number takes the shift of the
-    last entry at or below it."""
-    if not shifts:
+def _shifted(numbers: np.ndarray, shifts: str, path: Path) -> np.ndarray:
+    """Old order numbers moved by the shifts ("from:by from:by ...", sorted by from): a number takes the shift of
+    the last entry at or below it."""
+    try:
+        pairs = [tuple(int(x) for x in item.split(":")) for item in shifts.split()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError
+    except ValueError:
+        raise CodegovError(f"{path}: its manifest's order-number shifts {shifts[:40]!r} are not 'from:by ...'; "
+                           f"rerun `codegov ingest`") from None
+    if not pairs:
         return numbers
-    starts = np.array([f for f, _ in shifts], dtype=np.int64)
-    by = np.array([d for _, d in shifts], dtype=np.int64)
+    starts = np.array([f for f, _ in pairs], dtype=np.int64)
+    by = np.array([d for _, d in pairs], dtype=np.int64)
     at = np.searchsorted(starts, numbers, side="right") - 1
     return numbers + np.where(at >= 0, by[np.maximum(at, 0)], 0)
 
 
-def _shifts(old_numbers: np.ndarray, new_numbers: np.ndarray) -> list:
-    """The shortest [[from, by], ...] that moves each carried row's old order number to its new one: one entry
-    where the shift changes, in old-number order (an ICD-10-CM release: one per place codes were added or
-    deleted)."""
+def _shifts(old_numbers: np.ndarray, new_numbers: np.ndarray) -> str:
+    """The shortest "from:by from:by ..." that moves each carried row's old order number to its new one: one
+    entry where the shift changes, in old-number order (an ICD-10-CM release: one per place codes were added or
+    deleted). One line in the manifest, however many."""
     order = np.argsort(old_numbers, kind="stable")
     old_sorted, by = old_numbers[order], (new_numbers - old_numbers)[order]
     starts = np.flatnonzero(np.r_[True, by[1:] != by[:-1]]) if len(by) else np.array([], dtype=np.int64)
-    return [[int(old_sorted[i]), int(by[i])] for i in starts]
+    return " ".join(f"{int(old_sorted[i])}:{int(by[i]):+d}" for i in starts)
 
 
 def changes(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -162,7 +169,8 @@ def apply(old: pd.DataFrame, rows: pd.DataFrame, rule: dict, path: Path, against
         raise CodegovError(f"{path}: its manifest's changes.carry.renumber is {renumber!r}; expected "
                            f"{{column, width, shifts}}; rerun `codegov ingest`")
     if renumber and len(kept):
-        numbers = _shifted(np.asarray(pc.cast(kept[renumber["column"]], pa.int64())), renumber["shifts"])
+        numbers = _shifted(np.asarray(pc.cast(kept[renumber["column"]], pa.int64())), str(renumber["shifts"]),
+                           path)
         columns[renumber["column"]] = pc.utf8_lpad(pc.cast(pa.array(numbers), text), width=renumber["width"],
                                                    padding="0")
     new = pa.table({c: pa.array(added[c].tolist(), text) for c in COLUMNS})
