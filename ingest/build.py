@@ -13,12 +13,15 @@ from ingest.model import ChecksumChanged, CodegovError, Release
 from ingest.sources import Sources
 from ingest.store import (
     atomic_write,
+    changes_path,
     conversion_path,
     csv_bytes,
+    dependents,
     json_bytes,
     list_releases,
     manifest_path,
     read_manifest,
+    read_release_bytes,
     table_bytes,
     table_path,
     torn,
@@ -62,14 +65,16 @@ def build_table(sources: Sources, release: Release, folder: Path | None, codeset
 
 
 def refuse_reissue(release: Release, previous: dict, file_entries: list[dict], files: dict[str, Path],
-                   stored_path: Path, data: bytes) -> None:
+                   stored_path: Path, data: bytes, stored: bytes | None = None) -> None:
     """Raise ChecksumChanged when a release already stored would get another table from other files.
 
     Keyed on content, not on names: the same file under a new name (`_v2`, CDC hyphens) gives the same
     table and is accepted; a file whose bytes differ from those recorded for its role is refused when the
     table it gives differs from the stored one. (Other bytes, same table: a re-posting that changes nothing
     codegov stores; the manifest records the new file.)"""
-    if not stored_path.exists() or stored_path.read_bytes() == data:
+    if stored is None:
+        stored = stored_path.read_bytes() if stored_path.exists() else None
+    if stored is None or stored == data:
         return
     before = {f["role"]: f for f in previous.get("files", [])}
     for entry in file_entries:
@@ -126,9 +131,11 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
                   previous: tuple[str, pd.DataFrame] | None = None) -> IngestResult:
     """Prove a built release against the previous one (previous: (label, table) of the newest release
     before it that is stored or built in this run), refuse a re-issue, then write its files: the
-    conversion table, the table, and last the manifest, which records the sha256 of the other two, so a
-    crash between writes leaves a pair the repository refuses as torn and the next ingest rewrites.
-    Nothing is written unless the proof passed."""
+    conversion table, the table or its changes against the newest stored release before it (ingest.delta;
+    see plan_layout), and last the manifest, which records the sha256 of the others, so a crash between
+    writes leaves a set the repository refuses as torn and the next ingest rewrites. Nothing is written
+    unless the proof passed; no other release's files are rewritten, except that a release whose changes
+    are against this one is first stored whole when this one's table changes (a re-issue)."""
     from ingest.fetch import keep_first_retrieval
     from ingest.proof import prove
 
@@ -136,26 +143,109 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
     evidence = built.evidence
     if previous is not None:
         evidence = prove(release, files, table, previous[1], previous[0], evidence=list(built.evidence))
-    path = table_path(out, release.system, release.id)
-    old_manifest = read_manifest(out, release.system, release.id)
-    if old_manifest and not accept_changed and "curated" not in files and not torn(out, release.system, release.id):
-        refuse_reissue(release, old_manifest, built.file_entries, files, path, built.data)
+    system = release.system
+    old_manifest = read_manifest(out, system, release.id)
+    is_torn = torn(out, system, release.id)
+    sha = hashlib.sha256(built.data).hexdigest()
+    if (old_manifest and not accept_changed and "curated" not in files and not is_torn
+            and old_manifest.get("table_sha256") != sha):  # the same sha256: the same table, nothing to refuse
+        stored = read_release_bytes(out, system, release.id)[1]
+        refuse_reissue(release, old_manifest, built.file_entries, files, table_path(out, system, release.id),
+                       built.data, stored=stored)
+    if old_manifest and old_manifest.get("table_sha256") not in (None, sha):
+        for later in dependents(out, system, release.id):  # built on the table about to change: store them whole
+            store_whole(out, system, later)
+    layout = plan_layout(out, built, previous, old_manifest, same=bool(old_manifest) and not is_torn
+                         and old_manifest.get("table_sha256") == sha)
     manifest = {
-        "system": release.system,
+        "system": system,
         "release": release.id,
         "label": release.label,
         "files": keep_first_retrieval(built.file_entries, old_manifest),
         "rows": len(table),
         "billable": int((table["billable"] == "1").sum()),
-        "table_sha256": hashlib.sha256(built.data).hexdigest(),
+        "table_sha256": sha,
     }
     changed = False
     if built.conversion is not None:
         manifest["conversion_sha256"] = hashlib.sha256(built.conversion).hexdigest()
-        changed = atomic_write(conversion_path(out, release.system, release.id), built.conversion)
-    changed = atomic_write(path, built.data) or changed
-    changed = atomic_write(manifest_path(out, release.system, release.id), json_bytes(manifest)) or changed
+        changed = atomic_write(conversion_path(out, system, release.id), built.conversion)
+    if layout is None:
+        path, stale = table_path(out, system, release.id), changes_path(out, system, release.id)
+        changed = atomic_write(path, built.data) or changed
+    else:
+        against, data, carry, counts = layout
+        path, stale = changes_path(out, system, release.id), table_path(out, system, release.id)
+        manifest["changes"] = {"against": against, "sha256": hashlib.sha256(data).hexdigest(), "carry": carry,
+                               **counts}
+        changed = atomic_write(path, data) or changed
+    changed = atomic_write(manifest_path(out, system, release.id), json_bytes(manifest)) or changed
+    if stale.exists():  # the other layout's file, which the manifest no longer names
+        stale.unlink()
+        changed = True
     return IngestResult(release, path, manifest["rows"], manifest["billable"], changed, tuple(evidence))
+
+
+def plan_layout(out: Path, built: Built, previous, old_manifest: dict | None, same: bool = False):
+    """How a release is stored: None for the full table, else (against, changes file bytes, carry rule,
+    row counts) for its changes against an earlier stored release.
+
+    A release already stored keeps its layout (a full table stays one; changes stay against the same
+    release while it is stored). A new release is stored as changes against the newest stored release
+    before it that is not torn; with none (the first, or one older than every stored release: it becomes
+    the new base and the old base stays a full table, never rewritten), as a full table. The changes are
+    kept only when they rebuild the very bytes of the table (else the full table is stored). `same`: the release is
+    stored, not torn, with this table's sha256 (a rerun): its changes file is kept as it is."""
+    from ingest import delta
+
+    release = built.release
+    system, rid = release.system, release.id
+    stored = list_releases(out, system)
+    kept = (old_manifest or {}).get("changes")
+    if same and kept and kept.get("against") in stored and not torn(out, system, kept["against"]):
+        counts = {k: kept[k] for k in ("removed", "added") if k in kept}
+        return kept["against"], changes_path(out, system, rid).read_bytes(), kept.get("carry") or {}, counts
+    if old_manifest is not None or rid in stored:
+        against = ((old_manifest or {}).get("changes") or {}).get("against")
+        if against is None and (old_manifest is not None or table_path(out, system, rid).exists()):
+            return None
+    else:
+        against = None
+    if against is None or against not in stored or torn(out, system, against):
+        earlier = [r for r in stored if r < rid and not torn(out, system, r)]
+        if not earlier:
+            return None
+        against = earlier[-1]
+    base = None
+    if previous is not None and len(previous[1]) and previous[1]["release"].iloc[0] == against:
+        want = (read_manifest(out, system, against) or {}).get("table_sha256")
+        if len(previous) > 2 and previous[2] == want:  # the table just stored in this run: no need to read it
+            base = previous[1]
+    if base is None:
+        try:
+            base = read_release_bytes(out, system, against)[0]
+        except CodegovError:
+            return None
+    rows, carry = delta.changes(base, built.table)
+    data = csv_bytes(rows, delta.CHANGES_COLUMNS)
+    rebuilt = delta.apply(base, delta.read_changes(changes_path(out, system, rid), data), carry,
+                          changes_path(out, system, rid), against)
+    if table_bytes(rebuilt) != built.data:
+        return None
+    counts = {op: int((rows[delta.OP] == op).sum()) for op in (delta.REMOVED, delta.ADDED)}
+    return against, data, carry, counts
+
+
+def store_whole(out: Path, system: str, release_id: str) -> None:
+    """Store a release kept as changes as its full table instead (before the release they are against changes):
+    the table, then the manifest without its `changes` entry, then the changes file goes. At every step the
+    manifest names files that are there and give its table."""
+    table_data = read_release_bytes(out, system, release_id)[1]
+    manifest = dict(read_manifest(out, system, release_id) or {})
+    manifest.pop("changes", None)
+    atomic_write(table_path(out, system, release_id), table_data)
+    atomic_write(manifest_path(out, system, release_id), json_bytes(manifest))
+    changes_path(out, system, release_id).unlink(missing_ok=True)
 
 
 def previous_stored(out: Path, release: Release, sources: Sources) -> tuple[str, pd.DataFrame] | None:
@@ -166,8 +256,9 @@ def previous_stored(out: Path, release: Release, sources: Sources) -> tuple[str,
     if not earlier:
         return None
     rid = earlier[-1]
-    label = (read_manifest(out, release.system, rid) or {}).get("label") or rid
-    return label, read_release(out, release.system, rid)
+    manifest = read_manifest(out, release.system, rid) or {}
+    label = manifest.get("label") or rid
+    return label, read_release(out, release.system, rid), manifest.get("table_sha256")
 
 
 def ingest_release(sources: Sources, release: Release, folder: Path | None, out: Path, codesets: Path,
@@ -267,18 +358,18 @@ def _ingest_code_releases(sources, releases, out, codesets, *, mirror, cache, of
                 jobs.append((release, exc))
                 continue
         jobs.append((release, folder))
-    last: dict[str, tuple[str, str, pd.DataFrame]] = {}  # system -> (release id, label, table) just stored
+    last: dict[str, tuple[str, str, pd.DataFrame, str]] = {}  # system -> (release id, label, table, sha256) just stored
 
     def store(built: Built) -> IngestResult:
         release = built.release
         previous = last.get(release.system)
         if previous is not None and previous[0] < release.id and not any(
                 r < release.id and r > previous[0] for r in list_releases(out, release.system)):
-            prev = (previous[1], previous[2])
+            prev = (previous[1], previous[2], previous[3])
         else:
             prev = previous_stored(out, release, sources)
         result = store_release(built, out, accept_changed=accept_changed, previous=prev)
-        last[release.system] = (release.id, release.label, built.table)
+        last[release.system] = (release.id, release.label, built.table, hashlib.sha256(built.data).hexdigest())
         return result
 
     sizes = {r: sum(p.stat().st_size for p in f.iterdir() if p.is_file()) if isinstance(f, Path) else 0

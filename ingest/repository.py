@@ -137,7 +137,9 @@ class ReleaseRepository:
         key = (system, release_id)
         if key not in self._tables:
             self.stats[("read", system, release_id)] += 1
-            self._tables[key] = read_release(self.out, system, release_id)
+            # a release stored as changes is rebuilt from the table they are against, itself read once here
+            self._tables[key] = read_release(self.out, system, release_id,
+                                             source=lambda against: self.table(system, against))
         return self._tables[key]
 
     def conversion(self, system: str, release_id: str) -> pd.DataFrame | None:

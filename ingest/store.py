@@ -1,4 +1,9 @@
-"""Release tables on disk: codesets/releases/<system>/<release>.csv plus a manifest, written atomically."""
+"""Release tables on disk, written atomically: per release a manifest and either the full table
+(codesets/releases/<system>/<release>.csv: the oldest stored release of a code set, and every release of a
+store written before changes files existed) or its changes against an earlier release (<release>.changes.csv,
+ingest.delta). The manifest says which: a `changes` entry names the release the changes are against, the
+changes file's sha256 and how the carried rows change; `table_sha256` is always the full table's, so a
+table rebuilt from its changes is checked against the bytes that were proven."""
 
 from __future__ import annotations
 
@@ -22,6 +27,11 @@ def releases_dir(codesets: Path) -> Path:
 
 def table_path(out: Path, system: str, release_id: str) -> Path:
     return Path(out) / system / f"{release_id}.csv"
+
+
+def changes_path(out: Path, system: str, release_id: str) -> Path:
+    """A release stored as its changes against an earlier release (ingest.delta)."""
+    return Path(out) / system / f"{release_id}.changes.csv"
 
 
 def manifest_path(out: Path, system: str, release_id: str) -> Path:
@@ -79,6 +89,9 @@ def csv_bytes(frame: pd.DataFrame, columns) -> bytes:
         else:
             values = pa.array(frame[column], type=text, from_pandas=True)
         values = pc.fill_null(values, lit(""))
+        if not _may_need_quotes(values):  # most columns: no comma, quote or newline anywhere in their bytes
+            cells.append(values)
+            continue
         need = pc.match_substring_regex(values, '[,"\\n]')  # a CR alone is not quoted (the line ending is LF)
         if pc.any(need).as_py():
             quoted = pc.binary_join_element_wise(lit('"'), pc.replace_substring(values, '"', '""'), lit('"'), lit(""))
@@ -92,6 +105,16 @@ def csv_bytes(frame: pd.DataFrame, columns) -> bytes:
     return (header + body[0].as_py() + "\n").encode("utf-8")
 
 
+def _may_need_quotes(values) -> bool:
+    """False when no value of a text array holds a comma, a quote or a newline: one scan of its data buffer
+    (memchr), far quicker than matching each value; True (then each value is matched) when one might."""
+    data = values.buffers()[2]
+    if data is None:
+        return False
+    raw = data.to_pybytes()  # a copy of the bytes the values point into (a slice's neighbours too: only a
+    return any(ch in raw for ch in (b",", b'"', b"\n"))  # needless check then, never a missed quote)
+
+
 def json_bytes(data: dict) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -103,15 +126,25 @@ def read_manifest(out: Path, system: str, release_id: str) -> dict | None:
 
 def torn(out: Path, system: str, release_id: str) -> str:
     """Why a stored release's files disagree with its manifest ('' when they agree): the manifest, written
-    last, records the sha256 of the table and the conversion table, so a crash between writes shows here."""
+    last, records the sha256 of the table (or of its changes file) and the conversion table, so a crash
+    between writes shows here. A changes file without a manifest is torn too: nothing says what it is against."""
     import hashlib
 
     manifest = read_manifest(out, system, release_id)
     if not manifest:
+        path = changes_path(out, system, release_id)
+        if path.exists() and not table_path(out, system, release_id).exists():
+            return (f"{manifest_path(out, system, release_id)} is missing beside {path.name} "
+                    f"(an ingest was interrupted?)")
         return ""
-    for key, path in (("table_sha256", table_path(out, system, release_id)),
-                      ("conversion_sha256", conversion_path(out, system, release_id))):
-        want = manifest.get(key)
+    delta = manifest.get("changes")
+    checks = [("conversion_sha256", conversion_path(out, system, release_id))]
+    if delta:
+        checks.append((None, changes_path(out, system, release_id)))
+    else:
+        checks.append(("table_sha256", table_path(out, system, release_id)))
+    for key, path in checks:
+        want = manifest.get(key) if key else delta.get("sha256")
         if not want:
             continue
         if not path.exists():
@@ -122,26 +155,68 @@ def torn(out: Path, system: str, release_id: str) -> str:
 
 
 def list_releases(out: Path, system: str) -> list[str]:
+    """The stored releases of a code set: a full table or a changes file, named by its release id."""
     folder = Path(out) / system
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].csv"))
+    day = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+    full = {p.name[:10] for p in folder.glob(f"{day}.csv")}
+    return sorted(full | {p.name[:10] for p in folder.glob(f"{day}.changes.csv")})
 
 
-def read_release(out: Path, system: str, release_id: str) -> pd.DataFrame:
-    path = table_path(out, system, release_id)
+def stored_against(out: Path, system: str, release_id: str) -> str | None:
+    """The release a stored release's changes are against (None: a full table)."""
+    return ((read_manifest(out, system, release_id) or {}).get("changes") or {}).get("against")
+
+
+def dependents(out: Path, system: str, release_id: str) -> list[str]:
+    """The stored releases whose changes are against release_id."""
+    return [r for r in list_releases(out, system) if r != release_id and stored_against(out, system, r) == release_id]
+
+
+def read_release(out: Path, system: str, release_id: str, source=None) -> pd.DataFrame:
+    """A stored release table, checked against the sha256 its manifest records. A release stored as changes
+    is rebuilt from the release they are against, read through `source(release_id)` (the repository's
+    read-once cache) or else read here."""
+    return read_release_bytes(out, system, release_id, source)[0]
+
+
+def read_release_bytes(out: Path, system: str, release_id: str, source=None) -> tuple[pd.DataFrame, bytes]:
+    """read_release, with the table's bytes as stored (or rebuilt)."""
+    import hashlib
+
+    manifest = read_manifest(out, system, release_id) or {}
+    delta = manifest.get("changes")
+    path = changes_path(out, system, release_id) if delta else table_path(out, system, release_id)
+    if not delta and not path.exists() and changes_path(out, system, release_id).exists():
+        raise CodegovError(f"{changes_path(out, system, release_id)}: no manifest says which release its changes "
+                           f"are against (an ingest was interrupted?); rerun `codegov ingest --system {system}`")
     if not path.exists():
         known = ", ".join(list_releases(out, system)) or "none"
         raise CodegovError(f"{path}: no {system} release table {release_id}; ingested: {known}. "
                            f"Run `codegov ingest --system {system}` first")
-    data = path.read_bytes()
-    manifest = read_manifest(out, system, release_id) or {}
-    want = manifest.get("table_sha256")
-    if want:
-        import hashlib
+    stored = path.read_bytes()
+    if delta:
+        from ingest import delta as changes
 
-        if hashlib.sha256(data).hexdigest() != want:
-            raise CodegovError(f"{path}: not the table its manifest records (an ingest was interrupted?); "
+        if hashlib.sha256(stored).hexdigest() != delta.get("sha256"):
+            raise CodegovError(f"{path}: not the changes file its manifest records (an ingest was interrupted?); "
                                f"rerun `codegov ingest --system {system}`")
+        against = delta["against"]
+        if not against < release_id:
+            raise CodegovError(f"{manifest_path(out, system, release_id)}: its changes are against {against}, "
+                               f"expected a release before {release_id}")
+        base = source(against) if source is not None else read_release(out, system, against)
+        table = changes.apply(base, changes.read_changes(path, stored), delta.get("carry") or {}, path, against)
+        data = table_bytes(table)
+        if hashlib.sha256(data).hexdigest() != manifest.get("table_sha256"):
+            raise CodegovError(f"{path}: the changes against {against} do not give the table its manifest records "
+                               f"(sha256 {str(manifest.get('table_sha256'))[:12]}...); rerun "
+                               f"`codegov ingest --system {system}`")
+        return table, data
+    want = manifest.get("table_sha256")
+    if want and hashlib.sha256(stored).hexdigest() != want:
+        raise CodegovError(f"{path}: not the table its manifest records (an ingest was interrupted?); "
+                           f"rerun `codegov ingest --system {system}`")
     # Arrow's reader: the same frame as the C engine (every column str, blanks stay ""), three times faster
-    return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
+    return pd.read_csv(io.BytesIO(stored), dtype=str, keep_default_na=False, engine="pyarrow"), stored

@@ -74,6 +74,7 @@ class SiteData:
     publishers_checked: str = ""
     history: Any = None  # ingest.history.ReleaseHistory of every release (the lookup page's index); None: none
     edit_tables: Any = None  # ingest.edits.EditTables (the lookup page's edit-table facts); None: none
+    cpt_descriptors: dict[str, str] = field(default_factory=dict)  # ingest.cpt.for_site: {} unless allowed
 
     def current_releases(self) -> dict[str, dict]:
         return {s: rs[-1] for s, rs in self.releases.items() if rs and s in self.current}
@@ -132,6 +133,9 @@ def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks:
         data.current[system] = repo.table(system, ids[-1])
         data.change_sets += repo.change_sets(system, inventory=inventory)
     data.playbooks = list(playbooks or [])
+    from ingest import cpt
+
+    data.cpt_descriptors = cpt.for_site(repo.codesets)  # the private file's, only when the setting allows
     data.checks = checks
     data.checks_path = checks_path
     return data
@@ -175,11 +179,12 @@ class Site:
         for c in cited[: len(pb.get("codes") or [])]:
             e = c["entry"]
             st = statuses[(c["system"], c["code"])]
-            groups.setdefault(str(e.get("group") or "Codes"), []).append(self._code_row(c, e, st))
+            row = self._code_row(c, e, st, self.data.cpt_descriptors)
+            groups.setdefault(str(e.get("group") or "Codes"), []).append(row)
         modifiers = []
         for c in cited[len(pb.get("codes") or []):]:
             e = c["entry"]
-            modifiers.append({**self._code_row(c, e, statuses[(c["system"], c["code"])]),
+            modifiers.append({**self._code_row(c, e, statuses[(c["system"], c["code"])], self.data.cpt_descriptors),
                               "when": e.get("when", ""), "documentation": e.get("documentation", "")})
         warnings, unknown, seen = [], [], set()
         for c in cited:
@@ -204,9 +209,9 @@ class Site:
                 "sources": [self.index.releases[s] for s in used]}
 
     @staticmethod
-    def _code_row(c: dict, e: dict, st: dict) -> dict:
-        if c["system"] == "cpt":
-            description, ours = str(e.get("label") or ""), True
+    def _code_row(c: dict, e: dict, st: dict, descriptors: dict | None = None) -> dict:
+        if c["system"] == "cpt":  # the playbook's own wording, else the organisation's licensed descriptor
+            description, ours = str(e.get("label") or (descriptors or {}).get(c["code"], "")), True
         else:
             description, ours = st["description"], False
         state = {"active": "", "unchecked": "", "no-release": "code set not loaded", "unknown": "not found",
@@ -495,12 +500,15 @@ class Site:
                            inventory_path=self.data.inventory_path)
 
     def _cpt_labels(self) -> dict[str, str]:
-        """CPT code -> the organisation's own wording, from the first playbook that gives one."""
+        """CPT code -> the organisation's own wording, from the first playbook that gives one, else its licensed
+        descriptor (ingest.cpt, only when CODEGOV_CPT_DESCRIPTORS_ON_SITE=true)."""
         labels: dict[str, str] = {}
         for pb in self.data.playbooks:
             for c in _cited(pb):
                 if c["system"] == "cpt" and c["entry"].get("label"):
                     labels.setdefault(c["code"], str(c["entry"]["label"]))
+        for code, descriptor in self.data.cpt_descriptors.items():  # the private file's, when allowed on the site
+            labels.setdefault(code, descriptor)
         return labels
 
     # -- releases and freshness --------------------------------------------------------------------------

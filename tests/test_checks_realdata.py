@@ -37,12 +37,16 @@ def test_every_release_gate_passes_on_the_real_releases(real_releases, gates):
 
 
 def _copy_with(real_releases, tmp_path, edit):
-    """A releases folder with FY2025 linked and FY2026 rewritten by `edit(lines) -> lines`."""
+    """A releases folder with FY2024 and FY2025 linked (FY2025 is stored as its changes against FY2024) and
+    FY2026 written whole, rewritten by `edit(lines) -> lines`."""
+    from ingest.store import read_release_bytes
+
     out = tmp_path / "releases"
     (out / "icd10cm").mkdir(parents=True)
-    for name in ("2024-10-01.csv", "2024-10-01.manifest.json"):
+    for name in ("2023-10-01.csv", "2023-10-01.manifest.json", "2024-10-01.changes.csv", "2024-10-01.manifest.json"):
         os.link(real_releases / "icd10cm" / name, out / "icd10cm" / name)
-    lines = (real_releases / "icd10cm" / "2025-10-01.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    table = read_release_bytes(real_releases, "icd10cm", "2025-10-01")[1]
+    lines = table.decode("utf-8").splitlines(keepends=True)
     (out / "icd10cm" / "2025-10-01.csv").write_text("".join(edit(lines)), encoding="utf-8")
     return out
 

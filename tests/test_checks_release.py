@@ -171,6 +171,9 @@ def test_run_checks_on_disk_drift_and_selection(sample_releases, tmp_path, gates
     assert report.success
     drift = [r for r in report.rows if r["gate"] == "drift"]
     assert {r["status"] for r in drift} == {"not checked"}  # the sample is too small for a percentage band
+    from ingest.build import store_whole
+
+    store_whole(out, "hcpcs", "2019-01-01")  # a full table (a later release is stored as its changes)
     path = out / "hcpcs" / "2019-01-01.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[: 1 + round((len(lines) - 1) * 0.6)]), encoding="utf-8")

@@ -6,11 +6,10 @@ import shutil
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 from ingest.model import COLUMNS
-from ingest.store import list_releases
+from ingest.store import list_releases, read_release, read_release_bytes
 from tests.conftest import CODESETS, ROOT, SAMPLE
 
 
@@ -36,16 +35,19 @@ def test_ingest_writes_sorted_tables_and_reruns_byte_identical(codegov, workspac
     status, out, err = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline")
     assert status == 0, err
     releases = codesets / "releases"
-    table = pd.read_csv(releases / "icd10cm" / "2025-10-01.csv", dtype=str, keep_default_na=False)
+    # the oldest release is a full table, each later one its changes against the one before (ingest.delta)
+    assert (releases / "icd10cm" / "2024-10-01.csv").exists() and not (releases / "icd10cm" / "2025-10-01.csv").exists()
+    assert (releases / "icd10cm" / "2025-10-01.changes.csv").exists()
+    table = read_release(releases, "icd10cm", "2025-10-01")
     assert tuple(table.columns) == COLUMNS
     assert table["code"].tolist() == sorted(table["code"])
     assert set(table["system"]) == {"icd10cm"} and set(table["release"]) == {"2025-10-01"}
     g35 = table.set_index("code").loc["G35"]
     assert (g35["display_code"], g35["billable"], g35["kind"]) == ("G35", "0", "header")
     assert table.set_index("code").loc["G35A", "display_code"] == "G35.A"
-    raw = (releases / "icd10cm" / "2025-10-01.csv").read_bytes()
-    assert b"\r" not in raw
-    pos = pd.read_csv(releases / "pos" / "2024-08-01.csv", dtype=str, keep_default_na=False)
+    raw = read_release_bytes(releases, "icd10cm", "2025-10-01")[1]
+    assert b"\r" not in raw and b"\r" not in (releases / "icd10cm" / "2025-10-01.changes.csv").read_bytes()
+    pos = read_release(releases, "pos", "2024-08-01")
     assert "02" in set(pos["code"]) and "66" in set(pos["code"])
     before = snapshot(releases)
     status, out, _ = codegov("--codesets", codesets, "ingest", "--mirror", mirror, "--offline")
@@ -103,20 +105,20 @@ def test_reissue_check_is_keyed_on_content_not_on_the_file_name(codegov, workspa
     codesets, mirror = workspace
     args = ("--codesets", codesets, "ingest", "--mirror", mirror, "--offline", "--system", "hcpcs")
     assert codegov(*args)[0] == 0
-    table = (codesets / "releases" / "hcpcs" / "2019-01-01.csv").read_bytes()
+    table = read_release_bytes(codesets / "releases", "hcpcs", "2019-01-01")[1]
     old = mirror / "hcpcs" / "2019-01" / "HCPC2019_CONTR_ANWEB.txt"
     renamed = old.with_name("HCPC2019_CONTR_ANWEB_v2.txt")
     old.rename(renamed)  # the same bytes under a new name: the same table, accepted
     status, out, err = codegov(*args)
     assert status == 0, err
-    assert (codesets / "releases" / "hcpcs" / "2019-01-01.csv").read_bytes() == table
+    assert read_release_bytes(codesets / "releases", "hcpcs", "2019-01-01")[1] == table
     manifest = (codesets / "releases" / "hcpcs" / "2019-01-01.manifest.json").read_text()
     assert "HCPC2019_CONTR_ANWEB_v2.txt" in manifest
     renamed.write_bytes(renamed.read_bytes().replace(b"Em bridge payment", b"Em bridge paymenT"))
     renamed.rename(renamed.with_name("HCPC2019_CONTR_ANWEB_v3.txt"))  # other bytes, a new name: refused
     status, _, err = codegov(*args)
     assert status == 1 and "recorded as HCPC2019_CONTR_ANWEB_v2.txt" in err and "--accept-changed" in err
-    assert (codesets / "releases" / "hcpcs" / "2019-01-01.csv").read_bytes() == table
+    assert read_release_bytes(codesets / "releases", "hcpcs", "2019-01-01")[1] == table
 
 
 def test_help_does_not_import_great_expectations_or_pandas():
@@ -148,7 +150,7 @@ def test_the_sample_mirror_keeps_its_tables_apart_from_real_releases(codegov, tm
     shutil.copy(CODESETS / "pos.csv", codesets)
     status, _, err = codegov("--codesets", codesets, "ingest", "--mirror", SAMPLE, "--offline", "--system", "icd10cm")
     assert status == 0, err
-    assert (codesets / "releases-sample" / "icd10cm" / "2025-10-01.csv").exists()
+    assert (codesets / "releases-sample" / "icd10cm" / "2025-10-01.changes.csv").exists()
     assert not (codesets / "releases").exists()
     status, out, _ = codegov("--codesets", codesets, "--releases", codesets / "releases-sample", "lookup", "G35",
                              "--on", "2025-10-01")
@@ -156,7 +158,7 @@ def test_the_sample_mirror_keeps_its_tables_apart_from_real_releases(codegov, tm
     status, _, err = codegov("--codesets", codesets, "--releases", tmp_path / "elsewhere", "ingest", "--mirror",
                              SAMPLE, "--offline", "--system", "icd10cm")
     assert status == 0, err
-    assert (tmp_path / "elsewhere" / "icd10cm" / "2025-10-01.csv").exists()
+    assert (tmp_path / "elsewhere" / "icd10cm" / "2025-10-01.changes.csv").exists()
 
 
 def test_ingest_in_two_worker_processes_writes_the_same_bytes_and_raises_the_same_errors(workspace, tmp_path,

@@ -16,7 +16,7 @@ import pytest
 
 import ingest.build as build
 from ingest.model import CodegovError
-from ingest.store import list_releases, read_release, torn
+from ingest.store import list_releases, read_release, table_bytes, torn
 from tests.conftest import CODESETS, ROOT, SAMPLE, shared
 
 
@@ -37,14 +37,22 @@ def codesets(tmp_path):
     return folder
 
 
-def test_a_table_that_disagrees_with_its_manifest_is_refused_then_rewritten(codegov, codesets, tmp_path):
+@pytest.mark.parametrize("name, text, error", [
+    ("2024-10-01.csv", b"Type 2 diabetes", r"2024-10-01.csv: not the table its manifest records"),  # the base
+    ("2025-10-01.changes.csv", b"Homozygous familial", r"2025-10-01.changes.csv: not the changes file its manifest"),
+])
+def test_a_table_that_disagrees_with_its_manifest_is_refused_then_rewritten(codegov, codesets, tmp_path, name, text,
+                                                                            error):
+    """The full table of the oldest release and the changes file of the next (ingest.delta) alike: a file its
+    manifest does not vouch for is torn, refused by every reader (of the next release too, which is rebuilt
+    from the base), and rewritten by the next ingest."""
     out = tmp_path / "releases"
     assert _ingest(codegov, codesets, out)[0] == 0
     clean = snapshot(out)
-    table = out / "icd10cm" / "2025-10-01.csv"
-    table.write_bytes(table.read_bytes().replace(b"Type 2 diabetes", b"Type 9 diabetes"))  # a crash mid-pair
-    assert "not the file its manifest records" in torn(out, "icd10cm", "2025-10-01")
-    with pytest.raises(CodegovError, match=r"2025-10-01.csv: not the table its manifest records"):
+    table = out / "icd10cm" / name
+    table.write_bytes(table.read_bytes().replace(text, text.upper()))  # a crash mid-pair
+    assert "not the file its manifest records" in torn(out, "icd10cm", name[:10])
+    with pytest.raises(CodegovError, match=error):
         read_release(out, "icd10cm", "2025-10-01")
     status, _, err = _ingest(codegov, codesets, out)  # not refused as a re-issue: the pair is repaired
     assert status == 0, err
@@ -54,7 +62,8 @@ def test_a_table_that_disagrees_with_its_manifest_is_refused_then_rewritten(code
 @pytest.mark.parametrize("fail_at", [1, 2, 3])
 def test_a_fault_at_each_write_leaves_the_old_release_or_a_pair_refused_as_torn(codegov, codesets, tmp_path,
                                                                                 monkeypatch, fail_at):
-    """Write 1 is the conversion table, 2 the table, 3 the manifest (FY2026 of the sample has all three)."""
+    """Write 1 is the conversion table, 2 the changes file (FY2026 is stored as its changes against FY2025),
+    3 the manifest (FY2026 of the sample has all three)."""
     out = tmp_path / "releases"
     assert _ingest(codegov, codesets, out, "--system", "icd10cm")[0] == 0
     clean = snapshot(out)
@@ -91,7 +100,8 @@ def test_a_fault_at_each_write_leaves_the_old_release_or_a_pair_refused_as_torn(
     status, _, err = codegov(*args)
     assert status == 0, err
     assert torn(out, "icd10cm", "2025-10-01") == ""
-    assert b"HOMOZYGOUS familial" in (out / "icd10cm" / "2025-10-01.csv").read_bytes()
+    assert b"HOMOZYGOUS familial" in (out / "icd10cm" / "2025-10-01.changes.csv").read_bytes()
+    assert b"HOMOZYGOUS familial" in table_bytes(read_release(out, "icd10cm", "2025-10-01"))
 
 
 def test_ingest_killed_at_random_moments_never_leaves_a_half_written_table(tmp_path):

@@ -118,7 +118,7 @@ def test_one_update_reads_each_table_once_and_computes_each_change_set_once(tmp_
     real_read, real_diff, real_sources = ingest.repository.read_release, ingest.diff.diff_releases, \
         ingest.sources.load_sources
     monkeypatch.setattr(ingest.repository, "read_release",
-                        lambda out, s, r: reads.append((s, r)) or real_read(out, s, r))
+                        lambda out, s, r, **kw: reads.append((s, r)) or real_read(out, s, r, **kw))
     monkeypatch.setattr(ingest.diff, "diff_releases",
                         lambda old, new, **kw: diffs.append(str(new["release"].iloc[0])) or real_diff(old, new, **kw))
     monkeypatch.setattr(ingest.sources, "load_sources", lambda c: sources.append(c) or real_sources(c))

@@ -57,7 +57,9 @@ def test_hcpcs_2018_2019_reused_and_vanished(real_releases):
     assert {d["code"] for d in cs.deleted if d["reason"] == "vanished"} == {"DA", "G9976", "G9977"}
     # 16 codes were added and terminated between the two annual files (K0903: added 2018-04-01, ended
     # 2018-12-31): they first appear already discontinued, so they are deleted, not added (244 before)
-    old = set(pd.read_csv(real_releases / "hcpcs" / "2018-01-01.csv", dtype=str, keep_default_na=False)["code"])
+    from ingest.store import read_release
+
+    old = set(read_release(real_releases, "hcpcs", "2018-01-01")["code"])
     between = {d["code"]: d for d in cs.deleted if d["code"] not in old}
     assert len(cs.added) == 228 and len(between) == 16 and len(cs.actions["A"]) == 228
     assert all(d["reason"] == "discontinued" and "2018-01-01" < d["termination_date"] < "2019-01-01"

@@ -35,7 +35,7 @@ def _every_table(folder):
 def test_every_sample_table_and_conversion_table_writes_the_same_bytes(sample_releases):
     for system, path in _every_table(sample_releases):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
-        if ".conversion" in path.name:
+        if ".conversion" in path.name or ".changes" in path.name:  # a changes file: the table's columns after op
             assert csv_bytes(frame, list(frame.columns)) == path.read_bytes() == pandas_csv(frame, frame.columns)
         else:
             table = read_release(sample_releases, system, path.stem)

@@ -33,6 +33,7 @@ VENV_BIN = Path(sys.executable).parent
 ACTIONLINT = VENV_BIN / "actionlint"
 PR_BODY_LIMIT = 65_536  # GitHub's limit on a pull request body, in characters
 BRANCH = "codegov/update"
+INVENTED_DESCRIPTOR = "Invented descriptor for a test, not AMA text: office visit level four"
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 # Not copied into the throwaway repository: environments, caches and generated output.
 NOT_COPIED = {".git", ".venv", "build", "site", "cache", "test-artifacts", "node_modules"}
@@ -319,6 +320,8 @@ class Sandbox:
             "FAKE_GH_LOG": str(self.gh_log),
             "FAKE_GH_STATE": str(self.gh_state),
         }
+        if os.environ.get("PYTHONPATH"):  # the code under test (a worktree run with PYTHONPATH=$PWD), not the venv's
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         env.update(extra)
         return env
 
@@ -504,7 +507,11 @@ def sandbox(tmp_path_factory):
 def first_run(sandbox):
     """The first scheduled run: every sample release is new, so it commits, pushes and opens the PR."""
     main_before = sandbox.git(sandbox.origin, "rev-parse", "main")
-    job = sandbox.run_job(sandbox.checkout())
+    workspace = sandbox.checkout()
+    private = workspace / "codesets" / "private" / "cpt-descriptors.csv"  # the organisation's licensed CPT text
+    private.parent.mkdir(parents=True)
+    private.write_text(f"code,descriptor\n99214,{INVENTED_DESCRIPTOR}\n", encoding="utf-8")
+    job = sandbox.run_job(workspace)
     assert_ran_cleanly(job)
     return job, main_before
 
@@ -594,8 +601,17 @@ def test_first_run_commits_exactly_the_release_tables_and_pages(sandbox, first_r
     edit_tables = {p for p in on_disk if p.endswith(".parquet")}
     assert edit_tables and committed == on_disk - edit_tables
     assert "codesets/releases/ptp/2026-10-01.manifest.json" in committed
-    assert "codesets/releases/icd10cm/2025-10-01.csv" in committed
-    assert "codesets/releases/hcpcs/2019-01-01.csv" in committed
+    # the oldest release of a code set whole, each later one as its changes (ingest/delta.py)
+    assert {"codesets/releases/icd10cm/2024-10-01.csv", "codesets/releases/icd10cm/2025-10-01.changes.csv",
+            "codesets/releases/hcpcs/2018-01-01.csv", "codesets/releases/hcpcs/2019-01-01.changes.csv"} <= committed
+    assert not {p for p in committed if p.endswith(("2025-10-01.csv", "2019-01-01.csv"))}
+    # the private CPT descriptor file is never staged, and its text is in no committed file nor the PR body
+    assert not [p for p in committed if "private" in p]
+    assert "codesets/private/cpt-descriptors.csv" not in sandbox.git(job.workspace, "ls-files")
+    for path in committed:
+        assert INVENTED_DESCRIPTOR not in (job.workspace / path).read_text(encoding="utf-8", errors="replace"), path
+    for path in (job.workspace / "build" / "report").iterdir():
+        assert INVENTED_DESCRIPTOR not in path.read_text(encoding="utf-8"), path
     if (job.workspace / "site_src" / "generated").is_dir():
         assert any(p.startswith("site_src/generated/") for p in committed)
     message = sandbox.git(sandbox.origin, "log", "-1", "--format=%an <%ae>%n%B", head)
@@ -674,7 +690,7 @@ def test_a_failed_update_still_uploads_and_commits_nothing(tmp_path):
 
 def test_run_after_the_merge_opens_nothing(sandbox, run_after_merge):
     job, head = run_after_merge
-    assert tree_files(sandbox, "main") >= {"codesets/releases/icd10cm/2025-10-01.csv"}
+    assert tree_files(sandbox, "main") >= {"codesets/releases/icd10cm/2025-10-01.changes.csv"}
     assert job.step("Ingest, diff and report").outputs["changed"] == "false"
     assert not job.step("Commit the release tables and pages").ran
     assert not job.step("Open or update the pull request").ran

@@ -4,7 +4,10 @@
 #
 # codesets/releases/ and site_src/generated/ are git-ignored in the codegov repository itself, where
 # they are generated on demand; an organisation's deployment commits them, so that the pull request's
-# file diff shows every deleted line and the Pages site is built from what was reviewed. Hence `git add -f`.
+# file diff shows every changed code (a new release is a <release>.changes.csv of the rows removed and
+# added, ingest/delta.py) and the Pages site is built from what was reviewed. Hence `git add -f`.
+# Nothing outside those two folders is staged: codesets/private/ (the organisation's licensed CPT
+# descriptors, ingest/cpt.py) never is.
 # Sets the output `changed` to true when it made a commit, false when nothing changed.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
@@ -48,12 +51,19 @@ tables = []
 for line in sys.stdin:
     status, path = line.rstrip("\n").split("\t", 1)
     parts = path.split("/")
-    # codesets/releases/<system>/<release>.csv; conversion tables and manifests ride along unnamed
-    if len(parts) == 4 and parts[3].endswith(".csv") and parts[3].count(".") == 1:
+    # codesets/releases/<system>/<release>.csv (a full table) or <release>.changes.csv (its changes against an
+    # earlier release, ingest/delta.py); conversion tables and manifests ride along unnamed
+    if len(parts) == 4 and parts[3].endswith(".changes.csv") and parts[3].count(".") == 2:
+        tables.append((parts[2], parts[3][: -len(".changes.csv")], VERBS.get(status[0], status)))
+    elif len(parts) == 4 and parts[3].endswith(".csv") and parts[3].count(".") == 1:
         tables.append((parts[2], parts[3][:-4], VERBS.get(status[0], status)))
     # an edit table is named by its manifest (its Parquet table may stay out of git)
     elif len(parts) == 4 and parts[2] in ("ptp", "mue", "aoc", "pfs") and parts[3].endswith(".manifest.json"):
         tables.append((parts[2], parts[3].split(".")[0], VERBS.get(status[0], status)))
+verbs = {}
+for system, release, verb in tables:  # one release stored whole instead of as changes (or back): changed
+    verbs[(system, release)] = verb if verbs.get((system, release), verb) == verb else "changed"
+tables = [(system, release, verb) for (system, release), verb in verbs.items()]
 newest = {}
 for system, release, verb in tables:
     if verb != "removed":

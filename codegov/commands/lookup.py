@@ -68,8 +68,11 @@ def run(args) -> int:
                 file=sys.stderr,
             )
     edits = _edit_answer(repo, v.code, args.on or dt.date.today()) if len(v.code) == 5 else None
+    descriptor = _cpt_descriptor(args.codesets, v)
     if args.format == "json":
         data = v.to_dict()
+        if descriptor:
+            data["descriptor"] = descriptor
         if edits is not None:
             data["edits"] = edits
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -77,6 +80,8 @@ def run(args) -> int:
     print(f"{v.display_code}  {v.system}  {v.status}{'  billable' if v.billable else ''}")
     if v.description:
         print(f"  {v.description}")
+    if descriptor:
+        print(f"  {descriptor['text']}  (your licensed CPT descriptor, {descriptor['source']})")
     print(f"  {v.message}")
     if v.release:
         since = (
@@ -95,6 +100,16 @@ def run(args) -> int:
         for line in answer_lines(edits):
             print(line)
     return verdict(v)
+
+
+def _cpt_descriptor(codesets, v) -> dict | None:
+    """The organisation's own descriptor of a CPT code, from its private file (ingest.cpt); None without one."""
+    if v.system != "cpt":
+        return None
+    from ingest import cpt
+
+    text = cpt.load(codesets).get(v.code)
+    return {"text": text, "source": str(cpt.descriptor_path(codesets))} if text else None
 
 
 def verdict(answer) -> int:
