@@ -331,7 +331,8 @@ def run_checks(codesets: Path | None = None, *, releases: Path | None = None, sy
     freshness: the update's ingest.freshness.Freshness per code set; default computed on `today` (default:
     the run date) from the repository's sources.
     """
-    store = repo or ReleaseRepository(releases, codesets)
+    # on its own (`codegov check`), every release stored as changes is checked by its full sha256
+    store = repo or ReleaseRepository(releases, codesets, full_check=True)
     out = store.out
     if not any(store.ids.values()):
         raise CodegovError(f"{out}: no release tables to check; run `codegov ingest` first")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ingest import systems as registry
 from ingest.model import SYSTEMS, CodegovError
-from ingest.store import conversion_path, list_releases, read_manifest, read_release, releases_dir
+from ingest.store import conversion_path, list_releases, read_manifest, read_release_bytes, releases_dir
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -26,13 +26,14 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 class ReleaseRepository:
     """The ingested release tables under `out` (default <codesets>/releases); labels from sources.toml."""
 
-    def __init__(self, out: Path | None = None, codesets: Path | None = None, sources=None):
+    def __init__(self, out: Path | None = None, codesets: Path | None = None, sources=None, full_check: bool = False):
         if out is None and codesets is None:
             raise CodegovError("a release repository needs its folder or the codesets folder")
         self.codesets = Path(codesets) if codesets is not None else None
         self.out = Path(out) if out is not None else releases_dir(self.codesets)
         self._sources = sources
         self._sources_loaded = sources is not None
+        self.full_check = full_check  # rebuilt tables checked by their full sha256 (`codegov check`), not counts
         self.ids: dict[str, list[str]] = {s: [r for r in list_releases(self.out, s) if _ISO_DAY.fullmatch(r)]
                                           for s in SYSTEMS}
         self.stats: Counter = Counter()
@@ -138,8 +139,9 @@ class ReleaseRepository:
         if key not in self._tables:
             self.stats[("read", system, release_id)] += 1
             # a release stored as changes is rebuilt from the table they are against, itself read once here
-            self._tables[key] = read_release(self.out, system, release_id,
-                                             source=lambda against: self.table(system, against))
+            self._tables[key] = read_release_bytes(self.out, system, release_id,
+                                                   source=lambda against: self.table(system, against),
+                                                   full_check=self.full_check)[0]
         return self._tables[key]
 
     def conversion(self, system: str, release_id: str) -> pd.DataFrame | None:

@@ -115,9 +115,9 @@ def test_one_update_reads_each_table_once_and_computes_each_change_set_once(tmp_
     docs = tmp_path / "site_src"
     shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
     reads, diffs, sources = [], [], []
-    real_read, real_diff, real_sources = ingest.repository.read_release, ingest.diff.diff_releases, \
+    real_read, real_diff, real_sources = ingest.repository.read_release_bytes, ingest.diff.diff_releases, \
         ingest.sources.load_sources
-    monkeypatch.setattr(ingest.repository, "read_release",
+    monkeypatch.setattr(ingest.repository, "read_release_bytes",
                         lambda out, s, r, **kw: reads.append((s, r)) or real_read(out, s, r, **kw))
     monkeypatch.setattr(ingest.diff, "diff_releases",
                         lambda old, new, **kw: diffs.append(str(new["release"].iloc[0])) or real_diff(old, new, **kw))
