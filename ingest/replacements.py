@@ -46,8 +46,26 @@ class ConversionIndex:
 
     def current_for(self, previous: str) -> set[str]:
         hits = set(self.exact.get(previous, ()))
-        hits.update(code for lo, hi, code in self.ranges if lo <= previous <= hi and len(previous) == len(lo))
+        if self.ranges:
+            for lo, hi, code in self._ranges_near(previous):
+                if lo <= previous <= hi:
+                    hits.add(code)
         return hits
+
+    def _ranges_near(self, previous: str) -> list[tuple[str, str, str]]:
+        """The ranges that may hold previous: those of its length whose ends share its first three characters
+        (an ICD-10-CM range stays inside one category), and every range that spans categories."""
+        if not hasattr(self, "_buckets"):
+            self._buckets: dict[tuple[int, str], list] = {}
+            self._wide: dict[int, list] = {}
+            for r in self.ranges:
+                lo, hi, _ = r
+                if lo[:3] == hi[:3]:
+                    self._buckets.setdefault((len(lo), lo[:3]), []).append(r)
+                else:
+                    self._wide.setdefault(len(lo), []).append(r)
+        n = len(previous)
+        return self._buckets.get((n, previous[:3]), []) + self._wide.get(n, [])
 
 
 @dataclass
@@ -126,17 +144,26 @@ class ReleaseReplacements:
         billable = self._at("billable", i) == "1" if "billable" in self._table else True
         return {"code": code, "short_desc": self._at("short_desc", i), "billable": billable, **fields}
 
-    def describe(self, code: str) -> tuple[str, str]:
-        i = self.position(code)
-        if i < 0:
-            return self.cs.display(code), ""
-        display = self._at("display_code", i) if "display_code" in self._table else code
-        return str(display), str(self._at("long_desc", i))
+    def describe(self, code: str, i: int | None = None) -> tuple[str, str]:
+        """(display code, long descriptor) of code; i: its position when the caller knows it."""
+        if i is None:
+            i = self.position(code)
+            if i < 0:
+                return self.cs.display(code), ""
+            display = self._at("display_code", i) if "display_code" in self._table else code
+            return str(display), str(self._at("long_desc", i))
+        # a known position: a caller describing many codes (a header's children); whole columns, read once
+        return str(self._col("display_code")[i] if "display_code" in self._table else code), \
+            str(self._col("long_desc")[i])
 
     # -- the rules ---------------------------------------------------------------------------------------
 
     def children(self, code: str) -> list[str]:
         """Billable codes of this release that extend code (sorted, so they are one contiguous run)."""
+        return [str(self.codes[i]) for i in self.children_at(code)]
+
+    def children_at(self, code: str) -> list[int]:
+        """The positions of children(code) in this release's table."""
         lo = int(np.searchsorted(self.codes, code, side="left"))
         hi = int(np.searchsorted(self.codes, code + "\uffff", side="left"))
         if lo == hi:
@@ -148,7 +175,7 @@ class ReleaseReplacements:
         else:
             self._reads["billable"] = self._reads.get("billable", 0) + 1
             billable = self._table["billable"].iloc[lo:hi].to_numpy(dtype=object) == "1"
-        return [str(c) for c, b in zip(self.codes[lo:hi], billable, strict=True) if b and c != code]
+        return [lo + k for k, (c, b) in enumerate(zip(self.codes[lo:hi], billable, strict=True)) if b and c != code]
 
     def xrefs(self, row: dict | None) -> list[str]:
         return [x for x in str((row or {}).get("xrefs") or "").split() if x]
@@ -179,9 +206,9 @@ class ReleaseReplacements:
         row = row if row is not None else self.row(code)
         found: dict[str, Replacement] = {}
 
-        def add(c: str, kind: str, source: str) -> None:
+        def add(c: str, kind: str, source: str, i: int | None = None) -> None:
             if c not in found:
-                disp, desc = self.describe(c)
+                disp, desc = self.describe(c, i)
                 found[c] = Replacement(c, disp, desc, [], [])
             if kind not in found[c].kinds:
                 found[c].kinds.append(kind)
@@ -189,8 +216,8 @@ class ReleaseReplacements:
 
         rules = self.cs.replacement_rules
         if "children" in rules:
-            for c in self.children(code):
-                add(c, "children", children_label)
+            for i in self.children_at(code):
+                add(str(self.codes[i]), "children", children_label, i)
         if "conversion" in rules and self.conversion is not None:
             for c in sorted(self.conversion.current_for(code)):
                 add(c, "conversion", self.conversion.label)
