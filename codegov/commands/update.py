@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory", type=Path, help="inventory CSV or folder (default: <codesets>/inventory)")
     p.add_argument("--build", type=Path, default=Path("build"), help="where reports go (default: ./build)")
     p.add_argument("--no-site", action="store_true", help="skip the MkDocs build")
+    p.add_argument("--remits", type=Path, metavar="DIR",
+                   help="835 remittances for the denial pages (default: <mirror>/remits when it exists)")
     p.add_argument("--on", type=date, default=None, metavar="YYYY-MM-DD",
                    help="the run date: which releases are due and in force (default: today)")
 
@@ -37,7 +39,8 @@ def run(args) -> int:
     opts = UpdateOptions(codesets=args.codesets, mirror=args.mirror, offline=args.offline, cache=args.cache,
                          systems=args.system, releases=args.release, inventory=args.inventory, build=args.build,
                          accept_changed=args.accept_changed, site=not args.no_site,
-                         releases_dir=releases_folder(args, mirror=args.mirror), quiet=args.quiet)
+                         releases_dir=releases_folder(args, mirror=args.mirror), quiet=args.quiet,
+                         remits=args.remits)
     if args.on is not None:
         opts.on = args.on
     return main_update(opts)
