@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,40 +70,20 @@ def _error(path, n: int, offset: int, seg_id: str, expected: str) -> CodegovErro
     return Segment835Error(f"{path}: {where}: {expected}")
 
 
-def _num(value: str, path, n, offset, seg_id, what) -> float:
-    try:
-        return float(value) if value else 0.0
-    except ValueError:
-        raise _error(path, n, offset, seg_id, f"expected a number for {what}, found {value[:20]!r}") from None
-
-
-class _Columns:
-    """Column lists the reader appends to (one Python list per column: cheap, and one pa.array each)."""
-
-    def __init__(self, schema: pa.Schema):
-        self.names = schema.names
-        self.schema = schema
-        self.data = {n: [] for n in schema.names}
-
-    def table(self) -> pa.Table:
-        arrays = []
-        for f in self.schema:
-            values = self.data[f.name]
-            if pa.types.is_date32(f.type):
-                text = pa.array(values, pa.string())
-                arrays.append(pc.cast(pc.strptime(text, format="%Y%m%d", unit="s", error_is_null=True), pa.date32()))
-            else:
-                arrays.append(pa.array(values, f.type))
-        return pa.Table.from_arrays(arrays, schema=self.schema)
-
-
 def read_files(paths) -> Remits:
     """Every file's lines and adjustments, in the order given."""
-    lines, adjustments = _Columns(LINE_SCHEMA), _Columns(ADJUSTMENT_SCHEMA)
-    claim_no = 0
+    lines, adjustments, claim_no, rows = [], [], 0, 0
     for path in paths:
-        claim_no = _read_one(Path(path), lines, adjustments, claim_no)
-    return Remits(lines.table(), adjustments.table(), [str(p) for p in paths])
+        lt, at, claim_no = _read_one(Path(path), claim_no)
+        for lines_table, adj_table in zip(lt, at, strict=True):
+            row = adj_table["row"]  # a line's row in this interchange's table: made the row in the whole read
+            adj_table = adj_table.set_column(1, "row", pc.if_else(pc.less(row, 0), row, pc.add(row, rows)))
+            rows += lines_table.num_rows
+            lines.append(lines_table)
+            adjustments.append(adj_table)
+    if not lines:
+        return Remits(LINE_SCHEMA.empty_table(), ADJUSTMENT_SCHEMA.empty_table(), [str(p) for p in paths])
+    return Remits(pa.concat_tables(lines), pa.concat_tables(adjustments), [str(p) for p in paths])
 
 
 def read_file(path) -> Remits:
@@ -131,244 +112,393 @@ def separators(path, text: str, offset: int, n: int) -> tuple[str, str, str]:
     return elem, component, terminator
 
 
-def _read_one(path: Path, lines: _Columns, adjustments: _Columns, claim_no: int) -> int:
-    data = path.read_bytes()
-    text = data.decode("latin-1")  # X12 basic and extended character sets are single-byte
+def _read_one(path: Path, claim_no: int) -> tuple[list[pa.Table], list[pa.Table], int]:
+    """The file's interchanges, one after the other: (line tables, adjustment tables, last claim number)."""
+    import re
+
+    text = path.read_bytes().decode("latin-1")  # X12 basic and extended character sets are single-byte
     size = len(text)
-    pos = 0
-    while pos < size and text[pos] in " \r\n\t":
-        pos += 1
+    pos = len(text) - len(text.lstrip())
     if pos >= size:
         raise _error(path, 1, 0, "", "expected an ISA segment, found an empty file")
-    n = 0  # segments read so far in this file
-    L, A = lines.data, adjustments.data
-    name = str(path)
+    seen, line_tables, adj_tables = 0, [], []
     while pos < size:
-        elem, comp, term = separators(path, text, pos, n + 1)
-        end = text.find(f"{term}IEA{elem}", pos)
-        if end < 0:
-            end = size  # no IEA: read to the end and report the missing trailer there
-        else:
-            stop = text.find(term, end + 1)
+        elem, comp, term = separators(path, text, pos, seen + 1)
+        trailer = re.compile(re.escape(term) + r"\s*IEA" + re.escape(elem)).search(text, pos)
+        end = size
+        if trailer is not None:
+            stop = text.find(term, trailer.end())
             end = size if stop < 0 else stop + 1
-        body = text[pos:end]
-        segments = body.split(term)
-        offsets_base = pos
-        # state
-        offset = offsets_base
-        isa13 = gs06 = st02 = ""
-        in_st = in_gs = False
-        st_count = gs_count = st_in_gs = 0
-        payer = payer_id = payee = ""
-        remit_date = ""
-        claim_row = -1  # the current claim's number (-1 outside a claim)
-        claim_lines = 0
-        line_row = -1
-        claim = None
-        in_claim_level = False
-        iea_seen = False
-        for raw in segments:
-            seg_offset = offset
-            offset += len(raw) + 1
-            seg = raw.strip("\r\n ") if raw[:1] in "\r\n " or raw[-1:] in "\r\n " else raw
-            if not seg:
-                continue
-            n += 1
-            if iea_seen:
-                raise _error(path, n, seg_offset, seg[:3], "expected nothing after the interchange's IEA but "
-                                                           "another ISA")
-            e = seg.split(elem)
-            sid = e[0]
-            if in_st:
-                st_count += 1
-            if sid == "CAS":
-                if len(e) < 4 or e[1] not in CAS_GROUPS:
-                    raise _error(path, n, seg_offset, sid, "expected CAS*group*reason*amount with a group code "
-                                                           f"CO, OA, PI, PR or CR, found {seg[:40]!r}")
-                if claim is None:
-                    raise _error(path, n, seg_offset, sid, "expected CAS inside a claim (after CLP)")
-                group = e[1]
-                for k in range(2, min(len(e), 20), 3):
-                    if not e[k]:
-                        continue
-                    A["claim"].append(claim_row)
-                    A["row"].append(-1 if in_claim_level else line_row)
-                    A["level"].append("claim" if in_claim_level else "line")
-                    A["group"].append(group)
-                    A["carc"].append(e[k])
-                    A["amount"].append(_num(e[k + 1] if k + 1 < len(e) else "", path, n, seg_offset, sid, "CAS amount"))
-                    A["quantity"].append(_num(e[k + 2], path, n, seg_offset, sid, "CAS quantity")
-                                         if k + 2 < len(e) and e[k + 2] else None)
-            elif sid == "SVC":
-                if claim is None:
-                    raise _error(path, n, seg_offset, sid, "expected SVC inside a claim (after CLP)")
-                if len(e) < 4:
-                    raise _error(path, n, seg_offset, sid, "expected SVC*qualifier:code*charge*payment, found "
-                                                           f"{seg[:40]!r}")
-                in_claim_level = False
-                claim_lines += 1
-                line_row = len(L["line"])
-                comp1 = e[1].split(comp)
-                billed_comp = e[6].split(comp) if len(e) > 6 and e[6] else None
-                submitted = billed_comp if billed_comp else comp1
-                _claim_fields(L, claim, name, isa13, st02, payer, payer_id, payee, remit_date, claim_row)
-                L["line"].append(claim_lines)  # REF*6R replaces it when present
-                L["qualifier"].append(submitted[0])
-                L["procedure_code"].append(submitted[1] if len(submitted) > 1 else "")
-                L["modifiers"].append(" ".join(m for m in submitted[2:6] if m))
-                L["adjudicated_code"].append(comp1[1] if len(comp1) > 1 else "")
-                L["billed"].append(_num(e[2], path, n, seg_offset, sid, "SVC02 charge"))
-                L["paid"].append(_num(e[3], path, n, seg_offset, sid, "SVC03 payment"))
-                # SVC07 the units billed when the payer paid other units (SVC05), else SVC05 (default 1)
-                units = e[7] if len(e) > 7 and e[7] else (e[5] if len(e) > 5 and e[5] else "1")
-                L["units"].append(_num(units, path, n, seg_offset, sid, "SVC05 units"))
-                L["service_date"].append(claim["start"])
-                L["remarks"].append("")
-                L["segment"].append(n)
-            elif sid == "DTM":
-                if len(e) < 3:
-                    raise _error(path, n, seg_offset, sid, f"expected DTM*qualifier*date, found {seg[:40]!r}")
-                q = e[1]
-                if claim is None:
-                    if q == "405":
-                        remit_date = e[2]
-                elif in_claim_level:
-                    if q == "232":  # the claim's statement period: the service date of lines without DTM*472
-                        claim["start"] = e[2]
-                elif q in ("472", "150"):
-                    L["service_date"][line_row] = e[2]
-            elif sid == "REF":
-                if claim is not None and not in_claim_level and len(e) > 2 and e[1] == "6R":
-                    try:
-                        L["line"][line_row] = int(e[2])
-                    except ValueError:
-                        pass  # a control number that is not a line number: keep the line's position
-                elif claim is None and len(e) > 2 and e[1] == "2U":
-                    payer_id = e[2]
-            elif sid == "LQ":
-                if claim is not None and not in_claim_level and len(e) > 2 and e[1] == "HE":
-                    prev = L["remarks"][line_row]
-                    L["remarks"][line_row] = f"{prev} {e[2]}" if prev else e[2]
-            elif sid == "CLP":
-                if not in_st:
-                    raise _error(path, n, seg_offset, sid, "expected CLP inside a transaction (after ST)")
-                if len(e) < 5 or not e[1]:
-                    raise _error(path, n, seg_offset, sid, "expected CLP*claim id*status*charge*payment, found "
-                                                           f"{seg[:40]!r}")
-                _close_claim(L, claim, claim_lines, name, isa13, st02, payer, payer_id, payee, remit_date, claim_row)
-                claim_no += 1
-                claim_row = claim_no
-                claim = {"id": e[1], "status": e[2], "billed": _num(e[3], path, n, seg_offset, sid, "CLP03 charge"),
-                         "paid": _num(e[4], path, n, seg_offset, sid, "CLP04 payment"),
-                         "icn": e[7] if len(e) > 7 else "", "npi": "", "start": "", "segment": n}
-                claim_lines = 0
-                in_claim_level = True
-            elif sid == "NM1":
-                if claim is not None and len(e) > 9 and e[1] == "82":
-                    claim["npi"] = e[9]
-            elif sid == "N1":
-                if len(e) > 2 and e[1] == "PR":
-                    payer, payer_id = e[2], e[4] if len(e) > 4 else ""
-                elif len(e) > 4 and e[1] == "PE":
-                    payee = e[4]
-            elif sid == "BPR":
-                if len(e) > 16 and e[16]:
-                    remit_date = e[16]
-            elif sid == "ST":
-                if in_st:
-                    raise _error(path, n, seg_offset, sid, f"expected SE closing transaction {st02} before the "
-                                                           "next ST (a missing SE)")
-                if not in_gs:
-                    raise _error(path, n, seg_offset, sid, "expected ST inside a functional group (after GS)")
-                if len(e) < 3 or e[1] != "835":
-                    raise _error(path, n, seg_offset, sid, f"expected ST*835*control number, found {seg[:40]!r}")
-                in_st, st02, st_count = True, e[2], 1
-                st_in_gs += 1
-                payer = payer_id = payee = remit_date = ""
-                claim = None
-            elif sid == "SE":
-                if not in_st:
-                    raise _error(path, n, seg_offset, sid, "expected SE only to close a transaction (after ST)")
-                _close_claim(L, claim, claim_lines, name, isa13, st02, payer, payer_id, payee, remit_date, claim_row)
-                claim = None
-                if len(e) < 3 or e[2] != st02:
-                    raise _error(path, n, seg_offset, sid, f"expected SE02 {st02!r} (the ST's control number), "
-                                                           f"found {seg[:40]!r}")
-                if e[1] != str(st_count):
-                    raise _error(path, n, seg_offset, sid, f"expected SE01 to count the transaction's {st_count} "
-                                                           f"segments, found {e[1]!r}")
-                in_st = False
-            elif sid == "GS":
-                if in_st or in_gs:
-                    raise _error(path, n, seg_offset, sid, "expected GE closing the functional group before the "
-                                                           "next GS" if in_gs and not in_st else
-                                 f"expected SE closing transaction {st02} before GS (a missing SE)")
-                in_gs, gs06, st_in_gs = True, e[6] if len(e) > 6 else "", 0
-                gs_count += 1
-            elif sid == "GE":
-                if in_st:
-                    raise _error(path, n, seg_offset, sid, f"expected SE closing transaction {st02} before GE "
-                                                           "(a missing SE)")
-                if not in_gs:
-                    raise _error(path, n, seg_offset, sid, "expected GE only to close a functional group")
-                if len(e) < 3 or e[1] != str(st_in_gs) or e[2] != gs06:
-                    raise _error(path, n, seg_offset, sid, f"expected GE*{st_in_gs}*{gs06} (the group's "
-                                                           f"transaction count and GS06), found {seg[:40]!r}")
-                in_gs = False
-            elif sid == "ISA":
-                if seg_offset != offsets_base:
-                    raise _error(path, n, seg_offset, sid, "expected IEA closing the interchange before the next ISA")
-                isa13 = e[13] if len(e) > 13 else ""
-            elif sid == "IEA":
-                if in_st:
-                    raise _error(path, n, seg_offset, sid, f"expected SE closing transaction {st02} before IEA "
-                                                           "(a missing SE)")
-                if in_gs:
-                    raise _error(path, n, seg_offset, sid, "expected GE closing the functional group before IEA")
-                if len(e) < 3 or e[1] != str(gs_count) or e[2] != isa13:
-                    raise _error(path, n, seg_offset, sid, f"expected IEA*{gs_count}*{isa13} (the group count and "
-                                                           f"ISA13), found {seg[:40]!r}")
-                iea_seen = True
-            elif sid not in KNOWN_SEGMENTS:
-                raise _error(path, n, seg_offset, sid[:8], f"expected a segment of the 835 (one of "
-                                                           f"{', '.join(sorted(KNOWN_SEGMENTS))}), found unknown "
-                                                           f"segment {sid[:8]!r}")
-        if in_st:
-            raise _error(path, n, offset, "", f"expected SE closing transaction {st02} before the end of the file "
-                                              "(a missing SE)")
-        if not iea_seen:
-            raise _error(path, n, offset, "", "expected IEA closing the interchange before the end of the file")
+        lines, adjustments, claim_no, count = _interchange(path, text[pos:end], pos, seen, elem, comp, term, claim_no)
+        line_tables.append(lines)
+        adj_tables.append(adjustments)
+        seen += count
         pos = end
         while pos < size and text[pos] in " \r\n\t":
             pos += 1
-    return claim_no
+    return line_tables, adj_tables, claim_no
 
 
-def _claim_fields(L, claim, name, isa13, st02, payer, payer_id, payee, remit_date, claim_row):
-    L["file"].append(name)
-    L["interchange"].append(isa13)
-    L["transaction"].append(st02)
-    L["payer"].append(payer)
-    L["payer_id"].append(payer_id)
-    L["payee_npi"].append(payee)
-    L["remit_date"].append(remit_date)
-    L["claim"].append(claim_row)
-    L["claim_id"].append(claim["id"])
-    L["claim_status"].append(claim["status"])
-    L["payer_claim_id"].append(claim["icn"])
-    L["claim_billed"].append(claim["billed"])
-    L["claim_paid"].append(claim["paid"])
-    L["rendering_npi"].append(claim["npi"])
-    L["reversal"].append(claim["status"] == REVERSAL)
+def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: str, term: str, claim_no: int):
+    """One interchange (ISA to IEA), vectorised: the segments split once on the terminator, the envelope
+    checked segment by segment (a few per transaction), every other segment type split on the element
+    separator in one pass and placed by the running positions of its ST, CLP and SVC."""
+    # the segments as one Arrow string array over the interchange's bytes (no Python string per segment):
+    # value i runs from the byte after terminator i-1 to terminator i, which the trim removes
+    data = body.encode("utf-8")  # the same bytes for ASCII; Latin-1 letters become valid UTF-8
+    buf = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(buf == ord(term)) + 1
+    if not len(ends) or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate([[0], ends]).astype(np.int32 if len(data) < 2**31 else np.int64)
+    kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    raw = pa.Array.from_buffers(kind, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    trimmed = pc.utf8_trim(raw, term + "\r\n\t ")
+    keep = pc.greater(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
+    where = np.flatnonzero(keep)
+    seg = trimmed.filter(pa.array(keep))
+    lead = pc.subtract(pc.binary_length(raw), pc.binary_length(pc.utf8_ltrim(raw, "\r\n\t "))).to_numpy()
+    off = base + offsets[:-1][where] + lead[where]  # each segment's first byte in the file
+    del raw, trimmed
+    n = len(seg)
+
+    def err(i: int, sid: str, expected: str) -> CodegovError:
+        return _error(path, seen + int(i) + 1, int(off[i]) if i < n else int(off[-1]), sid, expected)
+
+    # the segment ids: 2 or 3 characters, then the element separator (or the segment's end)
+    ids = pc.utf8_rtrim(pc.utf8_slice_codeunits(seg, 0, 3), elem)
+    longer = pc.and_(pc.equal(pc.utf8_length(ids), 3),
+                     pc.not_equal(pc.utf8_slice_codeunits(seg, 3, 4), elem)).to_numpy(zero_copy_only=False)
+    longer &= pc.greater(pc.utf8_length(seg), 3).to_numpy(zero_copy_only=False)
+    if longer.any():
+        i = int(np.argmax(longer))
+        name = seg[i].as_py().split(elem)[0]
+        raise err(i, name[:8], f"expected a segment of the 835 (one of {', '.join(sorted(KNOWN_SEGMENTS))}), "
+                               f"found unknown segment {name[:8]!r}")
+    enc = ids.dictionary_encode()
+    names = enc.dictionary.to_pylist()
+    code = enc.indices.to_numpy()
+    for k, name in enumerate(names):
+        if name not in KNOWN_SEGMENTS:
+            i = int(np.argmax(code == k))
+            raise err(i, name[:8], f"expected a segment of the 835 (one of {', '.join(sorted(KNOWN_SEGMENTS))}), "
+                                   f"found unknown segment {name[:8]!r}")
+
+    def mask(name: str) -> np.ndarray:
+        return code == names.index(name) if name in names else np.zeros(n, bool)
+
+    def split(positions: np.ndarray | None, width: int, sep: str = elem, values=None, need=None) -> list:
+        """Elements 0..width of the segments at positions (or of values), '' where a segment is shorter; only
+        the elements in `need` (default: all) are made, the others are None."""
+        sub = seg.take(pa.array(positions, pa.int64())) if values is None else values
+        if isinstance(sub, pa.ChunkedArray):
+            sub = sub.combine_chunks()
+        parts = pc.split_pattern(sub, sep)
+        lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+        out, empty = [], None
+        for k in range(width + 1):
+            if need is not None and k not in need:
+                out.append(None)
+                continue
+            longer = lengths > k
+            if longer.all():
+                out.append(pc.list_element(parts, k).cast(pa.string()))
+                continue
+            if empty is None:
+                empty = pa.array(np.full(len(sub), "", object), pa.string())
+            got = pc.list_element(parts.filter(pa.array(longer)), k).cast(pa.string()) if longer.any() else None
+            out.append(pc.replace_with_mask(empty, pa.array(longer), got) if got is not None else empty)
+        return out
+
+    def floats(values: pa.Array, positions: np.ndarray, sid: str, what: str) -> np.ndarray:
+        filled = pc.if_else(pc.equal(values, ""), "0", values)
+        try:
+            return pc.cast(filled, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, ValueError):
+            for j, v in enumerate(filled.to_pylist()):
+                try:
+                    float(v)
+                except ValueError:
+                    raise err(positions[j], sid, f"expected a number for {what}, found {v[:20]!r}") from None
+            raise
+
+    idx = np.arange(n)
+    is_st, is_clp, is_svc = mask("ST"), mask("CLP"), mask("SVC")
+    last_st = np.maximum.accumulate(np.where(is_st, idx, -1))
+    last_clp = np.maximum.accumulate(np.where(is_clp, idx, -1))
+    last_svc = np.maximum.accumulate(np.where(is_svc, idx, -1))
+    in_claim = last_clp > last_st
+    line_level = in_claim & (last_svc > last_clp)
+    claim_level = in_claim & ~line_level
+
+    # the envelope: ISA, GS, ST ... SE, GE, IEA, nested and counted
+    envelope = np.flatnonzero(np.isin(code, [names.index(x) for x in ("ISA", "IEA", "GS", "GE", "ST", "SE")
+                                             if x in names]))
+    st02s, isa13 = [], ""
+    in_st = in_gs = done = False
+    st_at = st_in_gs = gs_count = 0
+    gs06 = st02 = ""
+    for i, text in zip(envelope, seg.take(pa.array(envelope, pa.int64())).to_pylist(), strict=True):
+        e = text.split(elem)
+        sid = e[0]
+        if done:
+            raise err(i, sid, "expected nothing after the interchange's IEA but another ISA")
+        if sid == "ISA":
+            if i:
+                raise err(i, sid, "expected IEA closing the interchange before the next ISA")
+            isa13 = e[13] if len(e) > 13 else ""
+        elif sid == "GS":
+            if in_st:
+                raise err(i, sid, f"expected SE closing transaction {st02} before GS (a missing SE)")
+            if in_gs:
+                raise err(i, sid, "expected GE closing the functional group before the next GS")
+            in_gs, gs06, st_in_gs = True, e[6] if len(e) > 6 else "", 0
+            gs_count += 1
+        elif sid == "ST":
+            if in_st:
+                raise err(i, sid, f"expected SE closing transaction {st02} before the next ST (a missing SE)")
+            if not in_gs:
+                raise err(i, sid, "expected ST inside a functional group (after GS)")
+            if len(e) < 3 or e[1] != "835":
+                raise err(i, sid, f"expected ST*835*control number, found {text[:40]!r}")
+            in_st, st02, st_at = True, e[2], i
+            st02s.append(st02)
+            st_in_gs += 1
+        elif sid == "SE":
+            if not in_st:
+                raise err(i, sid, "expected SE only to close a transaction (after ST)")
+            if len(e) < 3 or e[2] != st02:
+                raise err(i, sid, f"expected SE02 {st02!r} (the ST's control number), found {text[:40]!r}")
+            if e[1] != str(i - st_at + 1):
+                raise err(i, sid, f"expected SE01 to count the transaction's {i - st_at + 1} segments, found {e[1]!r}")
+            in_st = False
+        elif sid == "GE":
+            if in_st:
+                raise err(i, sid, f"expected SE closing transaction {st02} before GE (a missing SE)")
+            if not in_gs:
+                raise err(i, sid, "expected GE only to close a functional group")
+            if len(e) < 3 or e[1] != str(st_in_gs) or e[2] != gs06:
+                raise err(i, sid, f"expected GE*{st_in_gs}*{gs06} (the group's transaction count and GS06), found "
+                                  f"{text[:40]!r}")
+            in_gs = False
+        elif sid == "IEA":
+            if in_st:
+                raise err(i, sid, f"expected SE closing transaction {st02} before IEA (a missing SE)")
+            if in_gs:
+                raise err(i, sid, "expected GE closing the functional group before IEA")
+            if len(e) < 3 or e[1] != str(gs_count) or e[2] != isa13:
+                raise err(i, sid, f"expected IEA*{gs_count}*{isa13} (the group count and ISA13), found {text[:40]!r}")
+            done = True
+    if in_st:
+        raise err(n - 1, "", f"expected SE closing transaction {st02} before the end of the file (a missing SE)")
+    if not done:
+        raise err(n - 1, "", "expected IEA closing the interchange before the end of the file")
+    st_cum = np.cumsum(is_st)
+    se_cum = np.cumsum(mask("SE"))
+    outside = ~np.isin(code, [names.index(x) for x in ("ISA", "IEA", "GS", "GE", "ST", "SE") if x in names]) & (
+        st_cum <= se_cum)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise err(i, names[code[i]], "expected this segment inside a transaction (between ST and SE)")
+    for name in ("CAS", "SVC", "LQ"):
+        stray = mask(name) & ~in_claim
+        if stray.any():
+            i = int(np.argmax(stray))
+            raise err(i, name, f"expected {name} inside a claim (after CLP)")
+
+    def strings(positions, values) -> tuple[np.ndarray, pa.Array]:
+        return positions, values.cast(pa.string())
+
+    def gather(targets: np.ndarray, values: pa.Array, size: int, default: str = "") -> pa.Array:
+        """A string array of `size`: values[j] at targets[j] (the last one wins), default elsewhere."""
+        index = np.full(size, -1, np.int64)
+        index[targets] = np.arange(len(targets))
+        picked = values.take(pa.array(index, mask=index < 0))
+        return picked.fill_null(default) if default is not None else picked
+
+    def where(name: str, level: np.ndarray | None, qualifier: str | None = None, prefix_only=False):
+        """Positions of the segments `name` (at this level) whose first element is qualifier."""
+        m = mask(name)
+        if level is not None:
+            m = m & level
+        if qualifier is not None:
+            m = m & pc.starts_with(seg, f"{name}{elem}{qualifier}{elem}").to_numpy(zero_copy_only=False)
+        return np.flatnonzero(m)
+
+    # transactions: payer, payee, remittance date
+    n_st = len(st02s)
+    tx = st_cum - 1  # each segment's transaction (0-based)
+    p = where("N1", None, "PR")
+    e = split(p, 4)
+    payer, payer_id = gather(tx[p], e[2], n_st), gather(tx[p], e[4], n_st)
+    p2 = where("REF", ~in_claim, "2U")
+    if len(p2):
+        payer_id = pc.if_else(pc.is_null(gather(tx[p2], split(p2, 2)[2], n_st, None)), payer_id,
+                              gather(tx[p2], split(p2, 2)[2], n_st))
+    p = where("N1", None, "PE")
+    payee = gather(tx[p], split(p, 4)[4], n_st)
+    p = where("DTM", ~in_claim, "405")
+    remit = gather(tx[p], split(p, 2)[2], n_st)
+    p = where("BPR", None)
+    if len(p):
+        v = split(p, 16)[16]
+        has = pc.not_equal(v, "").to_numpy(zero_copy_only=False)
+        if has.any():
+            bpr = gather(tx[p[has]], v.filter(pa.array(has)), n_st, None)
+            remit = pc.if_else(pc.is_null(bpr), remit, bpr)
+
+    # claims
+    cp = np.flatnonzero(is_clp)
+    n_claims = len(cp)
+    clp_cum = np.cumsum(is_clp)
+    e = split(cp, 7, need=(1, 2, 3, 4, 7))
+    claim_id, status, icn = e[1], e[2], e[7]
+    empty_id = pc.equal(claim_id, "").to_numpy(zero_copy_only=False)
+    if empty_id.any():
+        raise err(cp[int(np.argmax(empty_id))], "CLP", "expected CLP*claim id*status*charge*payment, found no claim id")
+    c_billed = floats(e[3], cp, "CLP", "CLP03 charge")
+    c_paid = floats(e[4], cp, "CLP", "CLP04 payment")
+    c_tx = tx[cp]
+    p = where("NM1", claim_level, "82")
+    npi = gather(clp_cum[p] - 1, split(p, 9, need=(9,))[9], n_claims)
+    p = where("DTM", claim_level, "232")
+    start = gather(clp_cum[p] - 1, split(p, 2, need=(2,))[2], n_claims)
+
+    # service lines
+    sp = np.flatnonzero(is_svc)
+    n_lines = len(sp)
+    svc_cum = np.cumsum(is_svc)
+    e = split(sp, 7, need=(1, 2, 3, 5, 6, 7))
+    no_charge = pc.equal(e[2], "").to_numpy(zero_copy_only=False)
+    if no_charge.any():
+        raise err(sp[int(np.argmax(no_charge))], "SVC", "expected SVC*qualifier:code*charge*payment, found no charge")
+    adjudicated = split(None, 5, comp, e[1])
+    original = split(None, 5, comp, e[6])
+    has_original = pc.not_equal(e[6], "")
+    submitted = [pc.if_else(has_original, o, a) for o, a in zip(original, adjudicated, strict=True)]
+    units_text = pc.if_else(pc.not_equal(e[7], ""), e[7], pc.if_else(pc.not_equal(e[5], ""), e[5], "1"))
+    s_claim = clp_cum[sp] - 1
+    line_no = (svc_cum[sp] - svc_cum[last_clp[sp]]).astype(np.int64)
+    service = start.take(pa.array(s_claim, pa.int64()))
+    p = np.concatenate([where("DTM", line_level, "472"), where("DTM", line_level, "150")])
+    if len(p):
+        p = np.sort(p)
+        own = gather(svc_cum[p] - 1, split(p, 2, need=(2,))[2], n_lines, None)
+        service = pc.if_else(pc.is_null(own), service, own)
+    p = where("REF", line_level, "6R")
+    if len(p):
+        v = split(p, 2, need=(2,))[2]
+        ok = pc.and_(pc.utf8_is_digit(v), pc.less(pc.utf8_length(v), 10)).to_numpy(zero_copy_only=False)
+        line_no[svc_cum[p[ok]] - 1] = pc.cast(v.filter(pa.array(ok)), pa.int64()).to_numpy()
+    p = where("LQ", line_level, "HE")
+    remarks = pa.array(np.full(n_lines, "", object), pa.string()) if not len(p) else None
+    if len(p):
+        rows = svc_cum[p] - 1
+        v = split(p, 2)[2]
+        if len(np.unique(rows)) == len(rows):
+            remarks = gather(rows, v, n_lines)
+        else:  # several remarks on a line: joined by spaces, in the file's order
+            joined: dict[int, str] = {}
+            for r, code_ in zip(rows.tolist(), v.to_pylist(), strict=True):
+                joined[r] = f"{joined[r]} {code_}" if r in joined else code_
+            keys = np.array(list(joined), np.int64)
+            remarks = gather(keys, pa.array(list(joined.values()), pa.string()), n_lines)
+    modifiers = pc.binary_join_element_wise(*submitted[2:6], " ")
+    modifiers = pc.utf8_trim_whitespace(pc.replace_substring_regex(modifiers, r"\s+", " "))
+    # claims without a service line: one line 0 carrying the claim's amounts
+    per_claim = np.bincount(s_claim, minlength=n_claims) if n_claims else np.zeros(0, np.int64)
+    bare = np.flatnonzero(per_claim == 0)
+    k = len(bare)
+    row_claim = np.concatenate([s_claim, bare]).astype(np.int64)
+    rc = pa.array(row_claim, pa.int64())
+    blank = pa.array(np.full(k, "", object), pa.string())
+    bare_a = pa.array(bare, pa.int64())
+
+    def both(a, b) -> pa.Array:
+        return pa.concat_arrays([a.cast(pa.string()), b.cast(pa.string())])
+
+    ct = pa.array(c_tx[row_claim], pa.int64())
+    one = pa.array(np.zeros(len(row_claim), np.int64))
+    table = {
+        "file": pa.array([str(path)], pa.string()).take(one),
+        "interchange": pa.array([isa13], pa.string()).take(one),
+        "transaction": pa.array(st02s, pa.string()).take(ct),
+        "payer": payer.take(ct), "payer_id": payer_id.take(ct), "payee_npi": payee.take(ct),
+        "remit_date": _dates(remit.take(ct)),
+        "claim": pa.array(claim_no + 1 + row_claim, pa.int64()), "claim_id": claim_id.take(rc),
+        "claim_status": status.take(rc), "payer_claim_id": icn.take(rc),
+        "claim_billed": pa.array(c_billed[row_claim], pa.float64()),
+        "claim_paid": pa.array(c_paid[row_claim], pa.float64()), "rendering_npi": npi.take(rc),
+        "line": pa.array(np.concatenate([line_no, np.zeros(k, np.int64)]), pa.int32()),
+        "qualifier": both(submitted[0], blank), "procedure_code": both(submitted[1], blank),
+        "modifiers": both(modifiers, blank), "adjudicated_code": both(adjudicated[1], blank),
+        "billed": pa.array(np.concatenate([floats(e[2], sp, "SVC", "SVC02 charge"), c_billed[bare]]), pa.float64()),
+        "paid": pa.array(np.concatenate([floats(e[3], sp, "SVC", "SVC03 payment"), c_paid[bare]]), pa.float64()),
+        "units": pa.array(np.concatenate([floats(units_text, sp, "SVC", "SVC05 units"), np.zeros(k)]), pa.float64()),
+        "service_date": _dates(both(service, start.take(bare_a))), "remarks": both(remarks, blank),
+        "reversal": pc.equal(status.take(rc), REVERSAL),
+        "segment": pa.array(np.concatenate([seen + 1 + sp, seen + 1 + cp[bare]]), pa.int64()),
+    }
+    lines_table = pa.table(table, schema=LINE_SCHEMA)
+
+    # adjustments: up to six (reason, amount, quantity) triples per CAS
+    p = np.flatnonzero(mask("CAS"))
+    parts = []
+    if len(p):
+        cas = seg.take(pa.array(p, pa.int64()))
+        pieces = pc.split_pattern(cas, elem)
+        lengths = pc.list_value_length(pieces).to_numpy(zero_copy_only=False)
+        short = lengths < 4
+        if short.any():
+            j = int(np.argmax(short))
+            raise err(p[j], "CAS", f"expected CAS*group*reason*amount, found {cas[j].as_py()[:40]!r}")
+        group = pc.list_element(pieces, 1).cast(pa.string())
+        bad = pc.invert(pc.is_in(group, pa.array(sorted(CAS_GROUPS)))).to_numpy(zero_copy_only=False)
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise err(p[j], "CAS", "expected CAS*group*reason*amount with a group code CO, OA, PI, PR or CR, found "
+                                   f"group {group[j].as_py()[:10]!r}")
+        is_line = line_level[p]
+        row = np.where(is_line, svc_cum[p] - 1, -1)
+        levels = pa.array(["claim", "line"], pa.string())
+        for k3 in range(2, 19, 3):
+            has = lengths > k3
+            if not has.any():
+                break
+            hm = pa.array(has)
+            sub = pieces if has.all() else pieces.filter(hm)
+            sub_len = lengths[has]
+            reason = pc.list_element(sub, k3).cast(pa.string())
+            present = pc.not_equal(reason, "").to_numpy(zero_copy_only=False)
+            amount = _element(sub, sub_len, k3 + 1)
+            qty = _element(sub, sub_len, k3 + 2)
+            if not present.all():
+                pm = pa.array(present)
+                reason, amount, qty = reason.filter(pm), amount.filter(pm), qty.filter(pm)
+            at = p[has][present]
+            parts.append(pa.table({
+                "claim": pa.array(claim_no + clp_cum[at], pa.int64()), "row": pa.array(row[has][present], pa.int64()),
+                "level": levels.take(pa.array(is_line[has][present].astype(np.int64))),
+                "group": group.filter(hm).filter(pa.array(present)) if not has.all() or not present.all() else group,
+                "carc": reason, "amount": pa.array(floats(amount, at, "CAS", "CAS amount"), pa.float64()),
+                "quantity": pa.array(floats(qty, at, "CAS", "CAS quantity"), pa.float64(),
+                                     mask=pc.equal(qty, "").to_numpy(zero_copy_only=False)),
+            }, schema=ADJUSTMENT_SCHEMA))
+    adj_table = pa.concat_tables(parts) if parts else ADJUSTMENT_SCHEMA.empty_table()
+    return lines_table, adj_table, claim_no + n_claims, n
 
 
-def _close_claim(L, claim, claim_lines, name, isa13, st02, payer, payer_id, payee, remit_date, claim_row):
-    """A claim that had no SVC segment becomes one line (line 0) carrying the claim's amounts."""
-    if claim is None or claim_lines:
-        return
-    _claim_fields(L, claim, name, isa13, st02, payer, payer_id, payee, remit_date, claim_row)
-    for key, value in (("line", 0), ("qualifier", ""), ("procedure_code", ""), ("modifiers", ""),
-                       ("adjudicated_code", ""), ("billed", claim["billed"]), ("paid", claim["paid"]),
-                       ("units", 0.0), ("service_date", claim["start"]), ("remarks", ""),
-                       ("segment", claim["segment"])):
-        L[key].append(value)
+def _element(parts: pa.Array, lengths: np.ndarray, k: int) -> pa.Array:
+    """Element k of each list, '' where a list is shorter."""
+    longer = lengths > k
+    if longer.all():
+        return pc.list_element(parts, k).cast(pa.string())
+    empty = pa.array(np.full(len(parts), "", object), pa.string())
+    if not longer.any():
+        return empty
+    got = pc.list_element(parts.filter(pa.array(longer)), k).cast(pa.string())
+    return pc.replace_with_mask(empty, pa.array(longer), got)
+
+
+def _dates(values: pa.Array) -> pa.Array:
+    return pc.cast(pc.strptime(values.cast(pa.string()), format="%Y%m%d", unit="s", error_is_null=True), pa.date32())
