@@ -148,8 +148,10 @@ def _top(frame: pd.DataFrame, keys: list[str], taxonomy: Taxonomy) -> list[dict]
     if not len(denied):
         return []
     d = denied.groupby(keys, sort=False).agg(denied_lines=("denied", "size"), amount=("denied", "sum"))
-    cat = (denied.groupby([*keys, "category"], sort=False)["denied"].sum().reset_index()
-           .sort_values([*keys, "denied", "category"], ascending=[True] * len(keys) + [False, True])
+    order = {c: i for i, c in enumerate(taxonomy.categories)}  # a tie goes to the category listed first
+    cat = denied.groupby([*keys, "category"], sort=False)["denied"].sum().reset_index()
+    cat = (cat.assign(_o=cat["category"].map(order))
+           .sort_values([*keys, "denied", "_o"], ascending=[True] * len(keys) + [False, True])
            .drop_duplicates(keys).set_index(keys)["category"])
     t = d.join(total).join(cat).reset_index()
     t["amount"] = t["amount"].round(2)
