@@ -306,9 +306,14 @@ def denial_summary(remits, codesets: Path, repo, *, claims: Path | None = None, 
         if Path(rules).exists():
             from claims.scrub import Scrubber
             from ingest.edits import EditTables
+            from ingest.model import CodegovError
 
-            scrubber = Scrubber.from_files(rules, [], repo.history(), edits or EditTables(repo.out))
-            findings = scrubber.scrub_file(claims)
+            try:
+                scrubber = Scrubber.from_files(rules, [], repo.history(), edits or EditTables(repo.out))
+            except CodegovError as exc:  # the scrubber is not set up here: the report stands without it
+                notes.append(f"the scrubber did not run ({exc}): the preventable share is not computed")
+            else:
+                findings = scrubber.scrub_file(claims)
         else:
             notes.append(f"no rule file ({rules}): the preventable share is not computed")
     joined = join(remittances, taxonomy, claims_frame, inventory, findings)

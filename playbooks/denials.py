@@ -13,6 +13,7 @@ from playbooks.text import _tidy, environment
 
 PAGE_DIR = "denials"
 TOP = 10
+LISTED = 500  # denied lines a page lists (the CSV and JSON have them all)
 
 
 def _env():
@@ -73,7 +74,7 @@ def _release_charts(env, summary: dict) -> list[dict]:
 def _context(summary: dict, env, charts: bool) -> dict:
     cats = [c for c in summary["by_category"] if c["denied_lines"]]
     return {
-        "s": summary, "top": TOP, "charts": charts,
+        "s": summary, "top": TOP, "charts": charts, "listed": LISTED,
         "releases": _release_charts(env, summary) if charts else [
             {**r, "title": release_title(r["system"], r["label"]), "chart": "",
              "rows": [(b, a) for b, a in zip(r["before"]["by_category"], r["after"]["by_category"], strict=True)
