@@ -34,6 +34,10 @@ LINE_COLUMNS = ("payer", "claim_id", "line", "service_date", "procedure_code", "
                 "place_of_service", "diagnoses", "specialty", "owner", "preventable", "rules", "in_claims")
 
 
+KEEP = ("payer", "remit_date", "claim", "claim_id", "rendering_npi", "payee_npi", "line", "procedure_code",
+        "modifiers", "adjudicated_code", "billed", "paid", "units", "service_date", "remarks", "reversal")
+
+
 def final_claims(lines: pd.DataFrame) -> tuple[np.ndarray, dict]:
     """The claim numbers that stand: per (payer, claim id), the last adjudication unless it is a reversal."""
     claims = lines.drop_duplicates("claim")[["claim", "payer", "claim_id", "remit_date", "reversal"]]
@@ -49,7 +53,7 @@ def final_claims(lines: pd.DataFrame) -> tuple[np.ndarray, dict]:
 def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
     """The standing lines with their denied amount and main denial category (the category with the largest
     denied amount on the line; its CARC and group)."""
-    lines = remits.lines.to_pandas()
+    lines = remits.lines.select(KEEP).to_pandas()
     adj = remits.adjustments.to_pandas()
     lines["_row"] = np.arange(len(lines))
     standing, stats = final_claims(lines) if len(lines) else (np.array([], np.int64), {
@@ -174,7 +178,7 @@ def join(remits, taxonomy: Taxonomy, claims: pd.DataFrame | None = None, invento
         key = pd.MultiIndex.from_arrays([out["claim_id"], out["line"]])
         out["rules"] = pd.Series(rules.reindex(key).to_numpy(), index=out.index).fillna("")
     out["preventable"] = (out["denied"] > 0) & (out["rules"] != "")
-    out = out.sort_values(["service_date", "payer", "claim_id", "line"], kind="stable", na_position="last")
+    out = out.sort_values(["service_date", "_row"], kind="stable", na_position="last")  # date, then as read
     return Joined(out[list(LINE_COLUMNS)].reset_index(drop=True), stats, notes)
 
 

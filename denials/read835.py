@@ -81,6 +81,7 @@ def read_files(paths) -> Remits:
             rows += lines_table.num_rows
             lines.append(lines_table)
             adjustments.append(adj_table)
+        pa.default_memory_pool().release_unused()  # the file's intermediate arrays go back to the system
     if not lines:
         return Remits(LINE_SCHEMA.empty_table(), ADJUSTMENT_SCHEMA.empty_table(), [str(p) for p in paths])
     return Remits(pa.concat_tables(lines), pa.concat_tables(adjustments), [str(p) for p in paths])

@@ -170,8 +170,11 @@ def _pairs_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _modifier_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    mods = frame["modifiers"].where(frame["modifiers"] != "", NONE).str.split()
-    return frame.assign(modifier=mods).explode("modifier")
+    has = frame["modifiers"] != ""
+    without = frame[~has].assign(modifier=NONE)
+    with_mods = frame[has]
+    exploded = with_mods.assign(modifier=with_mods["modifiers"].str.split()).explode("modifier")
+    return pd.concat([without, exploded])
 
 
 def em_levels(frame: pd.DataFrame, benchmark: dict[str, float]) -> list[dict]:
