@@ -226,7 +226,7 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
         "top_pairs": _top(pairs, ["payer", "provider", "diagnosis", "procedure_code"], taxonomy),
         "top_modifiers": _top(_modifier_frame(frame), ["payer", "provider", "modifier"], taxonomy),
         "em_levels": em_levels(frame, benchmark or {}),
-        "denied_lines": [_line(r, taxonomy) for r in denied.to_dict("records")],
+        "denied_lines": _denied_lines(denied, taxonomy),
     }
 
 
@@ -240,16 +240,32 @@ def _by_rule(prevent: pd.DataFrame) -> list[dict]:
             for r in g.to_dict("records")]
 
 
-def _line(r: dict, taxonomy: Taxonomy) -> dict:
-    return {"payer": r["payer"], "claim_id": r["claim_id"], "line": int(r["line"]),
-            "service_date": r["service_date"].isoformat() if r["service_date"] is not None and
-            not pd.isna(r["service_date"]) else "",
-            "procedure_code": r["procedure_code"], "modifiers": r["modifiers"],
-            "diagnoses": " ".join(_display("icd10cm", d) for d in r["diagnoses"].split(";") if d),
-            "provider": r["provider"], "category": r["category"], "category_label": taxonomy.label(r["category"]),
-            "carc": f"{r['group']}-{r['carc']}", "remarks": r["remarks"], "billed": _money(r["billed"]),
-            "paid": _money(r["paid"]), "denied": _money(r["denied"]), "preventable": bool(r["preventable"]),
-            "rules": r["rules"]}
+def _denied_lines(denied: pd.DataFrame, taxonomy: Taxonomy) -> list[dict]:
+    """One dict per denied line (DENIED_LINE_COLUMNS), built column by column."""
+    if not len(denied):
+        return []
+
+    def per_value(col: pd.Series, fn) -> list:
+        uniques = {v: fn(v) for v in col.unique()}
+        return [uniques[v] for v in col.tolist()]
+
+    days = denied["service_date"]
+    cols = {
+        "payer": denied["payer"].tolist(), "claim_id": denied["claim_id"].tolist(),
+        "line": denied["line"].astype(int).tolist(),
+        "service_date": per_value(days, lambda d: "" if d is None or pd.isna(d) else d.isoformat()),
+        "procedure_code": denied["procedure_code"].tolist(), "modifiers": denied["modifiers"].tolist(),
+        "diagnoses": per_value(denied["diagnoses"], lambda v: " ".join(_display("icd10cm", d) for d in v.split(";")
+                                                                       if d)),
+        "provider": denied["provider"].tolist(), "category": denied["category"].tolist(),
+        "category_label": per_value(denied["category"], taxonomy.label),
+        "carc": (denied["group"] + "-" + denied["carc"]).tolist(), "remarks": denied["remarks"].tolist(),
+        "billed": denied["billed"].round(2).tolist(), "paid": denied["paid"].round(2).tolist(),
+        "denied": denied["denied"].round(2).tolist(), "preventable": denied["preventable"].astype(bool).tolist(),
+        "rules": denied["rules"].tolist(),
+    }
+    keys = list(cols)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
 DENIED_LINE_COLUMNS = ("payer", "claim_id", "line", "service_date", "procedure_code", "modifiers", "diagnoses",
