@@ -162,6 +162,15 @@ def _top(frame: pd.DataFrame, keys: list[str], taxonomy: Taxonomy) -> list[dict]
             for r in t.to_dict("records")]
 
 
+def _owned(rows: list[dict], frame: pd.DataFrame) -> list[dict]:
+    """Each code's specialty and owner from the inventory (denials.join)."""
+    codes = frame.drop_duplicates("procedure_code").set_index("procedure_code")
+    for r in rows:
+        r["specialty"] = codes.at[r["procedure_code"], "specialty"] if r["procedure_code"] in codes.index else ""
+        r["owner"] = codes.at[r["procedure_code"], "owner"] if r["procedure_code"] in codes.index else ""
+    return rows
+
+
 def _pairs_frame(frame: pd.DataFrame) -> pd.DataFrame:
     with_dx = frame[frame["diagnoses"] != ""]
     exploded = with_dx.assign(diagnosis=with_dx["diagnoses"].str.split(";")).explode("diagnosis")
@@ -207,13 +216,15 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
     prevent = denied[denied["preventable"]]
     dated = frame["service_date"].dropna()
     pairs = _pairs_frame(frame)
+    notes = list(joined.notes) + [f"reason codes used after the X12 list retired them: {', '.join(codes)}"
+                                  for codes in [joined.stats.get("retired_codes_used")] if codes]
     return {
         "source": taxonomy.source,
         "since": since.isoformat() if since else None,
         "first_service_date": dated.min().isoformat() if len(dated) else None,
         "last_service_date": dated.max().isoformat() if len(dated) else None,
         "stats": joined.stats,
-        "notes": joined.notes,
+        "notes": notes,
         "totals": _totals(frame),
         "by_category": _by_category(frame, taxonomy),
         "preventable": {"denied_lines": int(len(prevent)), "amount": _money(prevent["denied"].sum()),
@@ -222,7 +233,7 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
                                          if len(denied) and denied["denied"].sum() else None),
                         "by_rule": _by_rule(prevent)},
         "releases": release_windows(frame, changes, taxonomy),
-        "top_codes": _top(frame, ["payer", "provider", "procedure_code"], taxonomy),
+        "top_codes": _owned(_top(frame, ["payer", "provider", "procedure_code"], taxonomy), frame),
         "top_pairs": _top(pairs, ["payer", "provider", "diagnosis", "procedure_code"], taxonomy),
         "top_modifiers": _top(_modifier_frame(frame), ["payer", "provider", "modifier"], taxonomy),
         "em_levels": em_levels(frame, benchmark or {}),

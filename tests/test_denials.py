@@ -205,6 +205,7 @@ def test_top_tables(summary):
     top = summary["top_codes"][0]
     assert (top["payer"], top["provider"], top["procedure_code"], top["denied_lines"], top["lines"], top["amount"],
             top["category"]) == ("MEDICARE", "1234567893", "99213", 3, 6, 420.0, "invalid-code")
+    assert (top["specialty"], top["owner"]) == ("office E/M", "Revenue cycle manager")  # from the inventory
     pairs = [(r["payer"], r["diagnosis"], r["procedure_code"], r["denied_lines"], r["amount"])
              for r in summary["top_pairs"][:3]]
     assert pairs == [("ACME_COMMERCIAL", "R10.2", "99214", 1, 180.0), ("MEDICARE", "E78.01", "99214", 1, 180.0),
