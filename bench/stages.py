@@ -537,7 +537,7 @@ def denials_reader(workdir: Path, repeat: int) -> dict:
     theirs = measure(with_pyx12, 1, warmup=0, min_total_s=0)
     return {"stage": "835 reader, 100,000 synthetic remittance lines: the direct segment reader (denials.read835)",
             **ours, "rows": 100_000, "baseline": "pyx12 4.0 X12Reader (segments only, no validation)",
-            "baseline_median_s": theirs["median_s"], "target": TARGETS["denials-reader"]}
+            "baseline_median_s": theirs["median_s"], "target": ""}
 
 
 STAGES = {
