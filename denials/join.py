@@ -41,8 +41,7 @@ KEEP = ("payer", "remit_date", "claim", "claim_id", "rendering_npi", "payee_npi"
 def final_claims(lines: pd.DataFrame) -> tuple[np.ndarray, dict]:
     """The claim numbers that stand: per (payer, claim id), the last adjudication unless it is a reversal."""
     claims = lines.drop_duplicates("claim")[["claim", "payer", "claim_id", "remit_date", "reversal"]]
-    claims = claims.assign(_d=pd.to_datetime(claims["remit_date"]).fillna(pd.Timestamp.min))
-    claims = claims.sort_values(["_d", "claim"], kind="stable")
+    claims = claims.sort_values(["remit_date", "claim"], kind="stable", na_position="first")
     last = claims.groupby(["payer", "claim_id"], sort=False).tail(1)
     standing = last.loc[~last["reversal"], "claim"].to_numpy()
     stats = {"adjudications": int(len(claims)), "reversals": int(claims["reversal"].sum()),
@@ -53,7 +52,7 @@ def final_claims(lines: pd.DataFrame) -> tuple[np.ndarray, dict]:
 def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
     """The standing lines with their denied amount and main denial category (the category with the largest
     denied amount on the line; its CARC and group)."""
-    lines = remits.lines.select(KEEP).to_pandas()
+    lines = remits.lines.select(KEEP).to_pandas(date_as_object=False)  # dates as datetime64: compared in bulk
     adj = remits.adjustments.to_pandas()
     lines["_row"] = np.arange(len(lines))
     standing, stats = final_claims(lines) if len(lines) else (np.array([], np.int64), {
@@ -152,7 +151,7 @@ def join(remits, taxonomy: Taxonomy, claims: pd.DataFrame | None = None, invento
         merged.loc[has_npi, "provider"] = merged.loc[has_npi, "c_npi"]
         nodate = hit & merged["service_date"].isna()
         if nodate.any():
-            merged.loc[nodate, "service_date"] = pd.to_datetime(merged.loc[nodate, "c_dos"], errors="coerce").dt.date
+            merged.loc[nodate, "service_date"] = pd.to_datetime(merged.loc[nodate, "c_dos"], errors="coerce")
         out = merged.drop(columns=[k for k in c.columns if k.startswith("c_")])
         missing = int((~hit).sum())
         stats["matched_claims"] = int(hit.sum())

@@ -64,7 +64,7 @@ def _rate(n: int, d: int) -> float | None:
 
 def _window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
     day = frame["service_date"]
-    return frame[(day >= start) & (day < end)]
+    return frame[(day >= pd.Timestamp(start)) & (day < pd.Timestamp(end))]
 
 
 def _by_category(frame: pd.DataFrame, taxonomy: Taxonomy) -> list[dict]:
@@ -211,7 +211,7 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
     """Every number the command and the pages show, as a JSON-ready dict."""
     frame = joined.lines
     if since is not None:
-        frame = frame[frame["service_date"].notna() & (frame["service_date"] >= since)]
+        frame = frame[frame["service_date"].notna() & (frame["service_date"] >= pd.Timestamp(since))]
     denied = frame[frame["denied"] > 0]
     prevent = denied[denied["preventable"]]
     dated = frame["service_date"].dropna()
@@ -221,8 +221,8 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
     return {
         "source": taxonomy.source,
         "since": since.isoformat() if since else None,
-        "first_service_date": dated.min().isoformat() if len(dated) else None,
-        "last_service_date": dated.max().isoformat() if len(dated) else None,
+        "first_service_date": dated.min().date().isoformat() if len(dated) else None,
+        "last_service_date": dated.max().date().isoformat() if len(dated) else None,
         "stats": joined.stats,
         "notes": notes,
         "totals": _totals(frame),
@@ -264,7 +264,7 @@ def _denied_lines(denied: pd.DataFrame, taxonomy: Taxonomy) -> list[dict]:
     cols = {
         "payer": denied["payer"].tolist(), "claim_id": denied["claim_id"].tolist(),
         "line": denied["line"].astype(int).tolist(),
-        "service_date": per_value(days, lambda d: "" if d is None or pd.isna(d) else d.isoformat()),
+        "service_date": days.dt.strftime("%Y-%m-%d").fillna("").tolist(),
         "procedure_code": denied["procedure_code"].tolist(), "modifiers": denied["modifiers"].tolist(),
         "diagnoses": per_value(denied["diagnoses"], lambda v: " ".join(_display("icd10cm", d) for d in v.split(";")
                                                                        if d)),
