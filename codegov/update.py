@@ -176,7 +176,10 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
     # 3b. denials: the remittances (835) against the releases' changed codes, the claims and the scrubber
     remits = opts.remits if opts.remits is not None else (opts.mirror / "remits" if opts.mirror else None)
-    if remits is not None and Path(remits).exists():
+    if remits is not None and Path(remits).exists() and not (opts.codesets / "denials").is_dir():
+        result.say(f"skip    denials: {remits} has remittances, but {opts.codesets / 'denials'} holds no denial "
+                   "taxonomy")
+    elif remits is not None and Path(remits).exists():
         result.denials = denial_summary([remits], opts.codesets, repo, inventory=inventory, edits=edits,
                                         store=opts.build / "denials")
         t = result.denials["totals"]
