@@ -320,6 +320,7 @@ def denial_summary(remits, codesets: Path, repo, *, claims: Path | None = None, 
         else:
             notes.append(f"no rule file ({rules}): the preventable share is not computed")
     joined = join(remittances, taxonomy, claims_frame, inventory, findings)
+    del remittances, claims_frame  # the joined lines hold what the summary needs
     joined.notes += notes
     bench = load_benchmark(benchmark or Path(codesets) / "denials" / "em-benchmark.csv")
     return summarise(joined, release_changes(repo), taxonomy, bench, since)

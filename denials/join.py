@@ -177,8 +177,10 @@ def join(remits, taxonomy: Taxonomy, claims: pd.DataFrame | None = None, invento
         key = pd.MultiIndex.from_arrays([out["claim_id"], out["line"]])
         out["rules"] = pd.Series(rules.reindex(key).to_numpy(), index=out.index).fillna("")
     out["preventable"] = (out["denied"] > 0) & (out["rules"] != "")
-    out = out.sort_values(["service_date", "_row"], kind="stable", na_position="last")  # date, then as read
-    return Joined(out[list(LINE_COLUMNS)].reset_index(drop=True), stats, notes)
+    order = np.lexsort((out["_row"].to_numpy(), out["service_date"].isna().to_numpy(),
+                        out["service_date"].to_numpy()))  # date (none last), then as read
+    out = out[list(LINE_COLUMNS)]
+    return Joined(out.take(order).reset_index(drop=True), stats, notes)
 
 
 def release_changes(repo) -> list[dict]:

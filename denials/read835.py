@@ -72,6 +72,10 @@ def _error(path, n: int, offset: int, seg_id: str, expected: str) -> CodegovErro
 
 def read_files(paths) -> Remits:
     """Every file's lines and adjustments, in the order given."""
+    try:  # freed arrays go back to the system at once (jemalloc keeps them for seconds by default)
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, AttributeError, pa.ArrowException):  # another allocator: nothing to set
+        pass
     lines, adjustments, claim_no, rows = [], [], 0, 0
     for path in paths:
         lt, at, claim_no = _read_one(Path(path), claim_no)
