@@ -37,6 +37,8 @@ TARGETS: dict[str, str | None] = {
     "edits-ingest": "median <= 20 s, peak < 1536 MB",  # parse, prove and store PTP (4.5M edits), MUE, AOC, RVU
     "edits-lookup": "median <= 0.5 s",  # the PTP, MUE, RVU and add-on rows a million claim lines' codes need
     "edits-scrub": "median <= 2 s, peak < 600 MB",  # codegov scrub of the sample claims, full-size sets in force
+    "denials": "median <= 20 s, peak < 1536 MB",  # codegov denials on 1,000,000 synthetic remittance lines
+    "denials-reader": None,  # the 835 reader against pyx12 on 100,000 lines: the choice of reader
 }
 
 
@@ -458,6 +460,86 @@ def edits_scrub(workdir: Path, repeat: int) -> dict:
             "notes": notes, "baseline": "", "baseline_median_s": None, "target": TARGETS["edits-scrub"]}
 
 
+# -- denials: 835 remittances (bench/synth_remits.py) ----------------------------------------------------------
+
+DENIAL_LINES = 1_000_000
+_RAW_READ = """
+import sys
+from pathlib import Path
+n = 0
+for p in sorted(Path(sys.argv[1]).glob("*.835")):
+    n += len(p.read_bytes().split(b"~"))
+print(n)
+"""
+
+
+def _remit_files(workdir: Path, lines: int, files: int) -> Path:
+    from bench.synth_remits import write_files
+
+    folder = workdir / f"remits-{lines}"
+    if not (folder / ".done").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        write_files(folder, lines, files)
+        (folder / ".done").write_text("ok\n", encoding="utf-8")
+    return folder
+
+
+def _sample_code_sets(workdir: Path) -> Path:
+    out = workdir / "denials-releases"
+    if not out.exists():
+        subprocess.run([sys.executable, "-m", "codegov.cli", "--codesets", str(CODESETS), "--releases", str(out),
+                        "ingest", "--mirror", str(CODESETS / "sample"), "--offline", "--system", "icd10cm",
+                        "--system", "hcpcs", "--system", "pos"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def denials(workdir: Path, repeat: int) -> dict:
+    """`codegov denials` (a fresh process each run) on a million synthetic remittance lines in four files: the
+    835s read, classified and summarised into the dashboard's Markdown; beside the raw read of the same files
+    (their bytes read and split on the segment terminator, nothing more)."""
+    import statistics
+
+    folder = _remit_files(workdir, DENIAL_LINES, 4)
+    releases = _sample_code_sets(workdir)
+    size = sum(p.stat().st_size for p in folder.glob("*.835"))
+    cmd = [sys.executable, "-m", "codegov.cli", "--codesets", str(CODESETS), "--releases", str(releases), "--quiet",
+           "denials", str(folder), "--format", "md", "--output", str(workdir / "denials.md")]
+    _timed_command(cmd)  # warm-up
+    runs = [_timed_command(cmd) for _ in range(max(3, repeat))]
+    raw = [_timed_command([sys.executable, "-c", _RAW_READ, str(folder)]) for _ in range(max(3, repeat))]
+    times = [r["seconds"] for r in runs]
+    return {"stage": f"codegov denials, {DENIAL_LINES:,} synthetic remittance lines (4 files, {size / 2**20:.0f} MB): "
+                     "read, classified, summarised",
+            "rows": DENIAL_LINES, "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+            "runs": len(runs), "cpu_median_s": round(statistics.median(r["cpu_seconds"] for r in runs), 3),
+            "peak_rss_mb": round(max(r["peak_mb"] for r in runs), 1),
+            "baseline": "raw read of the same files (bytes split on the terminator)",
+            "baseline_median_s": statistics.median(r["seconds"] for r in raw), "target": TARGETS["denials"]}
+
+
+def denials_reader(workdir: Path, repeat: int) -> dict:
+    """The choice of reader: the direct segment reader (denials.read835) against pyx12's X12Reader, which only
+    tokenises the segments (no validation, no loops: the least pyx12 can do), on 100,000 synthetic lines."""
+    import pyx12.x12file
+
+    from denials.read835 import read_file
+
+    (path,) = sorted(_remit_files(workdir, 100_000, 1).glob("*.835"))
+
+    def with_pyx12():
+        n = 0
+        for seg in pyx12.x12file.X12Reader(str(path)):
+            if seg.get_seg_id() == "SVC":
+                n += 1
+        return n
+
+    ours = measure(lambda: read_file(path), repeat)
+    theirs = measure(with_pyx12, 1, warmup=0, min_total_s=0)
+    return {"stage": "835 reader, 100,000 synthetic remittance lines: the direct segment reader (denials.read835)",
+            **ours, "rows": 100_000, "baseline": "pyx12 4.0 X12Reader (segments only, no validation)",
+            "baseline_median_s": theirs["median_s"], "target": ""}
+
+
 STAGES = {
     "parse-icd10cm": parse_icd10cm,
     "parse-hcpcs": parse_hcpcs,
@@ -471,4 +553,6 @@ STAGES = {
     "edits-ingest": edits_ingest,
     "edits-lookup": edits_lookup,
     "edits-scrub": edits_scrub,
+    "denials": denials,
+    "denials-reader": denials_reader,
 }

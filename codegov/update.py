@@ -38,6 +38,7 @@ class UpdateOptions:
     workers: int = 2  # processes that parse releases side by side (only for large inputs: ingest_releases)
     quiet: bool = False  # --quiet: the stage lines are logged, not printed
     on: dt.date = field(default_factory=dt.date.today)  # the run date: which releases are due and in force
+    remits: Path | None = None  # 835 files or a folder of them (default: <mirror>/remits when it exists)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class UpdateResult:
     publishers_checked: str = ""  # when a listing page last answered (the cache's page index)
     edits: object = None  # the ingest.edits.EditTables of the run
     edit_changes: list = field(default_factory=list)  # ingest.edit_changes.EditChanges per edit table
+    denials: dict | None = None  # denials.summary.summarise of the remittances, when there are any
     quiet: bool = False  # log the stage lines without printing them (--quiet)
 
     def say(self, line: str) -> None:
@@ -173,6 +175,18 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         result.say(f"check   {counts['passed']} passed, {counts['failed']} failed, {counts['not checked']} not "
                    f"checked; release gates {'passed' if result.checks_passed else 'FAILED'}")
 
+    # 3b. denials: the remittances (835) against the releases' changed codes, the claims and the scrubber
+    remits = opts.remits if opts.remits is not None else (opts.mirror / "remits" if opts.mirror else None)
+    if remits is not None and Path(remits).exists() and not (opts.codesets / "denials").is_dir():
+        result.say(f"skip    denials: {remits} has remittances, but {opts.codesets / 'denials'} holds no denial "
+                   "taxonomy")
+    elif remits is not None and Path(remits).exists():
+        result.denials = denial_summary([remits], opts.codesets, repo, inventory=inventory, edits=edits,
+                                        store=opts.build / "denials")
+        t = result.denials["totals"]
+        result.say(f"denials {t['lines']:,} remittance lines, {t['denied_lines']:,} denied; preventable share "
+                   f"{result.denials['preventable']['share_lines'] or 0:.1%}")
+
     # 4. reports: the PR body (GitHub's size limit), the full Markdown, JSON and CSV
     #    (the opening: a summary, the owner checklist, whether merging is blocked, the banner; links to the
     #    notice pages this run renders, on the update branch when run by the workflow)
@@ -193,6 +207,10 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         "report.csv": render_csv(result.change_sets),
         "edits.json": edits_json(result.edit_changes),
     }
+    if result.denials is not None:
+        from playbooks.denials import denials_json
+
+        outputs["denials.json"] = denials_json(result.denials)
     for name, text in outputs.items():
         if atomic_write(report_dir / name, text.encode("utf-8")):
             result.changed_files.append(report_dir / name)
@@ -210,7 +228,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                                 checks_json=opts.build / "checks" / "results.json", checks=checks_data,
                                 rules_file=opts.codesets / "rules" / "scrub.yml",
                                 releases=(result.statuses, result.freshness, result.publishers_checked),
-                                edits=(edits, result.edit_changes, inventory, opts.on))
+                                edits=(edits, result.edit_changes, inventory, opts.on), denials=result.denials)
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
@@ -226,7 +244,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
 def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
                  checks: dict | None = None, rules_file: Path | None = None, releases: tuple | None = None,
-                 edits: tuple | None = None):
+                 edits: tuple | None = None, denials: dict | None = None):
     """Stage 5, also `codegov render`: the site's pages from the repository's releases and change sets, the
     inventory, the playbooks, the check results (this run's, else the last run's in checks_json), the
     claim scrubber's rule pages and the edit tables' pages (edits: (EditTables, [EditChanges], inventory,
@@ -250,11 +268,76 @@ def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_js
 
         tables, changes, inv, on = edits
         extra["Edit tables"] = edit_pages(tables, changes, len(billed_codes(inv)), on)
+    if denials is not None:
+        from playbooks.denials import denial_pages
+
+        extra["Denials"] = denial_pages(denials)
     return render_site(data, out, extra=extra or None)
 
 
+def remit_files(paths) -> list[Path]:
+    """The 835 files named: files as given, folders by their *.835 files (sorted)."""
+    from ingest.model import CodegovError
+
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.835"))
+            if not found:
+                raise CodegovError(f"{p}: no 835 remittance file (*.835) in this folder")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise CodegovError(f"{p}: no such remittance file or folder")
+    return files
+
+
+def denial_summary(remits, codesets: Path, repo, *, claims: Path | None = None, since: dt.date | None = None,
+                   store: Path | None = None, inventory=None, edits=None, rules: Path | None = None,
+                   benchmark: Path | None = None) -> dict:
+    """The denial stages wired: remittances (read, or from the store) -> taxonomy -> joins (claims file,
+    inventory, the scrubber's findings on the claims, the repository's change sets) -> summary. Without
+    --claims, a folder's claims.csv is the claims file the remittances answer."""
+    from denials.join import join, release_changes
+    from denials.store import load
+    from denials.summary import load_benchmark, summarise
+    from denials.taxonomy import load_taxonomy
+
+    files = remit_files(remits)
+    if claims is None:
+        claims = next((Path(p) / "claims.csv" for p in map(Path, remits) if (Path(p) / "claims.csv").exists()), None)
+    remittances = load(files, store)
+    taxonomy = load_taxonomy(codesets)
+    claims_frame = findings = None
+    notes = []
+    if claims is not None:
+        from claims.read import read_claims
+
+        claims_frame = read_claims(claims)
+        rules = rules or Path(codesets) / "rules" / "scrub.yml"
+        if Path(rules).exists():
+            from claims.scrub import Scrubber
+            from ingest.edits import EditTables
+            from ingest.model import CodegovError
+
+            try:
+                scrubber = Scrubber.from_files(rules, [], repo.history(), edits or EditTables(repo.out))
+            except CodegovError as exc:  # the scrubber is not set up here: the report stands without it
+                notes.append(f"the scrubber did not run ({exc}): the preventable share is not computed")
+            else:
+                findings = scrubber.scrub_file(claims)
+        else:
+            notes.append(f"no rule file ({rules}): the preventable share is not computed")
+    joined = join(remittances, taxonomy, claims_frame, inventory, findings)
+    del remittances, claims_frame  # the joined lines hold what the summary needs
+    joined.notes += notes
+    bench = load_benchmark(benchmark or Path(codesets) / "denials" / "em-benchmark.csv")
+    return summarise(joined, release_changes(repo), taxonomy, bench, since)
+
+
 def render_folder(codesets: Path, out: Path, *, releases: Path | None = None, playbooks_dir: Path = Path("playbooks"),
-                  checks: Path | None = None, inventory: Path | None = None):
+                  checks: Path | None = None, inventory: Path | None = None, remits: Path | None = None):
     """`codegov render`: stage 5 on what is stored (the release tables, an inventory file, the playbook
     folder and the last check results)."""
     from ingest.edit_changes import edit_changes
@@ -267,10 +350,11 @@ def render_folder(codesets: Path, out: Path, *, releases: Path | None = None, pl
     inv = load_inventory(inventory) if inventory else None
     tables = EditTables(repo.out)
     changes = [ec for ec in (edit_changes(tables, s, inv) for s in EDITS) if ec is not None]
+    denials = denial_summary([remits], codesets, repo, inventory=inv, edits=tables) if remits is not None else None
     return render_pages(repo, out, inventory=inv, playbooks=load_playbooks_folder(playbooks_dir),
                         checks_json=Path(checks) if checks else None,
                         rules_file=Path(codesets) / "rules" / "scrub.yml",
-                        edits=(tables, changes, inv, dt.date.today()))
+                        edits=(tables, changes, inv, dt.date.today()), denials=denials)
 
 
 def load_playbooks_folder(folder: Path | None) -> list[dict]:

@@ -6,4 +6,5 @@ Great Expectations.
 """
 
 # Order is the order of the data flow (then the shell completion); `codegov --help` lists them like this.
-COMMANDS = ("releases", "ingest", "diff", "check", "render", "site", "update", "lookup", "scrub", "completion")
+COMMANDS = ("releases", "ingest", "diff", "check", "render", "site", "update", "lookup", "scrub", "denials",
+            "completion")

@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the organisation's code inventory (default: <codesets>/inventory/inventory.csv when present)")
     p.add_argument("--playbooks", type=Path, default=Path("playbooks"),
                    help="playbook YAML folder (default: playbooks)")
+    p.add_argument("--remits", type=Path, metavar="DIR",
+                   help="835 remittances (a folder of *.835, with the claims.csv they answer): the denial pages")
     p.add_argument("--out", type=Path, default=Path("site_src/generated"),
                    help="where the pages go (default: site_src/generated; a folder render owns)")
 
@@ -36,7 +38,7 @@ def run(args) -> int:
 
     result = render_folder(args.codesets, args.out, releases=releases_folder(args, args.releases),
                            playbooks_dir=args.playbooks, checks=args.checks,
-                           inventory=args.inventory or default_inventory(args.codesets))
+                           inventory=args.inventory or default_inventory(args.codesets), remits=args.remits)
     info(args, f"{len(result.written)} pages written, {len(result.unchanged)} unchanged, "
          f"{len(result.removed)} removed: {args.out}")
     return OK

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--build", type=Path, default=Path("build"), help="where reports go (default: ./build)")
     p.add_argument("--no-site", action="store_true",
                    help="skip the site build (MkDocs, or Zensical with CODEGOV_SITE_BUILDER=zensical)")
+    p.add_argument("--remits", type=Path, metavar="DIR",
+                   help="835 remittances for the denial pages (default: <mirror>/remits when it exists)")
     p.add_argument("--on", type=date, default=None, metavar="YYYY-MM-DD",
                    help="the run date: which releases are due and in force (default: today)")
 
@@ -38,7 +40,8 @@ def run(args) -> int:
     opts = UpdateOptions(codesets=args.codesets, mirror=args.mirror, offline=args.offline, cache=args.cache,
                          systems=args.system, releases=args.release, inventory=args.inventory, build=args.build,
                          accept_changed=args.accept_changed, site=not args.no_site,
-                         releases_dir=releases_folder(args, mirror=args.mirror), quiet=args.quiet)
+                         releases_dir=releases_folder(args, mirror=args.mirror), quiet=args.quiet,
+                         remits=args.remits)
     if args.on is not None:
         opts.on = args.on
     return main_update(opts)
