@@ -10,7 +10,6 @@ import io
 import json
 import os
 import shutil
-import time
 
 import numpy as np
 import pandas as pd
@@ -269,10 +268,9 @@ def test_a_billion_laughs_rule_file_is_refused_at_once(tmp_path):
         f"{b}: &{b} [{', '.join([f'*{a}'] * 10)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True))
     text += "rules:\n  missing-diagnosis:\n    params:\n      codes: *i\n"
     path = write(tmp_path, text)  # 80 aliases that expand to 10^9 values
-    start = time.monotonic()
+    # refused by counting the expanded values, before they are built (no wall-clock assertion: that is the bench's)
     with pytest.raises(CodegovError, match=r"rules.yml:\d+: the rule file's aliases expand to more than 1,000,000"):
         load_rules(path)
-    assert time.monotonic() - start < 2
 
 
 def test_a_rule_file_larger_than_1_mib_is_refused_before_it_is_read(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import CODESETS, ROOT, SAMPLE, make_sample_codesets
+from tests.conftest import CODESETS, ROOT, SAMPLE, make_sample_codesets, site_project
 from tests.test_site_browser import _shot, browser, page, server  # noqa: F401 - fixtures used by name
 
 pytestmark = pytest.mark.browser
@@ -24,12 +24,11 @@ def built_site(tmp_path_factory):
     codesets = make_sample_codesets(tmp / "codesets", inventory=(CODESETS / "inventory" / "inventory.csv").read_text(),
                                     rules=True, edits=True)
     shutil.copytree(CODESETS / "denials", codesets / "denials")
-    docs = tmp / "site_src"
-    shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
-    render_folder(codesets, docs / "generated", playbooks_dir=ROOT / "playbooks",
+    project = site_project(tmp / "project")
+    render_folder(codesets, project / "site_src" / "generated", playbooks_dir=ROOT / "playbooks",
                   inventory=codesets / "inventory" / "inventory.csv", checks=tmp / "no-checks.json",
                   remits=SAMPLE / "remits")
-    return build_site(ROOT / "mkdocs.yml", docs_dir=docs, site_dir=tmp / "site", strict=True)
+    return build_site(project / "mkdocs.yml", site_dir=tmp / "site", strict=True)
 
 
 def test_denial_dashboard_shows_the_planted_denials(page, server):  # noqa: F811 - the imported fixtures

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import time
 
 import openpyxl
 import pytest
@@ -60,9 +59,7 @@ def test_real_2018_and_2019_pass_and_say_what_was_proven(real_2018):
     assert "its 152 ADD codes are the A codes and its 40 Discontinued codes the D codes" in evidence_2018[4]
     path = shared("hcpcs", "2019-01", ANWEB["2019-01"])
     table = _table(path, "2019-01")
-    start = time.perf_counter()
     evidence = prove_hcpcs({"anweb": path}, table, real_2018, "2019-01-01")
-    elapsed = time.perf_counter() - start
     assert evidence == [
         "record structure of HCPC2019_CONTR_ANWEB.txt: 6,800 codes (6,440 procedures, 360 modifiers) in 11,622 "
         "records on lines 9-11,630 (4,822 continuation lines), each continuation after its code's first line with "
@@ -78,7 +75,6 @@ def test_real_2018_and_2019_pass_and_say_what_was_proven(real_2018):
         "transaction report HCPC2019_Trans_Alpha.xlsx (sheet 'Changes by Action Code'): 6,800 codes, all in the "
         "release; its 228 ADD codes are the A codes and its 49 Discontinued codes the D codes",
     ]
-    assert elapsed < 5, f"the proof took {elapsed:.2f} s"  # about 0.3 s on an idle machine; generous for CI
 
 
 @pytest.mark.realdata
