@@ -449,7 +449,7 @@ class Lines:
     """One chunk of service lines, parsed: a frame of typed columns, modifiers, diagnoses, bad fields."""
 
     frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, npi, payer, pos, code, code_kind, dos, day, units,
-    # minutes, charge, claim_key, visit_key, n_dx
+    # minutes, charge, claim_key, visit_key (claim and date), provider_day (patient, provider and date), n_dx
     mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
     dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case)
     malformed: pd.DataFrame  # MALFORMED_COLUMNS
@@ -648,6 +648,17 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     visit_raw = np.where(has_day, claim_key * 1_000_000 + (day - base), -1)
     visit_key = np.where(has_day, pd.factorize(visit_raw)[0], -1) if n else np.zeros(0, np.int64)
 
+    # The key CMS applies the PTP edits and the date-of-service MUEs by, across claims: the beneficiary, the
+    # rendering provider and the date of service (a file without provider_npi: the beneficiary and date).
+    if n:
+        who = pd.factorize(patient_u)[0][patient_ids].astype(np.int64) * np.int64(len(npi_u) + 1) + pd.factorize(
+            npi_u)[0][npi_ids]
+        who = pd.factorize(who)[0].astype(np.int64)
+        provider_day = np.where(has_day, pd.factorize(np.where(has_day, who * 1_000_000 + (day - base), -1))[0],
+                                -1).astype(np.int64)
+    else:
+        provider_day = np.zeros(0, np.int64)
+
     out = object_frame({
         "row": frame["_row"].to_numpy(np.int64) if "_row" in frame else np.arange(n, dtype=np.int64) + 2,
         "claim_id": claim_id,
@@ -667,6 +678,7 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
         "charge": charge,
         "claim_key": claim_key,
         "visit_key": visit_key.astype(np.int64),
+        "provider_day": provider_day,
         "n_dx": np.minimum(x_count, MAX_DIAGNOSES),
     })
     malformed = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(

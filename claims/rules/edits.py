@@ -1,4 +1,11 @@
-"""Rules on the NCCI reference tables: procedure-to-procedure edits and Medically Unlikely Edit units."""
+"""Rules on the NCCI reference tables: procedure-to-procedure edits and Medically Unlikely Edit units.
+
+Both look across claims: CMS applies the PTP edits and the date-of-service MUEs (adjudication indicators 2 and
+3) to the services of one beneficiary by one rendering provider on one date of service, whatever claims they
+are billed on (NCCI Policy Manual, ch. I; the MUE adjudication indicator definitions), so the lines are
+paired and the units added by patient, provider_npi and date (Lines.frame["provider_day"]; the scrubber's
+partitions hold every claim of a patient, claims.partition). An MUE with indicator 1 is a claim line edit.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +21,16 @@ from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
 class NcciPtp(Rule):
     id = "ncci-ptp"
     title = "NCCI procedure-to-procedure edit"
-    scope = "visit"
-    fields = ("code", "column1", "other_line", "dos", "indicator", "rationale", "reason", "suggestion")
+    scope = "provider-day"
+    fields = ("code", "column1", "other_line", "other_claim", "dos", "indicator", "rationale", "reason",
+              "suggestion")
     param_types = {"distinct_modifiers": "codes", "anatomic_modifiers": "codes", "em_codes": "codes",
                    "em_modifiers": "codes", "procedure_modifiers": "codes"}
 
     def run(self, ctx, lines, sel, p):
         ptp = ctx.ptp
         f = lines.frame
-        m = ctx.checkable(self.id, "ptp", sel & (f["visit_key"] >= 0).to_numpy())
+        m = ctx.checkable(self.id, "ptp", sel & (f["provider_day"] >= 0).to_numpy())
         if ptp is None or not len(ptp) or not m.any():
             return _result(np.zeros(0))
         code = f["code"].to_numpy(object)
@@ -32,7 +40,7 @@ class NcciPtp(Rule):
             return _result(np.zeros(0))
         c1, c2 = vocab.get_indexer(sub["column1"]), vocab.get_indexer(sub["column2"])
         cid = vocab.get_indexer(code)
-        visit = f["visit_key"].to_numpy()
+        visit = f["provider_day"].to_numpy()
         ia = np.flatnonzero(m & np.isin(cid, c1))
         ib = np.flatnonzero(m & np.isin(cid, c2))
         pairs = object_frame({"ia": ia, "v": visit[ia]}).merge(object_frame({"ib": ib, "v": visit[ib]}), on="v")
@@ -68,8 +76,13 @@ class NcciPtp(Rule):
                      + code[b],
                      "if " + code[b] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
                      "modifier of its site); otherwise remove it"))
+        claim = f["claim_id"].to_numpy(object)
+        other = claim[a] != claim[b]
+        other_line = f["line"].to_numpy(object)[a].astype(str).astype(object)
+        other_line = np.where(other, other_line + " of claim " + claim[a].astype(str), other_line).astype(object)
         return _result(
-            b, code=code[b], column1=code[a], other_line=f["line"].to_numpy(object)[a],
+            b, code=code[b], column1=code[a], other_line=other_line,
+            other_claim=np.where(other, claim[a], "").astype(object),
             dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=hits["rationale"].to_numpy(object),
             reason=reason.astype(object), suggestion=suggestion.astype(object))
 
@@ -96,7 +109,7 @@ class NcciPtp(Rule):
 class MueUnits(Rule):
     id = "mue-units"
     title = "Medically Unlikely Edit units"
-    scope = "visit"
+    scope = "provider-day"
     fields = ("code", "units", "scope", "scope_short", "mue", "mai", "rationale")
     param_types: Mapping[str, str] = {}
 
@@ -125,8 +138,9 @@ class MueUnits(Rule):
             mue, mai = table["mue"].to_numpy()[t], table["mai"].to_numpy()[t]
             rationale = table["rationale"].to_numpy(object)[t]
             line_edit = mai == 1
-            sub = object_frame({"i": i, "v": f["visit_key"].to_numpy()[i], "c": f["code"].to_numpy(object)[i],
-                                "u": units[i], "line": f["line"].to_numpy(object)[i]})
+            sub = object_frame({"i": i, "v": f["provider_day"].to_numpy()[i], "c": f["code"].to_numpy(object)[i],
+                                "u": units[i], "line": f["line"].to_numpy(object)[i],
+                                "claim": f["claim_id"].to_numpy(object)[i]})
             total = sub.groupby(["v", "c"], sort=False)["u"].transform("sum").to_numpy()
             over_line = line_edit & (units[i] > mue)
             over_day = ~line_edit & (total > mue)
@@ -138,8 +152,13 @@ class MueUnits(Rule):
             if len(k):
                 grp = sub.iloc[k]
                 gid = grp.groupby(["v", "c"], sort=False).ngroup().to_numpy()
-                joined = _join_per_group(gid, grp["line"].to_numpy(object))
-                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + " (lines " + joined + ")"
+                claims = grp["claim"].to_numpy(object)
+                # one claim: "(lines 1, 2)"; across claims: "(claim A line 1, claim B line 2)"
+                several = pd.Series(claims).groupby(gid).transform("nunique").to_numpy() > 1
+                label = np.where(several, "claim " + claims.astype(str) + " line " + grp["line"].to_numpy(
+                    object).astype(str), grp["line"].to_numpy(object).astype(str)).astype(object)
+                joined = _join_per_group(gid, label)
+                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + np.where(several, " (", " (lines ") + joined + ")"
                 parts.append(_result(i[k], code=grp["c"].to_numpy(object), units=_ints(total[k]), scope=scope,
                                      scope_short="on that date", mue=_ints(mue[k]), mai=_ints(mai[k]),
                                      rationale=rationale[k]))

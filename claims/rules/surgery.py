@@ -10,8 +10,8 @@ minor procedure), 57 (the E/M that was the decision for major surgery, the day b
 post-operative period: staged or related, an unplanned return to the operating room, unrelated).
 
 The lines compared are those of the same patient, and of the same provider when both lines name one
-(provider_npi), anywhere in the claims file: these rules are deferred (claims.rules.base.Rule.deferred), so
-a patient's claims may lie in different chunks.
+(provider_npi), anywhere in the claims file: these rules look across claims (claims.rules.base.Rule.across_claims) on a
+partition by patient (claims.partition), so a patient's claims may lie anywhere in the file.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class EmModifier25(Rule):
     scope = "patient-day"
     fields = ("code", "dos", "procedures")
     param_types = {"em_codes": "codes", "minor_procedures": "codes"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         dated = _dated(lines, sel)
@@ -91,7 +91,7 @@ class EmGlobalPeriod(Rule):
     scope = "patient-period"
     fields = ("code", "dos", "surgery", "surgery_dos", "surgery_line", "global_days", "reason", "suggestion")
     param_types = {"em_codes": "codes"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         dated = _dated(lines, sel)
@@ -153,7 +153,7 @@ class ProcedureGlobalPeriod(Rule):
     scope = "patient-period"
     fields = ("code", "dos", "surgery", "surgery_dos", "surgery_line", "global_days", "days")
     param_types = {"em_codes": "codes", "modifiers": "codes"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         dated = _dated(lines, sel)
@@ -192,7 +192,7 @@ class AddonPrimary(Rule):
     scope = "patient-day"
     fields = ("code", "dos", "primaries", "edit_type", "reason")
     param_types = {"type3_severity": "choice:error|warning"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         f = lines.frame
