@@ -158,7 +158,8 @@ class MueUnits(Rule):
                 label = np.where(several, "claim " + claims.astype(str) + " line " + grp["line"].to_numpy(
                     object).astype(str), grp["line"].to_numpy(object).astype(str)).astype(object)
                 joined = _join_per_group(gid, label)
-                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + np.where(several, " (", " (lines ") + joined + ")"
+                opening = np.where(several, " (", " (lines ").astype(object)
+                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + opening + joined + ")"
                 parts.append(_result(i[k], code=grp["c"].to_numpy(object), units=_ints(total[k]), scope=scope,
                                      scope_short="on that date", mue=_ints(mue[k]), mai=_ints(mai[k]),
                                      rationale=rationale[k]))
