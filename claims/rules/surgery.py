@@ -207,14 +207,18 @@ class AddonPrimary(Rule):
                      np.count_nonzero(m & zzz))
             return line_events(lines, np.zeros(0, np.int64))
         i = np.flatnonzero(m)
-        # the in-force edits of each line's code, as the add-on and as a primary
-        day = f["dos"].to_numpy()[i]
-        pos = object_pairs(aoc["addon"].to_numpy(object), code[i])
+        # the in-force edits of each line's code as the add-on: only the lines whose code is an add-on code of
+        # some edit (a set look-up per distinct code of the partition) are paired with the edits
+        addon_codes = aoc["addon"].to_numpy(object)
+        is_addon_code = lines.code_in(set(addon_codes))[i]
+        j = np.flatnonzero(is_addon_code)
+        day = f["dos"].to_numpy()[i[j]]
+        pos = object_pairs(addon_codes, code[i[j]])
         rows = pos["row"].to_numpy(np.int64)
         at = pos["at"].to_numpy(np.int64)
         live = (aoc["effective"].to_numpy()[rows] <= day[at]) & (
             aoc["deletion"].isna().to_numpy()[rows] | (day[at] < aoc["deletion"].to_numpy()[rows]))
-        rows, at = rows[live], at[live]
+        rows, at = rows[live], j[at[live]]
         addon = np.zeros(len(i), bool)
         addon[at] = True
         etype = np.zeros(len(i), np.int64)
@@ -226,9 +230,7 @@ class AddonPrimary(Rule):
         listed[primaries.index.to_numpy(np.int64)] = primaries.to_numpy(object)
         ctx.skip(self.id, "add-on codes (ZZZ on the fee schedule) with no add-on code edit in force",
                  np.count_nonzero(zzz[i] & ~addon))
-        is_primary = pd.Index(aoc["primary"].to_numpy(object)).isin(code[i]) if len(aoc) else np.zeros(0, bool)
-        primary_codes = set(aoc["primary"].to_numpy(object)[is_primary])
-        cand = one_of(code[i], primary_codes) & ~addon
+        cand = lines.code_in(set(aoc["primary"].to_numpy(object)))[i] & ~addon
         keep = addon | cand
         return line_events(lines, i[keep], addon=addon[keep], etype=etype[keep], listed=listed[keep])
 
