@@ -222,12 +222,13 @@ def _chain(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
 
 
 def frame_of(table: pa.Table) -> pd.DataFrame:
-    """A partition as the object-dtype frame claims.read.parse_lines takes (strings, and _row)."""
+    """A partition as the frame claims.read.parse_lines takes: each claim column categorical (Arrow's
+    dictionary encoding: the distinct strings once, a code per line, no Python string per line), and _row."""
     data = {}
     for c in CLAIM_COLUMNS:
         col = table.column(c).combine_chunks().dictionary_encode()
-        uniques = np.array(col.dictionary.to_pylist(), dtype=object)
-        data[c] = pd.Series(uniques[col.indices.to_numpy(zero_copy_only=False)] if len(uniques) else
-                            np.array([], dtype=object), dtype=object)
+        categories = pd.Index(np.array(col.dictionary.to_pylist(), dtype=object), dtype=object)
+        data[c] = pd.Categorical.from_codes(col.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+                                            categories=categories, validate=False)
     data[ROW] = table.column(ROW).to_numpy()
     return pd.DataFrame(data, copy=False)

@@ -484,9 +484,18 @@ class Lines:
         return self._cache[key]
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(id per line, distinct values as an object array): a categorical column (claims.partition.frame_of,
+    from Arrow's dictionary encoding) gives its codes and categories as they are, without a hash per line."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(np.int64), np.asarray(values.cat.categories, dtype=object)
+    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    return ids, np.asarray(uniques, dtype=object)
+
+
 def _per_unique(values: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
     """(ids, results per unique value): fn runs once per distinct value, never once per line."""
-    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    ids, uniques = _factorize(values)
     return ids, np.array([fn(u) for u in uniques], dtype=object) if len(uniques) else np.array([], object)
 
 
@@ -506,7 +515,7 @@ def _code_kind(code: str) -> str:
 
 def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(value per line as float, blank mask, unreadable mask); '$1,250.00' reads as 1250."""
-    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    ids, uniques = _factorize(values)
     text = pd.Series(uniques, dtype=object).str.strip()
     num = pd.to_numeric(text.str.replace(r"^\$|,", "", regex=True), errors="coerce").to_numpy(float)
     blank = (text == "").to_numpy(bool)
@@ -519,7 +528,7 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
     The distinct values are joined into one string and split once (C speed), so the cost does not grow with
     Python work per line or per distinct value; clean() runs once per distinct token.
     """
-    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    ids, uniques = _factorize(values)
     n = len(ids)
     if not len(uniques):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object)
@@ -560,11 +569,15 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     def flag(mask: np.ndarray, field: str, values, expected: str) -> None:
         idx = np.flatnonzero(mask)
         if len(idx):
-            vals = np.asarray(values, dtype=object)[idx] if not isinstance(values, str) else values
+            if isinstance(values, pd.Series):
+                vals = values.take(idx).to_numpy(dtype=object)
+            else:
+                vals = np.asarray(values, dtype=object)[idx] if not isinstance(values, str) else values
             bad.append(object_frame({"i": idx, "field": np.full(len(idx), field, dtype=object),
                                      "value": vals, "expected": np.full(len(idx), expected, dtype=object)}))
 
-    raw = {c: frame[c].astype(object) for c in CLAIM_COLUMNS}
+    raw = {c: frame[c] if isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
+           for c in CLAIM_COLUMNS}
     strip_ids, strip_u = _per_unique(raw["claim_id"], str.strip)
     claim_id = strip_u[strip_ids] if n else np.array([], object)
     patient_ids, patient_u = _per_unique(raw["patient_id"], str.strip)
@@ -587,7 +600,7 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     # Dates: ISO first, then MM/DD/YYYY; anything else is malformed and the line gets no date. Parsed at day
     # precision (pandas picks the unit; 9999-12-31 fits it, but not datetime64[ns], where it wraps to 1816), then
     # a date outside DOS_MIN..DOS_MAX is malformed too, before anything becomes datetime64[ns].
-    d_ids, d_u = pd.factorize(raw["date_of_service"].to_numpy(object))
+    d_ids, d_u = _factorize(raw["date_of_service"])
     d_u = np.array([u.strip() for u in d_u], dtype=object)
     d_text = pd.Series(d_u, dtype=object)
     day_u = pd.to_datetime(d_text, format="%Y-%m-%d", errors="coerce").to_numpy().astype("datetime64[D]")
