@@ -93,14 +93,12 @@ class NcciPtp(Rule):
         the other line is an E/M, only the E/M's modifier counts; on a procedure paired with a procedure, a
         distinct-service modifier (59, XE, XS, XP, XU), an anatomic modifier the other line does not carry,
         or a global surgery modifier (58, 78, 79) or 91."""
-        mods, omods = lines.mods[mine], lines.mods[other]
-        flat = pd.Series(mods.ravel(), dtype=object)
-
         def any_of(values) -> np.ndarray:
-            return flat.isin(list(values)).to_numpy().reshape(mods.shape).any(axis=1)
+            return lines.has_mod(values)[mine]  # a look-up per distinct modifier of the partition, cached
 
-        anatomic = flat.isin(list(p["anatomic_modifiers"])).to_numpy().reshape(mods.shape)
-        shared = (mods[:, :, None] == omods[:, None, :]).any(axis=2)
+        anatomic = lines.mods_isin(p["anatomic_modifiers"])[mine]
+        mid, oid = lines.mod_ids[mine], lines.mod_ids[other]
+        shared = ((mid[:, :, None] == oid[:, None, :]) & (mid[:, :, None] >= 0)).any(axis=2)
         procedure_ok = (any_of(p["distinct_modifiers"]) | (anatomic & ~shared).any(axis=1)
                         | any_of(p["procedure_modifiers"]))
         return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
@@ -128,8 +126,8 @@ class MueUnits(Rule):
             end = mt.end if mt.end is not None else (tables[n + 1].start if n + 1 < len(tables) else None)
             if end is not None:
                 m &= dos < end
-            index = pd.Index(table["code"])
-            pos = index.get_indexer(f["code"].to_numpy(object))
+            index = pd.Index(table["code"].to_numpy(object), dtype=object)
+            pos = index.get_indexer(lines.code_vocab)[lines.code_ids]  # per distinct code of the partition
             m &= pos >= 0
             if not m.any():
                 continue
@@ -138,29 +136,30 @@ class MueUnits(Rule):
             mue, mai = table["mue"].to_numpy()[t], table["mai"].to_numpy()[t]
             rationale = table["rationale"].to_numpy(object)[t]
             line_edit = mai == 1
-            sub = object_frame({"i": i, "v": f["provider_day"].to_numpy()[i], "c": f["code"].to_numpy(object)[i],
-                                "u": units[i], "line": f["line"].to_numpy(object)[i],
-                                "claim": f["claim_id"].to_numpy(object)[i]})
-            total = sub.groupby(["v", "c"], sort=False)["u"].transform("sum").to_numpy()
+            # one group per (patient, provider, date; code): the units added with a bincount
+            key = f["provider_day"].to_numpy()[i] * np.int64(len(lines.code_vocab) + 1) + lines.code_ids[i]
+            group = pd.factorize(key)[0]
+            total = np.bincount(group, weights=units[i])[group]
             over_line = line_edit & (units[i] > mue)
             over_day = ~line_edit & (total > mue)
             k = np.flatnonzero(over_line)
-            parts.append(_result(i[k], code=sub["c"].to_numpy(object)[k], units=_ints(units[i][k]),
+            code = f["code"].to_numpy(object)
+            parts.append(_result(i[k], code=code[i[k]], units=_ints(units[i][k]),
                                  scope="on this line", scope_short="on this line", mue=_ints(mue[k]),
                                  mai=_ints(mai[k]), rationale=rationale[k]))
             k = np.flatnonzero(over_day)
             if len(k):
-                grp = sub.iloc[k]
-                gid = grp.groupby(["v", "c"], sort=False).ngroup().to_numpy()
-                claims = grp["claim"].to_numpy(object)
+                gid = pd.factorize(group[k])[0]
+                claims = f["claim_id"].to_numpy(object)[i[k]]
+                line_k = f["line"].to_numpy(object)[i[k]]
                 # one claim: "(lines 1, 2)"; across claims: "(claim A line 1, claim B line 2)"
                 several = pd.Series(claims).groupby(gid).transform("nunique").to_numpy() > 1
-                label = np.where(several, "claim " + claims.astype(str) + " line " + grp["line"].to_numpy(
-                    object).astype(str), grp["line"].to_numpy(object).astype(str)).astype(object)
+                label = np.where(several, "claim " + claims.astype(str) + " line " + line_k.astype(str),
+                                 line_k.astype(str)).astype(object)
                 joined = _join_per_group(gid, label)
                 opening = np.where(several, " (", " (lines ").astype(object)
                 scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + opening + joined + ")"
-                parts.append(_result(i[k], code=grp["c"].to_numpy(object), units=_ints(total[k]), scope=scope,
+                parts.append(_result(i[k], code=code[i[k]], units=_ints(total[k]), scope=scope,
                                      scope_short="on that date", mue=_ints(mue[k]), mai=_ints(mai[k]),
                                      rationale=rationale[k]))
         parts = [x for x in parts if len(x)]
