@@ -227,7 +227,7 @@ def frame_of(table: pa.Table) -> pd.DataFrame:
     data = {}
     for c in CLAIM_COLUMNS:
         col = table.column(c).combine_chunks().dictionary_encode()
-        categories = pd.Index(np.array(col.dictionary.to_pylist(), dtype=object), dtype=object)
+        categories = pd.Index(col.dictionary.to_numpy(zero_copy_only=False).astype(object), dtype=object)
         data[c] = pd.Categorical.from_codes(col.indices.to_numpy(zero_copy_only=False).astype(np.int32),
                                             categories=categories, validate=False)
     data[ROW] = table.column(ROW).to_numpy()
