@@ -655,7 +655,8 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     keep = x_pos < MAX_DIAGNOSES
     dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep]})
 
-    claim_key = pd.factorize(claim_id)[0].astype(np.int64) if n else np.zeros(0, np.int64)
+    # one key per stripped claim id (factorized on the distinct ids, not on the lines)
+    claim_key = pd.factorize(strip_u)[0].astype(np.int64)[strip_ids] if n else np.zeros(0, np.int64)
     has_day = ~np.isnat(dos)
     base = int(day[has_day].min()) if has_day.any() else 0
     visit_raw = np.where(has_day, claim_key * 1_000_000 + (day - base), -1)
