@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from claims.read import CLAIM_COLUMNS, iter_claim_chunks, parse_lines
+from claims.partition import frame_of, iter_partitions
+from claims.read import CLAIM_COLUMNS, parse_lines
 from ingest.model import ParseError
 from tests.test_claims_rules import FIXTURES, HEADER, claims_csv, line, make_scrubber, triples
 
@@ -119,15 +120,16 @@ def test_streaming_across_chunk_boundaries_gives_the_same_findings(name, chunk):
     assert s.scrub_file(FIXTURES / name, chunk_lines=chunk).equals(whole)
 
 
-def test_chunks_never_split_a_claim():
-    chunks = list(iter_claim_chunks(FIXTURES / "errors.csv", chunk_lines=2))
+def test_partitions_never_split_a_claim():
+    parts = [frame_of(t) for t in iter_partitions(FIXTURES / "errors.csv", chunk_lines=2)]
+    assert len(parts) > 1
     seen: set[str] = set()
-    for c in chunks:
+    for c in parts:
         ids = set(c["claim_id"])
         assert not ids & seen
         seen |= ids
-    assert sum(len(c) for c in chunks) == 21
-    assert np.concatenate([c["_row"].to_numpy() for c in chunks]).tolist() == list(range(2, 23))
+    assert sum(len(c) for c in parts) == 21
+    assert sorted(np.concatenate([c["_row"].to_numpy() for c in parts]).tolist()) == list(range(2, 23))
 
 
 def test_a_claim_that_comes_back_after_other_claims_is_still_one_claim(tmp_path):
