@@ -234,7 +234,7 @@ def pyarrow_read_seconds(claims: Path) -> float:
 
 
 def scrub_edits_run(claims: Path, releases: Path, rules: Path = ROOT / "codesets" / "rules" / "scrub.yml",
-                    chunk_lines: int = 250_000, stream: bool = False) -> dict:
+                    chunk_lines: int = 125_000, stream: bool = False) -> dict:
     """scrub_edits_once in a fresh process (its peak memory is its own)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--scrub-only", str(claims), "--rules", str(rules),
            "--chunk-lines", str(chunk_lines), "--releases", str(releases)] + (["--stream"] if stream else [])

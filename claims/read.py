@@ -26,7 +26,7 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = tuple(c for c in CLAIM_COLUMNS if c not in REQUIRED_COLUMNS)
 MAX_MODIFIERS = 4
 MAX_DIAGNOSES = 12
-DEFAULT_CHUNK_LINES = 250_000
+DEFAULT_CHUNK_LINES = 125_000  # lines of a partition by patient (claims.partition): about 0.8 GB at the peak
 # A service line is a few hundred bytes; a longer line than this is not a claims line, and it is refused before
 # pandas and pyarrow see it (a 64 MiB line once aborted the process inside Arrow).
 MAX_LINE_BYTES = 1 << 20

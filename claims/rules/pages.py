@@ -32,7 +32,7 @@ ACROSS_CLAIMS = [
     "message names the other claim and line. The global-period, add-on-code and KX rules look across the "
     "patient's claims the same way.", "",
     "The claims file may list its lines in any order. The scrubber groups it by patient first: every line goes "
-    "to one of N spill files by a hash of its patient id (about 250,000 lines a file; a file that fits is not "
+    "to one of N spill files by a hash of its patient id (about 125,000 lines a file; a file that fits is not "
     "spilled), and each file, holding every claim of its patients, is scrubbed on its own, so memory stays bounded "
     "for any size of file and a shuffled file gives the same findings as a sorted one.", ""]
 

@@ -36,8 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", type=Path, help="write here instead of standard output")
     p.add_argument("--fail-on", choices=("error", "warning"),
                    help=f"exit {POLICY_EXIT} when a finding of this severity (or worse) is found")
-    p.add_argument("--chunk-lines", type=int, default=250_000, metavar="N",
-                   help="lines a partition by patient holds, about (default: 250000); memory stays bounded for any "
+    p.add_argument("--chunk-lines", type=int, default=125_000, metavar="N",
+                   help="lines a partition by patient holds, about (default: 125000); memory stays bounded for any "
                         "file size")
     p.add_argument("--ignore-unknown-columns", action="store_true",
                    help="scrub a file with extra columns instead of stopping at them")
