@@ -193,6 +193,76 @@ def scrub_once(claims: Path, rules: Path, codesets: Path | None, chunk_lines: in
             "peak_rss_mb": round(_peak_mb(), 1)}
 
 
+def scrub_edits_once(claims: Path, rules: Path, releases: Path, chunk_lines: int, stream: bool = False) -> dict:
+    """Scrub with the edit quarters stored in `releases` in force (ingest.edits.EditTables) and the synthetic
+    code-set history, in this process; stream: through Scrubber.iter_file, each partition's findings counted
+    and dropped (the memory of a scrub that writes its findings as it goes), else scrub_file (all kept)."""
+    from claims.scrub import Scrubber
+    from ingest.edits import EditTables
+
+    history, _, _ = synthetic_history()
+    t1, c1 = time.perf_counter(), _cpu()
+    scrubber = Scrubber.from_files(rules, history=history, edits=EditTables(releases))
+    by_rule: dict = {}
+    if stream:
+        found = 0
+        for part in scrubber.iter_file(claims, chunk_lines):
+            found += len(part)
+            for rule, n in part["rule"].value_counts().items():
+                by_rule[rule] = by_rule.get(rule, 0) + int(n)
+    else:
+        findings = scrubber.scrub_file(claims, chunk_lines)
+        found, by_rule = len(findings), findings["rule"].value_counts().to_dict()
+    return {"scrub_seconds": round(time.perf_counter() - t1, 3), "scrub_cpu_seconds": round(_cpu() - c1, 3),
+            "findings": int(found), "by_rule": by_rule, "peak_rss_mb": round(_peak_mb(), 1)}
+
+
+_PYARROW_READ = """
+import json, sys, time
+import pyarrow.csv as pacsv
+start = time.perf_counter()
+table = pacsv.read_csv(sys.argv[1])
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": table.num_rows}))
+"""
+
+
+def pyarrow_read_seconds(claims: Path) -> float:
+    """pyarrow.csv.read_csv of the whole file, in a fresh process (the baseline: the cost of reading it)."""
+    done = subprocess.run([sys.executable, "-c", _PYARROW_READ, str(claims)], check=True, capture_output=True,
+                          text=True)
+    return json.loads(done.stdout)["seconds"]
+
+
+def scrub_edits_run(claims: Path, releases: Path, rules: Path = ROOT / "codesets" / "rules" / "scrub.yml",
+                    chunk_lines: int = 125_000, stream: bool = False) -> dict:
+    """scrub_edits_once in a fresh process (its peak memory is its own)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--scrub-only", str(claims), "--rules", str(rules),
+           "--chunk-lines", str(chunk_lines), "--releases", str(releases)] + (["--stream"] if stream else [])
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def repeat_claims(source: Path, path: Path, times: int) -> Path:
+    """A file of `times` copies of a claims file, each copy's claim and patient ids prefixed with its number
+    (so each copy is new claims of new patients), written a copy at a time by pyarrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in pacsv.read_csv(source, read_options=pacsv.ReadOptions(
+            block_size=1 << 16)).column_names}, strings_can_be_null=False))
+    tmp = path.with_suffix(".partial")
+    with pacsv.CSVWriter(tmp, table.schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as out:
+        for k in range(times):
+            copy = table
+            for col in ("claim_id", "patient_id"):
+                at = copy.column_names.index(col)
+                copy = copy.set_column(at, col, pc.binary_join_element_wise(f"R{k}-", copy.column(col), ""))
+            out.write_table(copy)
+    tmp.rename(path)
+    return path
+
+
 def run_benchmark(n_lines: int = 1_000_000, chunk_lines: int = 250_000, codesets: Path | None = None,
                   rules: Path = ROOT / "codesets" / "rules" / "scrub.yml", workdir: Path | None = None) -> dict:
     """Generate, then scrub in a child process; returns the measurements and whether targets are met."""
@@ -244,7 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--codesets", type=Path, help="use the ingested release tables instead of synthetic ones")
     p.add_argument("--rules", type=Path, default=ROOT / "codesets" / "rules" / "scrub.yml")
     p.add_argument("--scrub-only", type=Path, metavar="CLAIMS", help=argparse.SUPPRESS)
+    p.add_argument("--releases", type=Path, help="the edit quarters stored here in force (with --scrub-only)")
+    p.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.scrub_only and args.releases:
+        print(json.dumps(scrub_edits_once(args.scrub_only, args.rules, args.releases, args.chunk_lines, args.stream)))
+        return 0
     if args.scrub_only:
         print(json.dumps(scrub_once(args.scrub_only, args.rules, args.codesets, args.chunk_lines)))
         return 0

@@ -39,6 +39,10 @@ TARGETS: dict[str, str | None] = {
     "edits-scrub": "median <= 2 s, peak < 600 MB",  # codegov scrub of the sample claims, full-size sets in force
     "denials": "median <= 20 s, peak < 1536 MB",  # codegov denials on 1,000,000 synthetic remittance lines
     "denials-reader": None,  # the 835 reader against pyx12 on 100,000 lines: the choice of reader
+    # a million generated lines with the full-size quarters in force (issue #15); ratio: to the pyarrow read
+    "scrub-edits": "median <= 2 s, peak < 1024 MB, ratio <= 15",
+    # ten million lines streamed (iter_file) in the memory of one million: partitions by patient
+    "scrub-10m": "peak < 1024 MB",
 }
 
 
@@ -384,12 +388,12 @@ def _timed_command(cmd: list[str]) -> dict:
     return result
 
 
-def scrub_releases(workdir: Path, claims: Path = SAMPLE_CLAIMS) -> tuple[Path, list[str]]:
+def scrub_releases(workdir: Path, claims: Path = SAMPLE_CLAIMS, name: str = "edits-scrub-releases"
+                   ) -> tuple[Path, list[str]]:
     """A releases folder for `codegov scrub` of the sample claims: the sample code-set releases (ingested from
     codesets/sample) and the full-size synthetic edit quarter stored for every quarter the claims' dates of
     service fall in. The stored tables hold no release id, so each quarter is the synthetic quarter's bytes
     under that quarter's id and label (through edit_store.write_release, as an ingest writes them)."""
-    import csv
     import datetime as dt
     import json
 
@@ -398,7 +402,7 @@ def scrub_releases(workdir: Path, claims: Path = SAMPLE_CLAIMS) -> tuple[Path, l
     from ingest.store import read_manifest
     from ingest.systems import EDITS, edit_set
 
-    out = workdir / "edits-scrub-releases"
+    out = workdir / name
     marker = out / ".quarters.json"
     if marker.exists():
         return out, json.loads(marker.read_text(encoding="utf-8"))
@@ -407,13 +411,17 @@ def scrub_releases(workdir: Path, claims: Path = SAMPLE_CLAIMS) -> tuple[Path, l
                     "--mirror", str(CODESETS / "sample"), "--offline", "--system", "icd10cm", "--system", "hcpcs",
                     "--system", "pos"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     source, ingested = edit_releases(workdir)
-    with open(claims, newline="", encoding="utf-8") as f:
-        days = []
-        for row in csv.DictReader(f):
-            try:
-                days.append(dt.date.fromisoformat(row["date_of_service"]))
-            except ValueError:
-                continue
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    column = pacsv.read_csv(claims, convert_options=pacsv.ConvertOptions(
+        include_columns=["date_of_service"], column_types={"date_of_service": pa.string()})).column(0)
+    days = []
+    for value in set(column.to_pylist()):
+        try:
+            days.append(dt.date.fromisoformat(value))
+        except ValueError:
+            continue
     quarters = [d.isoformat() for d in quarter_starts(dt.date(min(days).year, (min(days).month - 1) // 3 * 3 + 1, 1),
                                                       max(days))]
     for system in EDITS:
@@ -540,6 +548,65 @@ def denials_reader(workdir: Path, repeat: int) -> dict:
             "baseline_median_s": theirs["median_s"], "target": ""}
 
 
+def generated_claims(workdir: Path, n_lines: int = 1_000_000) -> Path:
+    """bench/bench_scrub.py's n_lines generated claim lines (the scrub stage's file, shared when it exists)."""
+    from bench.bench_scrub import generate_claims, synthetic_history
+
+    claims = workdir / f"claims-{n_lines}.csv"
+    if not claims.exists():
+        _, dx_pool, header_pool = synthetic_history()
+        generate_claims(n_lines, claims, dx_pool, header_pool)
+    return claims
+
+
+def scrub_edits(workdir: Path, repeat: int) -> dict:
+    """The scrubber on a million generated lines with the full-size edit quarters (2.63 million practitioner
+    PTP edits, the MUE tables, the add-on edits, the RVU file: bench/synth_edits.py) stored and in force on
+    every quarter of their dates of service; each run a fresh process, beside pyarrow's read of the same file
+    (a fresh process too) in the same run."""
+    import statistics
+
+    from bench.bench_scrub import pyarrow_read_seconds, scrub_edits_run
+
+    claims = generated_claims(workdir)
+    releases, quarters = scrub_releases(workdir, claims, name="scrub-edits-releases")
+    scrub_edits_run(claims, releases)  # warm-up (the page cache, the Parquet footers)
+    runs, reads = [], []
+    for _ in range(max(3, repeat)):
+        reads.append(pyarrow_read_seconds(claims))
+        runs.append(scrub_edits_run(claims, releases))
+    times = [r["scrub_seconds"] for r in runs]
+    return {"stage": f"codegov scrub, 1,000,000 claim lines, full-size edit quarters in force ({quarters[0]} to "
+                     f"{quarters[-1]}: PTP, MUE, add-on codes, RVU)",
+            "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(runs),
+            "cpu_median_s": statistics.median(r["scrub_cpu_seconds"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "findings": runs[0]["findings"],
+            "by_rule": runs[0]["by_rule"], "baseline": "pyarrow.csv.read_csv of the same file",
+            "baseline_median_s": statistics.median(reads), "target": TARGETS["scrub-edits"]}
+
+
+def scrub_10m(workdir: Path, repeat: int) -> list[dict]:
+    """Peak memory of a streamed scrub (Scrubber.iter_file: findings written as they come) of 1,000,000 and of
+    10,000,000 lines (the million-line file ten times over, as new claims of new patients), with the full-size
+    edit quarters in force; one run each, a fresh process each."""
+    from bench.bench_scrub import repeat_claims, scrub_edits_run
+
+    one = generated_claims(workdir)
+    releases, _ = scrub_releases(workdir, one, name="scrub-edits-releases")
+    ten = workdir / "claims-10000000.csv"
+    if not ten.exists():
+        repeat_claims(one, ten, 10)
+    rows = []
+    for n, path in ((1_000_000, one), (10_000_000, ten)):
+        r = scrub_edits_run(path, releases, stream=True)
+        rows.append({"stage": f"codegov scrub streamed, {n:,} claim lines, full-size edit quarters in force: peak "
+                              "memory", "median_s": r["scrub_seconds"], "min_s": r["scrub_seconds"],
+                     "max_s": r["scrub_seconds"], "runs": 1, "cpu_median_s": r["scrub_cpu_seconds"],
+                     "peak_rss_mb": r["peak_rss_mb"], "findings": r["findings"], "baseline": "",
+                     "baseline_median_s": None, "lines": n, "target": TARGETS["scrub-10m"] if n == 10_000_000 else ""})
+    return rows
+
+
 STAGES = {
     "parse-icd10cm": parse_icd10cm,
     "parse-hcpcs": parse_hcpcs,
@@ -555,4 +622,6 @@ STAGES = {
     "edits-scrub": edits_scrub,
     "denials": denials,
     "denials-reader": denials_reader,
+    "scrub-edits": scrub_edits,
+    "scrub-10m": scrub_10m,
 }

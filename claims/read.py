@@ -1,11 +1,11 @@
-"""Read a claims CSV in chunks that never split a claim, and parse its fields into arrays the rules use."""
+"""Check a claims CSV (its bytes, header and line count) and parse its fields into arrays the rules use; the
+file is read, grouped by patient, by claims.partition."""
 
 from __future__ import annotations
 
 import csv
 import re
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,7 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = tuple(c for c in CLAIM_COLUMNS if c not in REQUIRED_COLUMNS)
 MAX_MODIFIERS = 4
 MAX_DIAGNOSES = 12
-DEFAULT_CHUNK_LINES = 250_000
+DEFAULT_CHUNK_LINES = 125_000  # lines of a partition by patient (claims.partition): about 0.8 GB at the peak
 # A service line is a few hundred bytes; a longer line than this is not a claims line, and it is refused before
 # pandas and pyarrow see it (a 64 MiB line once aborted the process inside Arrow).
 MAX_LINE_BYTES = 1 << 20
@@ -238,149 +238,6 @@ def _line_at(path: Path, offset: int) -> int:
     return count + 1
 
 
-def _with_all_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Optional columns added empty; the missing cells of a short row are empty strings, not NaN."""
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for col in OPTIONAL_COLUMNS:
-        if col not in frame:
-            frame[col] = ""
-    for col in CLAIM_COLUMNS:
-        if frame[col].isna().any():
-            frame[col] = frame[col].fillna("")
-    return frame
-
-
-def read_claims(path: str | Path, allow_unknown: bool = False) -> pd.DataFrame:
-    """The whole file as strings, with a _row column (CSV record number; the header is record 1)."""
-    frames = list(iter_claim_chunks(path, chunk_lines=None, allow_unknown=allow_unknown))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-def iter_claim_chunks(path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
-                      allow_unknown: bool = False) -> Iterator[pd.DataFrame]:
-    """Frames of about chunk_lines lines each; a claim's lines always land in one frame.
-
-    The raw bytes are checked first (check_raw_lines). The file must list each claim's lines together
-    (grouped by claim_id, in any order of claims): a large file is read in chunks and a claim is never split
-    between two. Within a chunk (and with chunk_lines=None, the whole file) the lines of one claim id are one
-    claim wherever they are (the chunk's last claim goes on to the next chunk with all its lines); a claim
-    that shows up again in a later chunk, however far apart, is a ParseError naming its line and the line it
-    was first listed on, never a second claim. Claim ids compare stripped, like the rules compare them.
-    """
-    path = Path(path)
-    raw = check_raw_lines(path)
-    check_header(path, read_header(path), allow_unknown)
-    # dtype=object: every value stays the string it is in the file (no numbers, no NaN), as python strings,
-    # which the vectorised steps below handle faster than pandas' Arrow-backed str dtype.
-    options = dict(dtype=object, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
-                   encoding_errors="replace", skipinitialspace=False, index_col=False)
-    if chunk_lines is None:
-        frame = _read(path, lambda: pd.read_csv(path, **options))
-        frame["_row"] = np.arange(len(frame), dtype=np.int64) + 2
-        _check_line_count(path, raw, len(frame))
-        yield _with_all_columns(frame)
-        return
-    reader = _read(path, lambda: pd.read_csv(path, chunksize=chunk_lines, **options))
-    offset = 0
-    carry: pd.DataFrame | None = None
-    seen = _SeenClaims(path, options)
-    while (chunk := _read(path, lambda: next(reader, None))) is not None:
-        if not len(chunk):
-            continue
-        chunk.columns = [str(c).strip() for c in chunk.columns]
-        chunk["_row"] = np.arange(offset, offset + len(chunk), dtype=np.int64) + 2
-        offset += len(chunk)
-        if carry is not None:
-            chunk = pd.concat([carry, chunk], ignore_index=True)
-        key, claims = _claim_keys(chunk)
-        other = np.flatnonzero(key != key[-1])
-        if not len(other):  # one claim so far: keep reading
-            carry = chunk
-            continue
-        cut = int(other[-1]) + 1
-        last = key[:cut] == key[-1]
-        if last.any():  # the last claim has lines before others too: all of them go on, to stay one claim
-            keep = key != key[-1]
-            done, carry = chunk[keep].reset_index(drop=True), chunk[~keep].reset_index(drop=True)
-            key = key[keep]
-        else:
-            done, carry = chunk.iloc[:cut].reset_index(drop=True), chunk.iloc[cut:].reset_index(drop=True)
-            key = key[:cut]
-        seen.add(done, key, claims)
-        yield _with_all_columns(done)
-    _check_line_count(path, raw, offset)  # before the last chunk: its findings are not reported on a bad file
-    if carry is not None and len(carry):
-        seen.add(carry, *_claim_keys(carry))
-        yield _with_all_columns(carry)
-
-
-def _claim_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(key of every line, claim id of every key): claim ids stripped as parse_lines strips them, so 'A' and
-    'A ' are one claim here too (one strip per distinct id)."""
-    codes, raw = pd.factorize(frame["claim_id"].to_numpy(dtype=object))
-    if not len(raw):
-        return np.zeros(0, dtype=np.int64), np.array([], dtype=object)
-    stripped = np.array([str(u).strip() for u in raw], dtype=object)
-    if not (stripped != raw).any():  # the usual file: no id has spaces around it, the ids are the keys
-        return codes, stripped
-    keys, claims = pd.factorize(stripped)
-    return keys[codes], np.asarray(claims, dtype=object)
-
-
-class _SeenClaims:
-    """The claim ids of the chunks read so far, as sorted 64-bit hashes (8 bytes a claim, whatever the file's
-    size). A claim of a new chunk whose hash is there is looked up in the file before the chunk, to name the
-    line it was first listed on (and to tell a real repeat from a hash collision, which is let through)."""
-
-    def __init__(self, path: Path, options: dict):
-        self.path, self.options = path, options
-        self.hashes = np.zeros(0, dtype=np.uint64)
-
-    def add(self, frame: pd.DataFrame, key: np.ndarray, claims: np.ndarray) -> None:
-        """The claims of frame (key per line into claims) are new: raise on one a chunk before held."""
-        ids = claims[np.bincount(key, minlength=len(claims)) > 0]
-        ids = ids[ids != ""]  # lines without a claim id are each a malformed-field finding
-        hashes = pd.util.hash_array(ids, categorize=False)
-        if len(self.hashes) and len(hashes):
-            at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-            again = self.hashes[at] == hashes
-            if again.any():
-                self._raise(frame, claims[key], set(ids[again]))
-        self.hashes = np.sort(np.concatenate([self.hashes, np.sort(hashes)]), kind="stable")  # merges two runs
-
-    def _raise(self, frame: pd.DataFrame, ids: np.ndarray, candidates: set) -> None:
-        rows = frame["_row"].to_numpy(np.int64)
-        first = self._first_rows(candidates, outside=rows)
-        if not first:
-            return  # hash collisions only
-        at = pd.Index(ids, dtype=object).isin(list(first))
-        row = int(rows[at].min())
-        claim = ids[np.flatnonzero(at & (rows == row))[0]]
-        raise ParseError(self.path, row, f"claim {claim!r} appears again after other claims (it was first listed "
-                                         f"on line {first[claim]}): list each claim's lines together (sort the "
-                                         "file by claim_id); a large file is read in chunks and a claim cannot "
-                                         "span two")
-
-    def _first_rows(self, candidates: set, outside: np.ndarray) -> dict:
-        """{claim id: its first row that is not one of `outside`} for the candidates (a read of one column)."""
-        found: dict = {}
-        want = pd.Index(list(candidates), dtype=object)
-        reader = pd.read_csv(self.path, usecols=lambda c: str(c).strip() == "claim_id", chunksize=DEFAULT_CHUNK_LINES,
-                             **self.options)
-        offset = 0
-        for chunk in reader:
-            rows = np.arange(offset, offset + len(chunk), dtype=np.int64) + 2
-            offset += len(chunk)
-            key, claims = _claim_keys(chunk)
-            keep = ~np.isin(rows, outside)
-            ids, rows = claims[key][keep], rows[keep]
-            for i in np.flatnonzero(pd.Index(ids, dtype=object).isin(want)):
-                found.setdefault(ids[i], int(rows[i]))
-            if len(found) == len(want):
-                break
-        return found
-
-
 def _check_line_count(path: Path, raw: RawLines, records: int) -> None:
     """One record per line: pandas read as many records as the file has lines (but the header and the blank
     lines at its end), or the difference is explained line by line (csv module, this path only): blank lines
@@ -449,7 +306,7 @@ class Lines:
     """One chunk of service lines, parsed: a frame of typed columns, modifiers, diagnoses, bad fields."""
 
     frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, npi, payer, pos, code, code_kind, dos, day, units,
-    # minutes, charge, claim_key, visit_key, n_dx
+    # minutes, charge, claim_key, visit_key (claim and date), provider_day (patient, provider and date), n_dx
     mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
     dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case)
     malformed: pd.DataFrame  # MALFORMED_COLUMNS
@@ -484,9 +341,18 @@ class Lines:
         return self._cache[key]
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(id per line, distinct values as an object array): a categorical column (claims.partition.frame_of,
+    from Arrow's dictionary encoding) gives its codes and categories as they are, without a hash per line."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(np.int64), np.asarray(values.cat.categories, dtype=object)
+    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    return ids, np.asarray(uniques, dtype=object)
+
+
 def _per_unique(values: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
     """(ids, results per unique value): fn runs once per distinct value, never once per line."""
-    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    ids, uniques = _factorize(values)
     return ids, np.array([fn(u) for u in uniques], dtype=object) if len(uniques) else np.array([], object)
 
 
@@ -506,7 +372,7 @@ def _code_kind(code: str) -> str:
 
 def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(value per line as float, blank mask, unreadable mask); '$1,250.00' reads as 1250."""
-    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    ids, uniques = _factorize(values)
     text = pd.Series(uniques, dtype=object).str.strip()
     num = pd.to_numeric(text.str.replace(r"^\$|,", "", regex=True), errors="coerce").to_numpy(float)
     blank = (text == "").to_numpy(bool)
@@ -519,7 +385,7 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
     The distinct values are joined into one string and split once (C speed), so the cost does not grow with
     Python work per line or per distinct value; clean() runs once per distinct token.
     """
-    ids, uniques = pd.factorize(values.to_numpy(dtype=object))
+    ids, uniques = _factorize(values)
     n = len(ids)
     if not len(uniques):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object)
@@ -560,11 +426,15 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     def flag(mask: np.ndarray, field: str, values, expected: str) -> None:
         idx = np.flatnonzero(mask)
         if len(idx):
-            vals = np.asarray(values, dtype=object)[idx] if not isinstance(values, str) else values
+            if isinstance(values, pd.Series):
+                vals = values.take(idx).to_numpy(dtype=object)
+            else:
+                vals = np.asarray(values, dtype=object)[idx] if not isinstance(values, str) else values
             bad.append(object_frame({"i": idx, "field": np.full(len(idx), field, dtype=object),
                                      "value": vals, "expected": np.full(len(idx), expected, dtype=object)}))
 
-    raw = {c: frame[c].astype(object) for c in CLAIM_COLUMNS}
+    raw = {c: frame[c] if isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
+           for c in CLAIM_COLUMNS}
     strip_ids, strip_u = _per_unique(raw["claim_id"], str.strip)
     claim_id = strip_u[strip_ids] if n else np.array([], object)
     patient_ids, patient_u = _per_unique(raw["patient_id"], str.strip)
@@ -587,7 +457,7 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     # Dates: ISO first, then MM/DD/YYYY; anything else is malformed and the line gets no date. Parsed at day
     # precision (pandas picks the unit; 9999-12-31 fits it, but not datetime64[ns], where it wraps to 1816), then
     # a date outside DOS_MIN..DOS_MAX is malformed too, before anything becomes datetime64[ns].
-    d_ids, d_u = pd.factorize(raw["date_of_service"].to_numpy(object))
+    d_ids, d_u = _factorize(raw["date_of_service"])
     d_u = np.array([u.strip() for u in d_u], dtype=object)
     d_text = pd.Series(d_u, dtype=object)
     day_u = pd.to_datetime(d_text, format="%Y-%m-%d", errors="coerce").to_numpy().astype("datetime64[D]")
@@ -642,11 +512,23 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     keep = x_pos < MAX_DIAGNOSES
     dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep]})
 
-    claim_key = pd.factorize(claim_id)[0].astype(np.int64) if n else np.zeros(0, np.int64)
+    # one key per stripped claim id (factorized on the distinct ids, not on the lines)
+    claim_key = pd.factorize(strip_u)[0].astype(np.int64)[strip_ids] if n else np.zeros(0, np.int64)
     has_day = ~np.isnat(dos)
     base = int(day[has_day].min()) if has_day.any() else 0
     visit_raw = np.where(has_day, claim_key * 1_000_000 + (day - base), -1)
     visit_key = np.where(has_day, pd.factorize(visit_raw)[0], -1) if n else np.zeros(0, np.int64)
+
+    # The key CMS applies the PTP edits and the date-of-service MUEs by, across claims: the beneficiary, the
+    # rendering provider and the date of service (a file without provider_npi: the beneficiary and date).
+    if n:
+        who = pd.factorize(patient_u)[0][patient_ids].astype(np.int64) * np.int64(len(npi_u) + 1) + pd.factorize(
+            npi_u)[0][npi_ids]
+        who = pd.factorize(who)[0].astype(np.int64)
+        provider_day = np.where(has_day, pd.factorize(np.where(has_day, who * 1_000_000 + (day - base), -1))[0],
+                                -1).astype(np.int64)
+    else:
+        provider_day = np.zeros(0, np.int64)
 
     out = object_frame({
         "row": frame["_row"].to_numpy(np.int64) if "_row" in frame else np.arange(n, dtype=np.int64) + 2,
@@ -667,6 +549,7 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
         "charge": charge,
         "claim_key": claim_key,
         "visit_key": visit_key.astype(np.int64),
+        "provider_day": provider_day,
         "n_dx": np.minimum(x_count, MAX_DIAGNOSES),
     })
     malformed = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(

@@ -214,10 +214,25 @@ class EditReference:
             return ptp_from_files([p for p, _ in source.files], self.setting)
         return [mue_from_file(p, eff, self.setting) for p, eff in source.files]
 
-    # -- per chunk ---------------------------------------------------------------------------------------
+    # -- per partition -----------------------------------------------------------------------------------
+
+    def _memo(self, method: str, *args):
+        """self.edits.<method>(*args), kept while the next partition asks the same (partitions of one file
+        mostly bill the same codes over the same dates: the Parquet row groups are read once, not per
+        partition). The answers of the last partition only are kept."""
+        key = (method, args)
+        memo = self.__dict__.setdefault("_answers", {"now": {}, "last": {}})
+        if key not in memo["now"]:
+            memo["now"][key] = memo["last"][key] if key in memo["last"] else getattr(self.edits, method)(*args)
+        return memo["now"][key]
+
+    def _next_partition(self) -> None:
+        memo = self.__dict__.setdefault("_answers", {"now": {}, "last": {}})
+        memo["last"], memo["now"] = memo["now"], {}
 
     def load(self, ctx: Context, lines: Lines) -> None:
-        """Set ctx.ptp, ctx.mue and ctx.gaps for this chunk."""
+        """Set ctx.ptp, ctx.mue, ctx.fee, ctx.aoc and ctx.gaps for this partition of lines."""
+        self._next_partition()
         f = lines.frame
         dos = f["dos"].to_numpy()
         dated = ~np.isnat(dos)
@@ -253,7 +268,7 @@ class EditReference:
             self._gap(ctx, "ptp", dated, self._covered(t.windows, dos))
             if self.edits is None or not codes:
                 return empty_ptp()
-            return self.edits.ptp_frame(codes, first, last, self.setting)
+            return self._memo("ptp_frame", tuple(sorted(codes)), first, last, self.setting)
         if not codes:
             return empty_ptp()
         return ptp_frame(self.edits.ptp(t.pinned, codes, setting=self.setting))
@@ -271,7 +286,7 @@ class EditReference:
             if self.edits is None or not codes:
                 return []
             windows = self.edits.windows_between("mue", first, last)
-            frames = self.edits.mue_frames(codes, first, last, self.setting)
+            frames = self._memo("mue_frames", tuple(sorted(codes)), first, last, self.setting)
             return [MueTable(_day(w.start), _day(w.end), mue_frame(frame))
                     for w, frame in zip(windows, frames, strict=True)]
         if not codes:
@@ -303,7 +318,7 @@ class EditReference:
             return FeeLines(covered, found, **out)
         vocab = lines.code_vocab
         for release, start, end in spans:
-            rows = self.edits.rows("pfs", release, codes).to_pandas()
+            rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
             rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
             m = covered.copy()
             if start is not None:
@@ -329,8 +344,8 @@ class EditReference:
         ctx.gaps["aoc"] = Gap(dated & ~covered, uncovered("aoc"))
         frames = []
         for release, start, end in spans if codes else []:
-            table = pa.concat_tables([self.edits.rows("aoc", release, codes),
-                                      self.edits.addon_primaries(release, codes)])
+            table = pa.concat_tables([self._memo("rows", "aoc", release, tuple(sorted(codes))),
+                                      self._memo("addon_primaries", release, tuple(sorted(codes)))])
             frames.append(aoc_frame(table, start, end))
         frames = [f for f in frames if len(f)]
         if not frames:

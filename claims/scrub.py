@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from claims.read import DEFAULT_CHUNK_LINES, Lines, iter_claim_chunks, object_frame, parse_lines
+from claims.partition import frame_of, in_claim_order, iter_partitions
+from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
 from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED
@@ -57,13 +59,10 @@ class Scrubber:
     edits: object = None  # ingest.edits.EditTables: the stored quarters (`in-force`, a pinned quarter)
     context: Context = field(init=False)
     reference: EditReference = field(init=False)
-    # deferred rules: (rule id, settings key) -> (settings, the frames collect() kept, chunk by chunk)
-    _deferred: dict[tuple[str, tuple], tuple[RuleSettings, list[pd.DataFrame]]] = field(init=False)
 
     def __post_init__(self):
         self.reference = EditReference(self.ruleset, self.edits)
         self.context = Context(self.history, pfs_fallback=self.ruleset.pfs_fallback, setting=self.ruleset.setting)
-        self._deferred = {}
 
     @classmethod
     def from_files(cls, rules: str | Path, payer_rules: list[str | Path] | tuple = (),
@@ -71,27 +70,31 @@ class Scrubber:
         return cls(load_rules(rules, payer_rules), history or ReleaseHistory(), edits)
 
     def scrub_lines(self, lines: Lines) -> pd.DataFrame:
-        """Findings of one parsed chunk, unsorted. Deferred rules (claims.rules.base.Rule.deferred) only keep
-        what they need of the chunk here; their findings come from finish(), after the last chunk."""
+        """Findings of one partition of parsed lines (every line of its patients: claims.partition), unsorted.
+        The rules across a patient's claims (claims.rules.base.Rule.across_claims) collect the lines they
+        need and then compare them, both here: a partition holds all of a patient's claims."""
         self.reference.load(self.context, lines)
         f = lines.frame
         payer = f["payer"].to_numpy(object)
         dos = f["dos"].to_numpy()
+        claim_id, line, row = f["claim_id"].to_numpy(object), f["line"].to_numpy(object), f["row"].to_numpy(np.int64)
         out = []
         for rule_id, rule in RULES.items():
             for settings, sel in self.ruleset.selections(rule_id, payer, dos):
-                if rule.deferred:
+                if rule.across_claims:
                     events = rule.collect(self.context, lines, sel, settings.params)
-                    if len(events):
-                        entry = self._deferred.setdefault((rule_id, settings.key()), (settings, []))
-                        entry[1].append(events)
-                    continue
-                res = rule.run(self.context, lines, sel, settings.params)
-                if not len(res):
-                    continue
-                i = res["i"].to_numpy(np.int64)
-                out.append(self._findings(rule_id, settings, res, f["claim_id"].to_numpy(object)[i],
-                                          f["line"].to_numpy(object)[i], f["row"].to_numpy(np.int64)[i]))
+                    if not len(events):
+                        continue
+                    res = rule.finish(self.context, events, settings.params)
+                    if not len(res):
+                        continue
+                    e = events["i"].to_numpy(np.int64)[res["i"].to_numpy(np.int64)]
+                else:
+                    res = rule.run(self.context, lines, sel, settings.params)
+                    if not len(res):
+                        continue
+                    e = res["i"].to_numpy(np.int64)
+                out.append(self._findings(rule_id, settings, res, claim_id[e], line[e], row[e]))
         return pd.concat(out, ignore_index=True) if out else empty_findings()
 
     @staticmethod
@@ -105,47 +108,38 @@ class Scrubber:
             "claim_id": claim_id, "line": line, "rule": np.full(n, rule_id, dtype=object), "severity": severity,
             "message": _fill(settings.message, res, False), "fix": _fill(settings.fix, res, True), "row": row})
 
-    def finish(self) -> pd.DataFrame:
-        """Findings of the deferred rules over everything collected since reset(), unsorted; the collected
-        frames are released."""
-        out = []
-        for (rule_id, _), (settings, frames) in self._deferred.items():
-            events = pd.concat(frames, ignore_index=True)
-            res = RULES[rule_id].finish(self.context, events, settings.params)
-            if not len(res):
-                continue
-            e = res["i"].to_numpy(np.int64)
-            out.append(self._findings(rule_id, settings, res, events["claim_id"].to_numpy(object)[e],
-                                      events["line"].to_numpy(object)[e], events["row"].to_numpy(np.int64)[e]))
-        self._deferred.clear()
-        return pd.concat(out, ignore_index=True) if out else empty_findings()
-
     def reset(self) -> None:
-        """Forget state carried between chunks (the deferred rules' lines) and the not-checked counts."""
+        """Forget the not-checked counts."""
         self.context.state.clear()
         self.context.skipped.clear()
-        self._deferred.clear()
+
+    def scrub_partition(self, table: pa.Table) -> pd.DataFrame:
+        """Findings of one partition (claims.partition: every line of its patients, the claim columns as
+        strings and _row), sorted. What a Dask or Spark worker runs on its partition (README: Scale-out); the
+        not-checked counts add up in self.context.skipped."""
+        return sort_findings(self.scrub_lines(parse_lines(frame_of(in_claim_order(table)))))
 
     def scrub_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Findings of a DataFrame of claim lines (strings, the claim columns), sorted."""
+        """Findings of a DataFrame of claim lines (strings, the claim columns), sorted: one partition."""
         self.reset()
         frame = frame.astype(object).fillna("")
         if "_row" not in frame:
             frame["_row"] = np.arange(len(frame), dtype=np.int64) + 2
-        found = self.scrub_lines(parse_lines(frame))
-        return sort_findings(pd.concat([found, self.finish()], ignore_index=True))
+        table = pa.Table.from_pandas(frame[[*CLAIM_COLUMNS, "_row"]], preserve_index=False)
+        return self.scrub_partition(table)
 
     def iter_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
-                  allow_unknown_columns: bool = False) -> Iterator[pd.DataFrame]:
-        """Findings chunk by chunk (each sorted), in bounded memory; claims are never split. The deferred
-        rules' findings (across the claims of a patient) come last, once every chunk has been read."""
+                  allow_unknown_columns: bool = False, spill_dir: str | Path | None = None
+                  ) -> Iterator[pd.DataFrame]:
+        """Findings partition by partition (each sorted), in bounded memory: the file grouped by patient into
+        partitions of about chunk_lines lines (claims.partition), whatever the order of its lines; the edits
+        across claims (PTP, date-of-service MUEs, global periods, add-on codes, KX) see every claim of a
+        patient."""
         self.reset()
-        parsed = (parse_lines(chunk) for chunk in iter_claim_chunks(path, chunk_lines, allow_unknown_columns))
+        parsed = (parse_lines(frame_of(t)) for t in iter_partitions(path, chunk_lines, allow_unknown_columns,
+                                                                     spill_dir))
         for lines in prefetch(parsed):
             yield sort_findings(self.scrub_lines(lines))
-        last = self.finish()
-        if len(last):
-            yield sort_findings(last)
 
     def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                    allow_unknown_columns: bool = False) -> pd.DataFrame:

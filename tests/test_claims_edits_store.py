@@ -166,7 +166,7 @@ class SpyTables(EditTables):
 
 
 def test_only_the_chunks_codes_and_dates_are_read(tmp_path, store, monkeypatch):
-    from claims.read import iter_claim_chunks
+    from claims.partition import frame_of, iter_partitions
     from ingest import edit_store
 
     reads = []
@@ -181,7 +181,8 @@ def test_only_the_chunks_codes_and_dates_are_read(tmp_path, store, monkeypatch):
     spy = SpyTables(store)
     s = scrubber(rules(tmp_path, IN_FORCE), spy)
     path = claims_csv(tmp_path, boundary_lines())
-    chunks = list(iter_claim_chunks(path, 4))  # chunks of about 4 lines, never splitting a claim
+    # partitions by patient of about 4 lines each (claims.partition), each holding all of its patients' claims
+    chunks = [frame_of(t) for t in iter_partitions(path, 4)]
     assert len(chunks) > 1
     s.scrub_file(path, chunk_lines=4)
     expected = []

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 import claims.read as read
-from claims.read import CLAIM_COLUMNS, check_raw_lines, iter_claim_chunks, parse_lines
+from claims.partition import frame_of, iter_partitions
+from claims.read import CLAIM_COLUMNS, check_raw_lines, parse_lines
 from claims.rules import load_rules
 from claims.rules.settings import load_yaml_file
 from claims.scrub import render
@@ -48,7 +49,7 @@ def test_a_date_of_service_out_of_range_is_a_finding_on_its_line_never_a_wrapped
     f = make_scrubber().scrub_file(claims_csv(tmp_path, lines))
     expected = "is not a date of service between 1900-01-01 and 2099-12-31"
     assert malformed(f) == [(2 + i, f"date_of_service '{d}' {expected}") for i, d in enumerate(dates[:6])]
-    frame = next(iter_claim_chunks(claims_csv(tmp_path, lines), chunk_lines=None))
+    frame = frame_of(next(iter_partitions(claims_csv(tmp_path, lines), chunk_lines=None)))
     parsed = parse_lines(frame).frame
     assert parsed["dos"].isna().tolist() == [True] * 6 + [False] * 3  # no line got a date (1816-03-29 before)
     assert parsed["dos_text"].tolist()[6:] == ["1900-01-01", "2099-12-31", "2025-06-03"]
@@ -170,20 +171,18 @@ def test_a_claim_whose_lines_lie_far_apart_is_one_claim_or_an_error_naming_both_
     together = claims_csv(tmp_path, [e04[0], e04[1], *clean_lines()], name="together.csv")
     assert triples(make_scrubber().scrub_file(path, chunk_lines=None)) == [("E04", "2", "ncci-ptp")]
     assert triples(make_scrubber().scrub_file(path)) == triples(make_scrubber().scrub_file(together))
-    last = 2 + len(clean_lines()) + 1
-    for chunk in (1, 2, 5):  # its lines in chunks many chunks apart: before, two claims without a word
-        with pytest.raises(ParseError, match=rf"claims.csv:{last}: claim 'E04' appears again after other claims "
-                                             r"\(it was first listed on line 2\)"):
-            make_scrubber().scrub_file(path, chunk_lines=chunk)
+    for chunk in (1, 2, 5):  # its lines many chunks apart: one claim (issue #15: the file is grouped by patient)
+        assert triples(make_scrubber().scrub_file(path, chunk_lines=chunk)) == [("E04", "2", "ncci-ptp")]
 
 
 def test_claim_ids_with_spaces_around_them_are_the_same_claim(tmp_path):
     lines = [line("A", 1, "MEDICARE", "11", "99213"), line(" A ", 2, "MEDICARE", "11", "99213"),
              line("B", 1, "MEDICARE", "11", "99213"), line("A", 3, "MEDICARE", "11", "99213")]
-    with pytest.raises(ParseError, match=r"claims.csv:5: claim 'A' appears again .*first listed on line 2"):
-        make_scrubber().scrub_file(claims_csv(tmp_path, lines), chunk_lines=1)
-    chunks = list(iter_claim_chunks(claims_csv(tmp_path, lines[:3]), chunk_lines=1))
-    assert [c["_row"].tolist() for c in chunks] == [[2, 3], [4]]  # 'A' and ' A ' were not cut apart
+    assert triples(make_scrubber().scrub_file(claims_csv(tmp_path, lines), chunk_lines=1)) == triples(
+        make_scrubber().scrub_file(claims_csv(tmp_path, lines), chunk_lines=None))  # one claim A, in any chunks
+    parts = [t.column("_row").to_pylist() for t in iter_partitions(claims_csv(tmp_path, lines), chunk_lines=1)]
+    assert sorted(sum(parts, [])) == [2, 3, 4, 5]
+    assert any({2, 3, 5} <= set(p) for p in parts)  # 'A' and ' A ' in one partition: not cut apart
 
 
 def test_lines_without_a_claim_id_are_each_a_finding_not_a_repeated_claim(tmp_path):
@@ -199,8 +198,8 @@ def test_the_repeat_check_is_exact_when_hashes_collide(tmp_path, monkeypatch):
     assert triples(make_scrubber().scrub_file(path, chunk_lines=1)) == triples(make_scrubber().scrub_file(path))
     lines = [line("A", 1, "MEDICARE", "11", "99213"), line("B", 1, "MEDICARE", "11", "99213"),
              line("A", 2, "MEDICARE", "11", "99213")]
-    with pytest.raises(ParseError, match="claims.csv:4: claim 'A' appears again .*first listed on line 2"):
-        make_scrubber().scrub_file(claims_csv(tmp_path, lines), chunk_lines=1)
+    found = triples(make_scrubber().scrub_file(claims_csv(tmp_path, lines), chunk_lines=1))
+    assert found == [("A", "1", "mue-units"), ("A", "2", "mue-units")]  # one claim A: 99213 twice on its date
 
 
 def test_a_header_with_spaces_around_the_names_reads_in_chunks_too(tmp_path):

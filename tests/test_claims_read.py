@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from claims.read import CLAIM_COLUMNS, iter_claim_chunks, parse_lines
+from claims.partition import frame_of, iter_partitions
+from claims.read import CLAIM_COLUMNS, parse_lines
 from ingest.model import ParseError
 from tests.test_claims_rules import FIXTURES, HEADER, claims_csv, line, make_scrubber, triples
 
@@ -119,23 +120,25 @@ def test_streaming_across_chunk_boundaries_gives_the_same_findings(name, chunk):
     assert s.scrub_file(FIXTURES / name, chunk_lines=chunk).equals(whole)
 
 
-def test_chunks_never_split_a_claim():
-    chunks = list(iter_claim_chunks(FIXTURES / "errors.csv", chunk_lines=2))
+def test_partitions_never_split_a_claim():
+    parts = [frame_of(t) for t in iter_partitions(FIXTURES / "errors.csv", chunk_lines=2)]
+    assert len(parts) > 1
     seen: set[str] = set()
-    for c in chunks:
+    for c in parts:
         ids = set(c["claim_id"])
         assert not ids & seen
         seen |= ids
-    assert sum(len(c) for c in chunks) == 21
-    assert np.concatenate([c["_row"].to_numpy() for c in chunks]).tolist() == list(range(2, 23))
+    assert sum(len(c) for c in parts) == 21
+    assert sorted(np.concatenate([c["_row"].to_numpy() for c in parts]).tolist()) == list(range(2, 23))
 
 
-def test_a_claim_that_comes_back_after_other_claims_is_an_error_naming_its_row(tmp_path):
+def test_a_claim_that_comes_back_after_other_claims_is_still_one_claim(tmp_path):
+    """Issue #15: the file is grouped by patient (claims.partition), so a claim's lines may lie anywhere (before,
+    a ParseError in chunks: each claim's lines had to be together)."""
     lines = [line("A", 1, "MEDICARE", "11", "99213"), line("B", 1, "MEDICARE", "11", "99213"),
              line("B", 2, "MEDICARE", "11", "36415"), line("A", 2, "MEDICARE", "11", "36415")]
     path = claims_csv(tmp_path, lines)
-    with pytest.raises(ParseError, match=r"claims.csv:5: claim 'A' appears again after other claims"):
-        make_scrubber().scrub_file(path, chunk_lines=2)
+    assert len(make_scrubber().scrub_file(path, chunk_lines=2)) == 0
     assert len(make_scrubber().scrub_file(path, chunk_lines=None)) == 0  # one chunk: order does not matter
 
 

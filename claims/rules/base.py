@@ -184,15 +184,15 @@ class Rule:
 
     id = ""
     title = ""
-    scope = "line"  # line | visit (claim and date) | patient-day | patient-year | patient-period
+    scope = "line"  # line | visit (claim and date) | patient-day | patient-year | patient-period | provider-day
     fields: tuple[str, ...] = ()
     param_types: Mapping[str, str] = {}
-    # A deferred rule sees the whole file: collect() runs on each chunk and keeps what the rule needs of its
-    # lines (a small frame, one row per line of interest, with the line's position `i`); finish() runs once
-    # on all of it after the last chunk and returns results whose `i` are rows of that frame. Claims are
-    # never split between chunks, but a patient's claims may be: rules across claims of one patient (global
-    # periods, the KX year-to-date totals in date order) are deferred.
-    deferred = False
+    # A rule across a patient's claims (global periods, add-on primaries, the KX year-to-date totals in date
+    # order) works in two steps on a partition (claims.partition: every line of its patients, from anywhere
+    # in the file): collect() keeps what the rule needs of its lines (a small frame, one row per line of
+    # interest, with the line's position `i`), and finish() compares them and returns results whose `i` are
+    # rows of that frame. The PTP and MUE rules look across claims too (run(), by patient, provider and date).
+    across_claims = False
 
     def parse_params(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
         unknown = set(raw) - set(self.param_types)
@@ -215,7 +215,7 @@ class Rule:
 
 
 def line_events(lines: Lines, i: np.ndarray, **cols) -> pd.DataFrame:
-    """The rows a deferred rule keeps of lines i: the line's identity (claim, line, row, patient, provider,
+    """The rows a rule across claims keeps of lines i: the line's identity (claim, line, row, patient, provider,
     day, code, date text, modifiers) and the rule's own columns."""
     f = lines.frame
     i = np.asarray(i, dtype=np.int64)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from claims.rules.base import Rule, _result, code_in, dates
-from ingest.history import short_list
+from ingest.history import NO_END, NO_START, short_list
 from ingest.model import SYSTEM_NAMES
 
 _MODIFIER_SHAPE = re.compile(r"[A-Z0-9]{2}")
@@ -60,14 +60,17 @@ class CodeInvalidOnDos(Rule):
     def _check(self, ctx, system, kind, idx, codes, dos):
         if not len(idx):
             return _result(idx)
-        v = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(dos), system)
+        # validate() works once per distinct (code, date); a code's status only changes on the days its code
+        # set's history changes something (segment_days), so each date is asked as the first day of its segment
+        asked = segment_days(ctx.history, system, dos)
+        v = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(asked), system)
         covered = v["covered"].to_numpy()
         ctx.skip(self.id, f"{kind} codes on dates no loaded {SYSTEM_NAMES[system]} release covers",
                  (~covered).sum())
         bad = covered & (v["status"] != "valid").to_numpy()
         if not bad.any():
             return _result(np.zeros(0))
-        d = ctx.history.validate(pd.Series(codes[bad], dtype=object), pd.Series(dos[bad]), system, detail=True)
+        d = ctx.history.validate(pd.Series(codes[bad], dtype=object), pd.Series(asked[bad]), system, detail=True)
         status = d["status"].to_numpy(object)
         since = np.where(d["since"].isna(), "", dates(d["since"].to_numpy()))
         present = d["present"].to_numpy(bool)
@@ -83,6 +86,31 @@ class CodeInvalidOnDos(Rule):
         reps = np.array([short_list([c for c, _ in r]) for r in d["replacement_list"]], dtype=object)
         return _result(idx[bad], kind=kind, code=d["display_code"].to_numpy(object), dos=dates(dos[bad]),
                        reason=reason, replacements=reps)
+
+
+def segment_days(history, system: str, dos: np.ndarray) -> np.ndarray:
+    """Each date of service as the first day of its segment of the code set's history: the days between two
+    of its change days (a release's first day, the day after its coverage ends, a row's start date or the
+    day after its end date), on which every code's status, release and dates are the same
+    (ingest.history._SystemHistory.resolve compares a date with these days only). The dates themselves when
+    the history is not one it can read so."""
+    h = getattr(history, "_systems", {}).get(system)
+    dos = np.asarray(dos, dtype="datetime64[ns]")
+    if h is None or not hasattr(h, "release_days"):
+        return dos
+    marks = [np.asarray(h.release_days, np.int64), np.array([h.cover_end], np.int64) + 1]
+    for name, shift in (("start", 0), ("end", 1)):
+        values = np.asarray(getattr(h, name, np.zeros(0)), np.int64)
+        values = values[(values != NO_START) & (values != NO_END)]
+        marks.append(np.unique(values) + shift)
+    marks = np.unique(np.concatenate(marks))
+    marks = marks[(marks > -(1 << 40)) & (marks < (1 << 40))]
+    day = dos.astype("datetime64[D]").astype(np.int64)
+    at = np.searchsorted(marks, day, side="right") - 1
+    known = ~np.isnat(dos) & (at >= 0)
+    out = dos.copy()
+    out[known] = marks[at[known]].astype("datetime64[D]").astype("datetime64[ns]")
+    return out
 
 
 class SexDiagnosis(Rule):
@@ -143,7 +171,8 @@ class UnknownModifier(Rule):
         shape_v = np.array([bool(_MODIFIER_SHAPE.fullmatch(m)) for m in vocab], dtype=bool)
         cpt_v = lines.mod_vocab.isin(list(p["cpt_modifiers"]))
         shape_ok, ask = shape_v[mid], shape_v[mid] & ~cpt_v[mid]
-        day = f["day"].to_numpy()[i]
+        seg = segment_days(ctx.history, "hcpcs", f["dos"].to_numpy()[i])
+        day = np.where(np.isnat(seg), 0, seg.astype("datetime64[D]").astype(np.int64))
         status = np.full(len(i), "valid", dtype=object)
         covered = np.zeros(len(i), bool)
         since = np.full(len(i), "", dtype=object)
@@ -157,7 +186,7 @@ class UnknownModifier(Rule):
             first = np.zeros(len(pairs), dtype=np.int64)
             first[pair_ids[::-1]] = a[::-1]
             v = ctx.history.validate(pd.Series(vocab[mid[first]], dtype=object),
-                                     pd.Series(f["dos"].to_numpy()[i[first]]), "hcpcs")
+                                     pd.Series(seg[first]), "hcpcs")
             status[a] = v["status"].to_numpy(object)[pair_ids]
             covered[a] = v["covered"].to_numpy(bool)[pair_ids]
             since[a] = np.where(v["since"].isna(), "", dates(v["since"].to_numpy()))[pair_ids]

@@ -1,4 +1,11 @@
-"""Rules on the NCCI reference tables: procedure-to-procedure edits and Medically Unlikely Edit units."""
+"""Rules on the NCCI reference tables: procedure-to-procedure edits and Medically Unlikely Edit units.
+
+Both look across claims: CMS applies the PTP edits and the date-of-service MUEs (adjudication indicators 2 and
+3) to the services of one beneficiary by one rendering provider on one date of service, whatever claims they
+are billed on (NCCI Policy Manual, ch. I; the MUE adjudication indicator definitions), so the lines are
+paired and the units added by patient, provider_npi and date (Lines.frame["provider_day"]; the scrubber's
+partitions hold every claim of a patient, claims.partition). An MUE with indicator 1 is a claim line edit.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +21,16 @@ from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
 class NcciPtp(Rule):
     id = "ncci-ptp"
     title = "NCCI procedure-to-procedure edit"
-    scope = "visit"
-    fields = ("code", "column1", "other_line", "dos", "indicator", "rationale", "reason", "suggestion")
+    scope = "provider-day"
+    fields = ("code", "column1", "other_line", "other_claim", "dos", "indicator", "rationale", "reason",
+              "suggestion")
     param_types = {"distinct_modifiers": "codes", "anatomic_modifiers": "codes", "em_codes": "codes",
                    "em_modifiers": "codes", "procedure_modifiers": "codes"}
 
     def run(self, ctx, lines, sel, p):
         ptp = ctx.ptp
         f = lines.frame
-        m = ctx.checkable(self.id, "ptp", sel & (f["visit_key"] >= 0).to_numpy())
+        m = ctx.checkable(self.id, "ptp", sel & (f["provider_day"] >= 0).to_numpy())
         if ptp is None or not len(ptp) or not m.any():
             return _result(np.zeros(0))
         code = f["code"].to_numpy(object)
@@ -32,7 +40,7 @@ class NcciPtp(Rule):
             return _result(np.zeros(0))
         c1, c2 = vocab.get_indexer(sub["column1"]), vocab.get_indexer(sub["column2"])
         cid = vocab.get_indexer(code)
-        visit = f["visit_key"].to_numpy()
+        visit = f["provider_day"].to_numpy()
         ia = np.flatnonzero(m & np.isin(cid, c1))
         ib = np.flatnonzero(m & np.isin(cid, c2))
         pairs = object_frame({"ia": ia, "v": visit[ia]}).merge(object_frame({"ib": ib, "v": visit[ib]}), on="v")
@@ -68,8 +76,13 @@ class NcciPtp(Rule):
                      + code[b],
                      "if " + code[b] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
                      "modifier of its site); otherwise remove it"))
+        claim = f["claim_id"].to_numpy(object)
+        other = claim[a] != claim[b]
+        other_line = f["line"].to_numpy(object)[a].astype(str).astype(object)
+        other_line = np.where(other, other_line + " of claim " + claim[a].astype(str), other_line).astype(object)
         return _result(
-            b, code=code[b], column1=code[a], other_line=f["line"].to_numpy(object)[a],
+            b, code=code[b], column1=code[a], other_line=other_line,
+            other_claim=np.where(other, claim[a], "").astype(object),
             dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=hits["rationale"].to_numpy(object),
             reason=reason.astype(object), suggestion=suggestion.astype(object))
 
@@ -80,14 +93,12 @@ class NcciPtp(Rule):
         the other line is an E/M, only the E/M's modifier counts; on a procedure paired with a procedure, a
         distinct-service modifier (59, XE, XS, XP, XU), an anatomic modifier the other line does not carry,
         or a global surgery modifier (58, 78, 79) or 91."""
-        mods, omods = lines.mods[mine], lines.mods[other]
-        flat = pd.Series(mods.ravel(), dtype=object)
-
         def any_of(values) -> np.ndarray:
-            return flat.isin(list(values)).to_numpy().reshape(mods.shape).any(axis=1)
+            return lines.has_mod(values)[mine]  # a look-up per distinct modifier of the partition, cached
 
-        anatomic = flat.isin(list(p["anatomic_modifiers"])).to_numpy().reshape(mods.shape)
-        shared = (mods[:, :, None] == omods[:, None, :]).any(axis=2)
+        anatomic = lines.mods_isin(p["anatomic_modifiers"])[mine]
+        mid, oid = lines.mod_ids[mine], lines.mod_ids[other]
+        shared = ((mid[:, :, None] == oid[:, None, :]) & (mid[:, :, None] >= 0)).any(axis=2)
         procedure_ok = (any_of(p["distinct_modifiers"]) | (anatomic & ~shared).any(axis=1)
                         | any_of(p["procedure_modifiers"]))
         return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
@@ -96,7 +107,7 @@ class NcciPtp(Rule):
 class MueUnits(Rule):
     id = "mue-units"
     title = "Medically Unlikely Edit units"
-    scope = "visit"
+    scope = "provider-day"
     fields = ("code", "units", "scope", "scope_short", "mue", "mai", "rationale")
     param_types: Mapping[str, str] = {}
 
@@ -115,8 +126,8 @@ class MueUnits(Rule):
             end = mt.end if mt.end is not None else (tables[n + 1].start if n + 1 < len(tables) else None)
             if end is not None:
                 m &= dos < end
-            index = pd.Index(table["code"])
-            pos = index.get_indexer(f["code"].to_numpy(object))
+            index = pd.Index(table["code"].to_numpy(object), dtype=object)
+            pos = index.get_indexer(lines.code_vocab)[lines.code_ids]  # per distinct code of the partition
             m &= pos >= 0
             if not m.any():
                 continue
@@ -125,22 +136,30 @@ class MueUnits(Rule):
             mue, mai = table["mue"].to_numpy()[t], table["mai"].to_numpy()[t]
             rationale = table["rationale"].to_numpy(object)[t]
             line_edit = mai == 1
-            sub = object_frame({"i": i, "v": f["visit_key"].to_numpy()[i], "c": f["code"].to_numpy(object)[i],
-                                "u": units[i], "line": f["line"].to_numpy(object)[i]})
-            total = sub.groupby(["v", "c"], sort=False)["u"].transform("sum").to_numpy()
+            # one group per (patient, provider, date; code): the units added with a bincount
+            key = f["provider_day"].to_numpy()[i] * np.int64(len(lines.code_vocab) + 1) + lines.code_ids[i]
+            group = pd.factorize(key)[0]
+            total = np.bincount(group, weights=units[i])[group]
             over_line = line_edit & (units[i] > mue)
             over_day = ~line_edit & (total > mue)
             k = np.flatnonzero(over_line)
-            parts.append(_result(i[k], code=sub["c"].to_numpy(object)[k], units=_ints(units[i][k]),
+            code = f["code"].to_numpy(object)
+            parts.append(_result(i[k], code=code[i[k]], units=_ints(units[i][k]),
                                  scope="on this line", scope_short="on this line", mue=_ints(mue[k]),
                                  mai=_ints(mai[k]), rationale=rationale[k]))
             k = np.flatnonzero(over_day)
             if len(k):
-                grp = sub.iloc[k]
-                gid = grp.groupby(["v", "c"], sort=False).ngroup().to_numpy()
-                joined = _join_per_group(gid, grp["line"].to_numpy(object))
-                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + " (lines " + joined + ")"
-                parts.append(_result(i[k], code=grp["c"].to_numpy(object), units=_ints(total[k]), scope=scope,
+                gid = pd.factorize(group[k])[0]
+                claims = f["claim_id"].to_numpy(object)[i[k]]
+                line_k = f["line"].to_numpy(object)[i[k]]
+                # one claim: "(lines 1, 2)"; across claims: "(claim A line 1, claim B line 2)"
+                several = pd.Series(claims).groupby(gid).transform("nunique").to_numpy() > 1
+                label = np.where(several, "claim " + claims.astype(str) + " line " + line_k.astype(str),
+                                 line_k.astype(str)).astype(object)
+                joined = _join_per_group(gid, label)
+                opening = np.where(several, " (", " (lines ").astype(object)
+                scope = "on " + f["dos_text"].to_numpy(object)[i[k]] + opening + joined + ")"
+                parts.append(_result(i[k], code=code[i[k]], units=_ints(total[k]), scope=scope,
                                      scope_short="on that date", mue=_ints(mue[k]), mai=_ints(mai[k]),
                                      rationale=rationale[k]))
         parts = [x for x in parts if len(x)]

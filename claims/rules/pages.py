@@ -11,7 +11,30 @@ from claims.rules.settings import RuleSet
 SCOPES = {"line": "service line", "visit": "claim and date of service",
           "patient-day": "patient (and provider) and date of service, across the claims of the file",
           "patient-period": "patient (and provider) across the claims of the file: a procedure's global period",
-          "patient-year": "patient and calendar year, in date-of-service order across the claims of the file"}
+          "patient-year": "patient and calendar year, in date-of-service order across the claims of the file",
+          "provider-day": "beneficiary, rendering provider (provider_npi) and date of service, across the claims "
+                          "of the file"}
+
+# The edits across claims, as the index page explains them (claims.partition, claims.rules.edits).
+ACROSS_CLAIMS = [
+    "## Edits across claims", "",
+    "A payer edits a beneficiary's services, not one claim at a time. CMS applies the NCCI procedure-to-procedure "
+    "(PTP) edits to the services one provider renders to one beneficiary on one date of service, whatever claims "
+    "they are billed on (NCCI Policy Manual for Medicare Services, ch. I, General Correct Coding Policies: the "
+    "edits apply to services billed by the same provider for the same beneficiary on the same date of service). "
+    "The Medically Unlikely Edits with adjudication indicator 2 (date of service edit: policy) and 3 (date of "
+    "service edit: clinical) add the units of a code over every line and claim of the beneficiary on the date "
+    "of service; indicator 1 is a claim line edit, each line on its own (CMS, Medically Unlikely Edits: the MUE "
+    "Adjudication Indicator definitions, and NCCI Policy Manual ch. I, section on MUEs).", "",
+    "So `ncci-ptp` pairs the lines, and `mue-units` adds the units, by `patient_id`, `provider_npi` (the rendering "
+    "provider; a file without it: by the patient alone) and `date_of_service`: a PTP pair split over two claims, "
+    "or 3 and 3 units on two claims against an MUE of 4 (indicator 2 or 3), is a finding on each claim, and the "
+    "message names the other claim and line. The global-period, add-on-code and KX rules look across the "
+    "patient's claims the same way.", "",
+    "The claims file may list its lines in any order. The scrubber groups it by patient first: every line goes "
+    "to one of N spill files by a hash of its patient id (about 125,000 lines a file; a file that fits is not "
+    "spilled), and each file, holding every claim of its patients, is scrubbed on its own, so memory stays bounded "
+    "for any size of file and a shuffled file gives the same findings as a sorted one.", ""]
 
 
 def _show(value: Any) -> str:
@@ -61,7 +84,7 @@ def rule_pages(ruleset: RuleSet) -> dict[str, str]:
                             page.append(f"| {payer} | {period.text()} | `{k}` | {_show(v)} |")
             page.append("")
         pages[f"{rule_id}.md"] = "\n".join(page)
-    pages["index.md"] = "\n".join(index) + "\n"
+    pages["index.md"] = "\n".join(index + [""] + ACROSS_CLAIMS)
     return pages
 
 

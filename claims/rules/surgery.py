@@ -10,8 +10,8 @@ minor procedure), 57 (the E/M that was the decision for major surgery, the day b
 post-operative period: staged or related, an unplanned return to the operating room, unrelated).
 
 The lines compared are those of the same patient, and of the same provider when both lines name one
-(provider_npi), anywhere in the claims file: these rules are deferred (claims.rules.base.Rule.deferred), so
-a patient's claims may lie in different chunks.
+(provider_npi), anywhere in the claims file: these rules look across claims (claims.rules.base.Rule.across_claims) on a
+partition by patient (claims.partition), so a patient's claims may lie anywhere in the file.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class EmModifier25(Rule):
     scope = "patient-day"
     fields = ("code", "dos", "procedures")
     param_types = {"em_codes": "codes", "minor_procedures": "codes"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         dated = _dated(lines, sel)
@@ -91,7 +91,7 @@ class EmGlobalPeriod(Rule):
     scope = "patient-period"
     fields = ("code", "dos", "surgery", "surgery_dos", "surgery_line", "global_days", "reason", "suggestion")
     param_types = {"em_codes": "codes"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         dated = _dated(lines, sel)
@@ -153,7 +153,7 @@ class ProcedureGlobalPeriod(Rule):
     scope = "patient-period"
     fields = ("code", "dos", "surgery", "surgery_dos", "surgery_line", "global_days", "days")
     param_types = {"em_codes": "codes", "modifiers": "codes"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         dated = _dated(lines, sel)
@@ -192,7 +192,7 @@ class AddonPrimary(Rule):
     scope = "patient-day"
     fields = ("code", "dos", "primaries", "edit_type", "reason")
     param_types = {"type3_severity": "choice:error|warning"}
-    deferred = True
+    across_claims = True
 
     def collect(self, ctx, lines, sel, p):
         f = lines.frame
@@ -207,14 +207,18 @@ class AddonPrimary(Rule):
                      np.count_nonzero(m & zzz))
             return line_events(lines, np.zeros(0, np.int64))
         i = np.flatnonzero(m)
-        # the in-force edits of each line's code, as the add-on and as a primary
-        day = f["dos"].to_numpy()[i]
-        pos = object_pairs(aoc["addon"].to_numpy(object), code[i])
+        # the in-force edits of each line's code as the add-on: only the lines whose code is an add-on code of
+        # some edit (a set look-up per distinct code of the partition) are paired with the edits
+        addon_codes = aoc["addon"].to_numpy(object)
+        is_addon_code = lines.code_in(set(addon_codes))[i]
+        j = np.flatnonzero(is_addon_code)
+        day = f["dos"].to_numpy()[i[j]]
+        pos = object_pairs(addon_codes, code[i[j]])
         rows = pos["row"].to_numpy(np.int64)
         at = pos["at"].to_numpy(np.int64)
         live = (aoc["effective"].to_numpy()[rows] <= day[at]) & (
             aoc["deletion"].isna().to_numpy()[rows] | (day[at] < aoc["deletion"].to_numpy()[rows]))
-        rows, at = rows[live], at[live]
+        rows, at = rows[live], j[at[live]]
         addon = np.zeros(len(i), bool)
         addon[at] = True
         etype = np.zeros(len(i), np.int64)
@@ -226,9 +230,7 @@ class AddonPrimary(Rule):
         listed[primaries.index.to_numpy(np.int64)] = primaries.to_numpy(object)
         ctx.skip(self.id, "add-on codes (ZZZ on the fee schedule) with no add-on code edit in force",
                  np.count_nonzero(zzz[i] & ~addon))
-        is_primary = pd.Index(aoc["primary"].to_numpy(object)).isin(code[i]) if len(aoc) else np.zeros(0, bool)
-        primary_codes = set(aoc["primary"].to_numpy(object)[is_primary])
-        cand = one_of(code[i], primary_codes) & ~addon
+        cand = lines.code_in(set(aoc["primary"].to_numpy(object)))[i] & ~addon
         keep = addon | cand
         return line_events(lines, i[keep], addon=addon[keep], etype=etype[keep], listed=listed[keep])
 

@@ -136,7 +136,7 @@ class TherapyKx(Rule):
     scope = "patient-year"
     fields = ("code", "dos", "patient", "bucket", "year", "total", "threshold")
     param_types = {"codes": "codes", "modifier": "str", "thresholds": "year-amounts"}
-    deferred = True  # the year-to-date totals run in date-of-service order over the whole file
+    across_claims = True  # the year-to-date totals run in date-of-service order over the patient's claims
 
     def collect(self, ctx, lines, sel, p):
         f = lines.frame
@@ -157,11 +157,11 @@ class TherapyKx(Rule):
                            kx=has_mod(lines, [p["modifier"]])[i])
 
     def finish(self, ctx, ev, p):
-        # One running total per (patient, year, bucket), in date-of-service order (file order within a day),
-        # whatever the order of the claims in the file.
+        # One running total per (patient, year, bucket), in date-of-service order (claim and line order within
+        # a day: the partition's order, claims.partition.in_claim_order), whatever the order of the file.
         key = pd.factorize(ev["patient"].astype(str) + "\x1f" + ev["year"].astype(str) + "\x1f"
                            + ev["ot"].astype(str))[0]
-        order = np.lexsort((ev["row"].to_numpy(np.int64), ev["day"].to_numpy(np.int64), key))
+        order = np.lexsort((ev["i"].to_numpy(np.int64), ev["day"].to_numpy(np.int64), key))
         charge = ev["charge"].to_numpy(float)[order]
         running = pd.Series(charge).groupby(key[order], sort=False).cumsum().to_numpy()
         thr = ev["thr"].to_numpy(float)[order]

@@ -7,7 +7,8 @@ JSON or Markdown. The rules, their severities and per-payer parameters live in a
 (default: <codesets>/rules/scrub.yml); codes are checked against the ingested release tables, and the
 lines against the stored NCCI PTP and MUE, fee-schedule and add-on edit quarters in force on their dates
 of service (or the files the rule file names).
-Large files are read in chunks (each claim's lines must be together). Exit status 0, or 3 with
+The file may list its lines in any order: it is grouped by patient into partitions of about
+--chunk-lines lines (spilled to a temporary folder), so memory stays bounded. Exit status 0, or 3 with
 --fail-on when a finding of that severity is found; 1 on an error.
 """
 
@@ -35,8 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", type=Path, help="write here instead of standard output")
     p.add_argument("--fail-on", choices=("error", "warning"),
                    help=f"exit {POLICY_EXIT} when a finding of this severity (or worse) is found")
-    p.add_argument("--chunk-lines", type=int, default=250_000, metavar="N",
-                   help="lines read at a time (default: 250000); memory stays bounded for any file size")
+    p.add_argument("--chunk-lines", type=int, default=125_000, metavar="N",
+                   help="lines a partition by patient holds, about (default: 125000); memory stays bounded for any "
+                        "file size")
     p.add_argument("--ignore-unknown-columns", action="store_true",
                    help="scrub a file with extra columns instead of stopping at them")
 
