@@ -232,3 +232,17 @@ def frame_of(table: pa.Table) -> pd.DataFrame:
                                             categories=categories, validate=False)
     data[ROW] = table.column(ROW).to_numpy()
     return pd.DataFrame(data, copy=False)
+
+
+def read_claims(path: str | Path, allow_unknown: bool = False) -> pd.DataFrame:
+    """A whole claims file (one the caller holds in memory: the claims a remittance file is joined to) as
+    strings, every value as the file has it, with _row, in file order; checked as the scrubber checks it."""
+    tables = list(iter_partitions(path, chunk_lines=None, allow_unknown=allow_unknown))
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*CLAIM_COLUMNS, ROW]})
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    table = table.sort_by(ROW)
+    frame = pd.DataFrame({c: pd.Series(table.column(c).to_pylist(), dtype=object) for c in CLAIM_COLUMNS})
+    frame[ROW] = table.column(ROW).to_numpy()
+    return frame
+

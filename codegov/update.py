@@ -312,7 +312,7 @@ def denial_summary(remits, codesets: Path, repo, *, claims: Path | None = None, 
     claims_frame = findings = None
     notes = []
     if claims is not None:
-        from claims.read import read_claims
+        from claims.partition import read_claims
 
         claims_frame = read_claims(claims)
         rules = rules or Path(codesets) / "rules" / "scrub.yml"
