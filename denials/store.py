@@ -16,22 +16,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ingest.edit_store import parquet_bytes
-from ingest.store import atomic_write, json_bytes
+from ingest.store import atomic_write, json_bytes, sha256_file
 
 TABLES = ("lines", "adjustments")
 FORMAT = 1  # bump when the reader's schema changes: stored tables of another format are read again
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sources(paths) -> list[dict]:
-    return [{"path": str(p), "sha256": _sha(Path(p)), "bytes": Path(p).stat().st_size} for p in paths]
+    return [{"path": str(p), "sha256": sha256_file(Path(p)), "bytes": Path(p).stat().st_size} for p in paths]
 
 
 def write(folder: Path, remits, source_list: list[dict]) -> bool:

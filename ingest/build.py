@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingest.fetch import sha256_file
 from ingest.model import ChecksumChanged, CodegovError, Release
 from ingest.sources import Sources
 from ingest.store import (
@@ -22,6 +21,7 @@ from ingest.store import (
     manifest_path,
     read_manifest,
     read_release_bytes,
+    sha256_file,
     table_bytes,
     table_path,
     torn,

@@ -12,10 +12,10 @@ import pyarrow as pa
 
 from ingest import edit_store
 from ingest.build import IngestResult, refuse_reissue
-from ingest.fetch import keep_first_retrieval, provenance, sha256_file
+from ingest.fetch import keep_first_retrieval, provenance
 from ingest.model import Release
 from ingest.sources import Sources
-from ingest.store import read_manifest
+from ingest.store import read_manifest, sha256_file
 from ingest.systems import edit_set
 
 

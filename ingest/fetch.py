@@ -19,7 +19,7 @@ from urllib3.util.retry import Retry
 
 from ingest.model import CodegovError, FetchError, NotPublished, Release
 from ingest.sources import ReleaseSource, Sources
-from ingest.store import atomic_write, json_bytes
+from ingest.store import atomic_write, json_bytes, sha256_file
 
 MAX_BYTES = 512 * 1024 * 1024  # no official release file comes near this
 TIMEOUT = (10, 120)  # connect, read seconds
@@ -35,14 +35,6 @@ def session_with_retries(retries: int = 4, backoff: float = 1.0) -> requests.Ses
     s.mount("http://", HTTPAdapter(max_retries=retry))
     s.headers["User-Agent"] = USER_AGENT
     return s
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _looks_like_html(head: bytes) -> bool:

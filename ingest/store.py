@@ -7,6 +7,7 @@ table rebuilt from its changes is checked against the bytes that were proven."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -41,6 +42,15 @@ def manifest_path(out: Path, system: str, release_id: str) -> Path:
 def conversion_path(out: Path, system: str, release_id: str) -> Path:
     """The official conversion table kept beside an ICD-10-CM release table."""
     return Path(out) / system / f"{release_id}.conversion.csv"
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (official files and remittances run to hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write(path: Path, data: bytes) -> bool:
