@@ -107,6 +107,13 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     # 2. diff: the newest release of each code set against the one before, and against the inventory
     repo = result.repo = ReleaseRepository(out, opts.codesets, sources=sources)
     inventory = load_inventory(opts.inventory or opts.codesets / "inventory")
+    # the lookup page's index (half of a real update's time) built in a second process from the stored
+    # releases while the stages below run; render takes its result
+    lookup_job = None
+    if opts.render:
+        from playbooks.lookup import start_build
+
+        lookup_job = start_build(repo, inventory.rows.to_dict("records") if inventory is not None else None)
     for system in systems:
         if len(repo.ids[system]) >= 2:
             cs = repo.change_set(system, inventory=inventory)
@@ -220,6 +227,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     #    gate refused (the report above says which gate; the site keeps what it showed before)
     if opts.render and not result.checks_passed:
         result.say("render  skipped: a release gate failed, and no page is rendered from a release it refused")
+        lookup_job[1].shutdown(wait=False, cancel_futures=True)
     if opts.render and result.checks_passed:
         from playbooks.write import GENERATED
 
@@ -228,7 +236,8 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                                 checks_json=opts.build / "checks" / "results.json", checks=checks_data,
                                 rules_file=opts.codesets / "rules" / "scrub.yml",
                                 releases=(result.statuses, result.freshness, result.publishers_checked),
-                                edits=(edits, result.edit_changes, inventory, opts.on), denials=result.denials)
+                                edits=(edits, result.edit_changes, inventory, opts.on), denials=result.denials,
+                                lookup_files=_taken(lookup_job))
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
@@ -244,7 +253,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
 def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
                  checks: dict | None = None, rules_file: Path | None = None, releases: tuple | None = None,
-                 edits: tuple | None = None, denials: dict | None = None):
+                 edits: tuple | None = None, denials: dict | None = None, lookup_files: dict | None = None):
     """Stage 5, also `codegov render`: the site's pages from the repository's releases and change sets, the
     inventory, the playbooks, the check results (this run's, else the last run's in checks_json), the
     claim scrubber's rule pages and the edit tables' pages (edits: (EditTables, [EditChanges], inventory,
@@ -261,6 +270,7 @@ def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_js
                   checks_path=str(checks_json) if checks is not None else "", releases=releases)
     if edits is not None:
         data.edit_tables = edits[0]  # the lookup page's edit-table facts
+    data.lookup_files = lookup_files  # the lookup index, when a second process built it (None: built here)
     extra = dict(site_pages(rules_file)) if rules_file else {}
     if edits is not None and not edits[0].empty():
         from ingest.edit_changes import billed_codes
@@ -334,6 +344,15 @@ def denial_summary(remits, codesets: Path, repo, *, claims: Path | None = None, 
     joined.notes += notes
     bench = load_benchmark(benchmark or Path(codesets) / "denials" / "em-benchmark.csv")
     return summarise(joined, release_changes(repo), taxonomy, bench, since)
+
+
+def _taken(job) -> dict | None:
+    """The result of a (future, executor) pair, the executor shut down."""
+    future, pool = job
+    try:
+        return future.result()
+    finally:
+        pool.shutdown()
 
 
 def render_folder(codesets: Path, out: Path, *, releases: Path | None = None, playbooks_dir: Path = Path("playbooks"),

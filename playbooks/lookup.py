@@ -401,13 +401,42 @@ def _code_answer(meta: dict, system: str, text: str, on: dt.date, shard) -> dict
 # The page
 
 
-def pages(site, history: ReleaseHistory | None, edit_tables=None) -> dict[str, str]:
+def billed_procedures(inventory_rows) -> set[str]:
+    """The inventory's procedure codes (CPT, HCPCS): the edit-table lines of large tables are indexed for these."""
+    return {r["code"] for r in inventory_rows or [] if r["system"] in ("cpt", "hcpcs") and len(r["code"]) == 5}
+
+
+def build_from_store(out, codesets, labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
+    """build() on the releases and edit tables stored in out: what a second process runs (start_build), so the
+    index is built while the update runs its checks."""
+    from ingest.edits import EditTables
+    from ingest.repository import ReleaseRepository
+
+    return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
+
+
+def start_build(repo, inventory_rows):
+    """The index of repo's stored releases, built in a second process: a concurrent.futures.Future of
+    build_from_store's files, and the executor to shut down once its result is taken. The labels and billed
+    codes are the ones pages() would use, so the index is the same as one built in this process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    labels = {(s, r): repo.label(s, r) for s in registry.LOADED for r in repo.ids[s]}
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))  # as ingest's workers
+    return pool.submit(build_from_store, repo.out, repo.codesets, labels, billed_procedures(inventory_rows)), pool
+
+
+def pages(site, history: ReleaseHistory | None, edit_tables=None, files: dict[str, str] | None = None
+          ) -> dict[str, str]:
     """The lookup page and its index, {path under the generated folder: text}; the page alone when no
-    history is given (a site rendered from hand-made data)."""
+    history is given (a site rendered from hand-made data). files: the index already built (start_build)."""
     labels = {(s, r["id"]): r["label"] for s, rs in site.data.releases.items() for r in rs}
-    billed = {r["code"] for r in site.data.inventory_rows or []
-              if r["system"] in ("cpt", "hcpcs") and len(r["code"]) == 5}
-    files = build(history, labels, edit_tables, billed) if history is not None else {}
+    if files is not None:
+        files = dict(files)
+    else:
+        billed = billed_procedures(site.data.inventory_rows)
+        files = build(history, labels, edit_tables, billed) if history is not None else {}
     meta = json.loads(files[f"{DATA}/meta.json"]) if files else {"systems": {}}
     from playbooks.text import md_cell
 

@@ -74,6 +74,7 @@ class SiteData:
     publishers_checked: str = ""
     history: Any = None  # ingest.history.ReleaseHistory of every release (the lookup page's index); None: none
     edit_tables: Any = None  # ingest.edits.EditTables (the lookup page's edit-table facts); None: none
+    lookup_files: Any = None  # the lookup index already built (playbooks.lookup.start_build); None: built here
     cpt_descriptors: dict[str, str] = field(default_factory=dict)  # ingest.cpt.for_site: {} unless allowed
 
     def current_releases(self) -> dict[str, dict]:
@@ -546,7 +547,8 @@ class Site:
         includes it, so it is empty when no freshness data was given). The navigation is playbooks.write's."""
         from playbooks import lookup
 
-        pages: dict[str, str] = lookup.pages(self, self.data.history, self.data.edit_tables)
+        pages: dict[str, str] = lookup.pages(self, self.data.history, self.data.edit_tables,
+                                             files=self.data.lookup_files)
         for pb in self.data.playbooks:
             pages[f"playbooks/{pb['id']}.md"] = self.playbook(pb)
             pages[f"playbooks/{pb['id']}-card.md"] = self.playbook_card(pb)

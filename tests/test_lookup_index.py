@@ -155,3 +155,20 @@ def test_large_edit_tables_index_the_billed_codes(sample):
     files = lookup.build(history, {}, tables, billed={"97110"})
     assert lookup.answer(files, "97110", D("2026-10-01"))["edits"] == answer_lines(
         code_answer(tables, "97110", D("2026-10-01")))
+
+
+def test_the_index_built_in_a_second_process_is_the_one_built_here(tmp_path):
+    """codegov update builds the index in a second process while its checks run (lookup.start_build): the
+    same labels, billed codes and files as pages() builds in process."""
+    codesets = make_sample_codesets(tmp_path / "codesets", edits=True)
+    repo = ReleaseRepository(codesets / "releases", codesets)
+    rows = [{"system": "hcpcs", "code": "97110"}, {"system": "icd10cm", "code": "G35"}]
+    future, pool = lookup.start_build(repo, rows)
+    try:
+        files = future.result()
+    finally:
+        pool.shutdown()
+    labels = {(s, r): repo.label(s, r) for s in ("icd10cm", "hcpcs", "pos") for r in repo.ids[s]}
+    here = lookup.build(repo.history(), labels, EditTables(repo.out), lookup.billed_procedures(rows))
+    assert files == here
+    assert json.loads(files[f"{lookup.DATA}/meta.json"])["systems"]["icd10cm"]["releases"]
