@@ -119,8 +119,6 @@ def separators(path, text: str, offset: int, n: int) -> tuple[str, str, str]:
 
 def _read_one(path: Path, claim_no: int) -> tuple[list[pa.Table], list[pa.Table], int]:
     """The file's interchanges, one after the other: (line tables, adjustment tables, last claim number)."""
-    import re
-
     text = path.read_bytes().decode("latin-1")  # X12 basic and extended character sets are single-byte
     size = len(text)
     pos = len(text) - len(text.lstrip())
@@ -129,10 +127,10 @@ def _read_one(path: Path, claim_no: int) -> tuple[list[pa.Table], list[pa.Table]
     seen, line_tables, adj_tables = 0, [], []
     while pos < size:
         elem, comp, term = separators(path, text, pos, seen + 1)
-        trailer = re.compile(re.escape(term) + r"\s*IEA" + re.escape(elem)).search(text, pos)
+        trailer = _trailer(text, pos, elem, term)
         end = size
-        if trailer is not None:
-            stop = text.find(term, trailer.end())
+        if trailer >= 0:
+            stop = text.find(term, trailer)
             end = size if stop < 0 else stop + 1
         lines, adjustments, claim_no, count = _interchange(path, text[pos:end], pos, seen, elem, comp, term, claim_no)
         line_tables.append(lines)
@@ -142,6 +140,23 @@ def _read_one(path: Path, claim_no: int) -> tuple[list[pa.Table], list[pa.Table]
         while pos < size and text[pos] in " \r\n\t":
             pos += 1
     return line_tables, adj_tables, claim_no
+
+
+def _trailer(text: str, pos: int, elem: str, term: str) -> int:
+    """Where the first IEA segment after pos ends its id (the index after `IEA` and the element separator):
+    an `IEA*` preceded by the segment terminator and optional whitespace; -1 when there is none."""
+    needle = "IEA" + elem
+    at = text.find(needle, pos)
+    while at >= 0:
+        j = at - 1
+        while j >= pos:  # back over whitespace to the terminator (which may itself be a newline)
+            if text[j] == term:
+                return at + len(needle)
+            if not text[j].isspace():
+                break
+            j -= 1
+        at = text.find(needle, at + 1)
+    return -1
 
 
 def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: str, term: str, claim_no: int):
@@ -160,21 +175,26 @@ def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: s
     raw = pa.Array.from_buffers(kind, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     trimmed = pc.utf8_trim(raw, term + "\r\n\t ")
     keep = pc.greater(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
-    where = np.flatnonzero(keep)
+    kept = np.flatnonzero(keep)  # each segment's value in raw
     seg = trimmed.filter(pa.array(keep))
-    lead = pc.subtract(pc.binary_length(raw), pc.binary_length(pc.utf8_ltrim(raw, "\r\n\t "))).to_numpy()
-    off = base + offsets[:-1][where] + lead[where]  # each segment's first byte in the file
     del raw, trimmed
     n = len(seg)
 
     def err(i: int, sid: str, expected: str) -> CodegovError:
-        return _error(path, seen + int(i) + 1, int(off[i]) if i < n else int(off[-1]), sid, expected)
+        """The error at segment i, placed at its first byte in the file (found only now, for this one)."""
+        i = min(int(i), n - 1)
+        start, stop = int(offsets[kept[i]]), int(offsets[kept[i] + 1])
+        value = data[start:stop].decode("utf-8")
+        return _error(path, seen + i + 1, base + start + len(value) - len(value.lstrip("\r\n\t ")), sid, expected)
 
-    # the segment ids: 2 or 3 characters, then the element separator (or the segment's end)
-    ids = pc.utf8_rtrim(pc.utf8_slice_codeunits(seg, 0, 3), elem)
+    # the segment ids: 2 or 3 characters, then the element separator (or the segment's end); from each
+    # segment's first 4 characters, cut once
+    head = pc.utf8_slice_codeunits(seg, 0, 4)
+    ids = pc.utf8_rtrim(pc.utf8_slice_codeunits(head, 0, 3), elem)
     longer = pc.and_(pc.equal(pc.utf8_length(ids), 3),
-                     pc.not_equal(pc.utf8_slice_codeunits(seg, 3, 4), elem)).to_numpy(zero_copy_only=False)
-    longer &= pc.greater(pc.utf8_length(seg), 3).to_numpy(zero_copy_only=False)
+                     pc.not_equal(pc.utf8_slice_codeunits(head, 3, 4), elem)).to_numpy(zero_copy_only=False)
+    longer &= pc.greater(pc.utf8_length(head), 3).to_numpy(zero_copy_only=False)
+    del head
     if longer.any():
         i = int(np.argmax(longer))
         name = seg[i].as_py().split(elem)[0]
@@ -198,7 +218,7 @@ def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: s
         sub = seg.take(pa.array(positions, pa.int64())) if values is None else values
         if isinstance(sub, pa.ChunkedArray):
             sub = sub.combine_chunks()
-        parts = pc.split_pattern(sub, sep)
+        parts = pc.split_pattern(sub, sep, max_splits=width + 1)  # elements past width stay in one piece
         lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
         out, empty = [], None
         for k in range(width + 1):
@@ -321,14 +341,16 @@ def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: s
         picked = values.take(pa.array(index, mask=index < 0))
         return picked.fill_null(default) if default is not None else picked
 
-    def where(name: str, level: np.ndarray | None, qualifier: str | None = None, prefix_only=False):
+    def where(name: str, level: np.ndarray | None, qualifier: str | None = None):
         """Positions of the segments `name` (at this level) whose first element is qualifier."""
         m = mask(name)
         if level is not None:
             m = m & level
-        if qualifier is not None:
-            m = m & pc.starts_with(seg, f"{name}{elem}{qualifier}{elem}").to_numpy(zero_copy_only=False)
-        return np.flatnonzero(m)
+        at = np.flatnonzero(m)
+        if qualifier is not None and len(at):
+            sub = seg.take(pa.array(at, pa.int64()))
+            at = at[pc.starts_with(sub, f"{name}{elem}{qualifier}{elem}").to_numpy(zero_copy_only=False)]
+        return at
 
     # transactions: payer, payee, remittance date
     n_st = len(st02s)
