@@ -24,14 +24,14 @@ NONE = "(none)"  # a line without a modifier, in the modifier table
 
 @dataclass
 class Joined:
-    lines: pd.DataFrame  # one row per final service line (columns: see LINE_COLUMNS)
+    lines: pd.DataFrame  # one row per final service line (columns: LINE_COLUMNS), in the order read (`row`)
     stats: dict = field(default_factory=dict)  # lines read, reversals, superseded, matched to the claims file
     notes: list[str] = field(default_factory=list)
 
 
 LINE_COLUMNS = ("payer", "claim_id", "line", "service_date", "procedure_code", "adjudicated_code", "modifiers",
                 "units", "billed", "paid", "denied", "category", "carc", "group", "remarks", "provider",
-                "place_of_service", "diagnoses", "specialty", "owner", "preventable", "rules", "in_claims")
+                "place_of_service", "diagnoses", "specialty", "owner", "preventable", "rules", "in_claims", "row")
 
 
 KEEP = ("payer", "remit_date", "claim", "claim_id", "rendering_npi", "payee_npi", "line", "procedure_code",
@@ -71,9 +71,11 @@ def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
         share = np.where(total != 0, spread["billed"] / total.where(total != 0, 1), 1 / count)
         spread = spread.assign(amount=spread["amount"] * share, row=spread["_row"]).drop(columns=["_row", "billed"])
         adj = pd.concat([adj[adj["row"] >= 0], spread[adj.columns]], ignore_index=True)
-    # each adjustment's category: the CARC's, or the line's remark for a generic CARC
-    carc_cat = {c: e["category"] for c, e in taxonomy.carc.items()}
-    cat = adj["carc"].map(carc_cat).fillna("other")
+    # each adjustment's category: the CARC's, or the line's remark for a generic CARC (mapped per distinct code)
+    carc_codes, carc_uniques = pd.factorize(adj["carc"])
+    cat = pd.Series(np.array([taxonomy.carc[c]["category"] if c in taxonomy.carc else "other"
+                              for c in carc_uniques], object)[carc_codes] if len(adj) else np.array([], object),
+                    index=adj.index, dtype=object)
     generic = (cat == "information").to_numpy()
     if generic.any():
         remarks = lines.set_index("_row")["remarks"]
@@ -81,19 +83,59 @@ def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
         cat.loc[generic] = [taxonomy.category(c, remarks.get(r, "")) for c, r in
                             zip(adj.loc[generic, "carc"], rows, strict=True)]
     adj = adj.assign(category=cat.to_numpy())
-    denial = adj["category"].map({k: v["denial"] for k, v in taxonomy.categories.items()}).fillna(True).astype(bool)
-    denials = adj[denial & (adj["amount"] > 0)]
+    is_denial = {k: v["denial"] for k, v in taxonomy.categories.items()}
+    cat_codes, cat_uniques = pd.factorize(adj["category"])
+    denial = np.array([is_denial.get(c, True) for c in cat_uniques], bool)[cat_codes] if len(adj) else np.zeros(0, bool)
+    denials = adj[denial & (adj["amount"] > 0).to_numpy()]
+    # per line (by its read position): the denied amount and the adjustment with the largest amount
+    at = np.full(len(remits.lines), -1, np.int64)
+    at[lines["_row"].to_numpy()] = np.arange(len(lines))
     denied = denials.groupby("row")["amount"].sum()
+    amount = np.zeros(len(lines))
+    amount[at[denied.index.to_numpy()]] = denied.to_numpy()
+    lines["denied"] = np.round(amount, 2)
     main = denials.sort_values(["row", "amount"], ascending=[True, False], kind="stable").drop_duplicates("row")
-    main = main.set_index("row")
-    lines["denied"] = lines["_row"].map(denied).fillna(0.0).round(2)
-    lines["category"] = lines["_row"].map(main["category"]).fillna("")
-    lines["carc"] = lines["_row"].map(main["carc"]).fillna("")
-    lines["group"] = lines["_row"].map(main["group"]).fillna("")
+    where = at[main["row"].to_numpy()]
+    for col in ("category", "carc", "group"):
+        values = np.full(len(lines), "", object)
+        values[where] = main[col].to_numpy(object)
+        lines[col] = pd.array(values, dtype="str")
     stats["lines"] = int(len(lines))
-    retired = sorted({f"CARC {c} (retired {taxonomy.carc[c]['retired']})" for c in adj["carc"].unique()
-                      if taxonomy.carc.get(c, {}).get("retired")})
-    return lines, {**stats, "retired_codes_used": retired}
+    return lines, {**stats, "codes_out_of_dates": codes_out_of_dates(lines, adj, at, taxonomy)}
+
+
+def codes_out_of_dates(lines: pd.DataFrame, adj: pd.DataFrame, at: np.ndarray, taxonomy: Taxonomy) -> list[dict]:
+    """The CARCs (adjustments) and RARCs (line remarks) a remittance used outside the dates the X12 list gives
+    them: after the code's stop date or before its start date. A use is dated by the remittance (DTM*405, BPR16),
+    else the line's service date. The adjustments still count in their category."""
+    day = lines["remit_date"].where(lines["remit_date"].notna(), lines["service_date"]).to_numpy()
+    used = []
+    if len(adj):
+        used.append(("carc", pd.DataFrame({"code": adj["carc"].to_numpy(object),
+                                            "day": day[at[adj["row"].to_numpy()]]})))
+    has = (lines["remarks"] != "").to_numpy()
+    if has.any():
+        remarks = pd.DataFrame({"code": lines.loc[has, "remarks"].str.split().to_numpy(object), "day": day[has]})
+        used.append(("rarc", remarks.explode("code")))
+    out = []
+    for kind, frame in used:
+        listed = getattr(taxonomy, kind)
+        dated = {c for c in frame["code"].unique() if c in listed and (listed[c]["start"] or listed[c]["stop"])}
+        frame = frame[frame["code"].isin(dated) & frame["day"].notna()]
+        for code, part in frame.groupby("code", sort=True):
+            entry = listed[code]
+            checks = []
+            if entry["stop"]:
+                checks.append(("after", entry["stop"], part["day"] >= pd.Timestamp(entry["stop"])))
+            if entry["start"]:
+                checks.append(("before", entry["start"], part["day"] < pd.Timestamp(entry["start"])))
+            for when, bound, outside in checks:
+                if outside.any():
+                    days = part.loc[outside, "day"]
+                    out.append({"kind": kind.upper(), "code": code, "when": when, "date": bound,
+                                "source": entry["source"], "uses": int(outside.sum()),
+                                "first": days.min().date().isoformat(), "last": days.max().date().isoformat()})
+    return out
 
 
 def _norm_dx(text: str) -> str:
@@ -177,10 +219,15 @@ def join(remits, taxonomy: Taxonomy, claims: pd.DataFrame | None = None, invento
         key = pd.MultiIndex.from_arrays([out["claim_id"], out["line"]])
         out["rules"] = pd.Series(rules.reindex(key).to_numpy(), index=out.index).fillna("")
     out["preventable"] = (out["denied"] > 0) & (out["rules"] != "")
-    order = np.lexsort((out["_row"].to_numpy(), out["service_date"].isna().to_numpy(),
-                        out["service_date"].to_numpy()))  # date (none last), then as read
-    out = out[list(LINE_COLUMNS)]
-    return Joined(out.take(order).reset_index(drop=True), stats, notes)
+    out = out.rename(columns={"_row": "row"})[list(LINE_COLUMNS)]
+    return Joined(out, stats, notes)
+
+
+def date_order(frame: pd.DataFrame) -> np.ndarray:
+    """The positions of the lines by date of service (none last), then as read (the report's order). Sorting
+    is left to the few rows listed: a million joined lines are summarised in the order read."""
+    return np.lexsort((frame["row"].to_numpy(), frame["service_date"].isna().to_numpy(),
+                       frame["service_date"].to_numpy()))
 
 
 def release_changes(repo) -> list[dict]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from denials.join import NONE
+from denials.join import NONE, date_order
 from denials.taxonomy import Taxonomy
 
 WINDOW_DAYS = 90
@@ -101,6 +101,8 @@ def release_windows(frame: pd.DataFrame, changes: list[dict], taxonomy: Taxonomy
     """For each release: the lines that use one of its changed codes, 90 days after its effective date against
     the 90 days before. Releases whose windows hold no remittance line at all are left out."""
     out = []
+    frame = frame[["service_date", "denied", "category", "billed", "paid", "modifiers",
+                   *sorted(set(SYSTEM_FIELD.values()))]]  # the columns used: the windows copy fewer
     dated = frame[frame["service_date"].notna()]
     for rel in changes:
         eff = dt.date.fromisoformat(rel["release"])
@@ -179,11 +181,17 @@ def _pairs_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _modifier_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    has = frame["modifiers"] != ""
-    without = frame[~has].assign(modifier=NONE)
-    with_mods = frame[has]
-    exploded = with_mods.assign(modifier=with_mods["modifiers"].str.split()).explode("modifier")
-    return pd.concat([without, exploded])
+    """One row per line and modifier ((none) for a line without one): each distinct modifier string split once,
+    the lines repeated by their number of modifiers."""
+    codes, uniques = pd.factorize(frame["modifiers"])
+    parts = [u.split() or [None] if u != "" else [NONE] for u in uniques]
+    counts = np.array([len(x) for x in parts], np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    flat = np.array([m for x in parts for m in x], object)
+    per_line = counts[codes]
+    rows = np.repeat(np.arange(len(frame)), per_line)
+    nth = np.arange(len(rows)) - np.repeat(np.cumsum(per_line) - per_line, per_line)
+    return frame.take(rows).assign(modifier=flat[np.repeat(starts[codes], per_line) + nth])
 
 
 def em_levels(frame: pd.DataFrame, benchmark: dict[str, float]) -> list[dict]:
@@ -215,9 +223,9 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
     denied = frame[frame["denied"] > 0]
     prevent = denied[denied["preventable"]]
     dated = frame["service_date"].dropna()
-    pairs = _pairs_frame(frame)
-    notes = list(joined.notes) + [f"reason codes used after the X12 list retired them: {', '.join(codes)}"
-                                  for codes in [joined.stats.get("retired_codes_used")] if codes]
+    keys = ["payer", "provider", "denied", "category"]
+    pairs = _pairs_frame(frame[[*keys, "procedure_code", "diagnoses"]])
+    notes = list(joined.notes)
     return {
         "source": taxonomy.source,
         "since": since.isoformat() if since else None,
@@ -225,6 +233,7 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
         "last_service_date": dated.max().date().isoformat() if len(dated) else None,
         "stats": joined.stats,
         "notes": notes,
+        "warnings": code_date_warnings(joined.stats.get("codes_out_of_dates", [])),
         "totals": _totals(frame),
         "by_category": _by_category(frame, taxonomy),
         "preventable": {"denied_lines": int(len(prevent)), "amount": _money(prevent["denied"].sum()),
@@ -235,10 +244,24 @@ def summarise(joined, changes: list[dict], taxonomy: Taxonomy, benchmark: dict[s
         "releases": release_windows(frame, changes, taxonomy),
         "top_codes": _owned(_top(frame, ["payer", "provider", "procedure_code"], taxonomy), frame),
         "top_pairs": _top(pairs, ["payer", "provider", "diagnosis", "procedure_code"], taxonomy),
-        "top_modifiers": _top(_modifier_frame(frame), ["payer", "provider", "modifier"], taxonomy),
+        "top_modifiers": _top(_modifier_frame(frame[[*keys, "modifiers"]]), ["payer", "provider", "modifier"],
+                              taxonomy),
         "em_levels": em_levels(frame, benchmark or {}),
         "denied_lines": _denied_lines(denied, taxonomy),
     }
+
+
+def code_date_warnings(uses: list[dict]) -> list[str]:
+    """One sentence per CARC or RARC a remittance used outside its X12 dates (denials.join.codes_out_of_dates)."""
+    out = []
+    for u in uses:
+        what = "adjustment(s)" if u["kind"] == "CARC" else "line(s)"
+        span = u["first"] if u["first"] == u["last"] else f"{u['first']} to {u['last']}"
+        edge = (f"on or after {u['date']}, the date the X12 list stopped it" if u["when"] == "after" else
+                f"before {u['date']}, the date the X12 list started it")
+        out.append(f"{u['kind']} {u['code']} is used on {u['uses']} {what} dated {span}, {edge} (source: "
+                   f"{u['source']}); they are still counted in the code's category: ask the payer which code it meant")
+    return out
 
 
 def _by_rule(prevent: pd.DataFrame) -> list[dict]:
@@ -260,6 +283,7 @@ def _denied_lines(denied: pd.DataFrame, taxonomy: Taxonomy) -> list[dict]:
         uniques = {v: fn(v) for v in col.unique()}
         return [uniques[v] for v in col.tolist()]
 
+    denied = denied.take(date_order(denied))  # by date of service (none last), then as read
     days = denied["service_date"]
     cols = {
         "payer": denied["payer"].tolist(), "claim_id": denied["claim_id"].tolist(),

@@ -17,15 +17,19 @@ from ingest.model import CodegovError, ParseError
 FOLDER = "denials"  # under <codesets>
 OTHER = "other"
 CATEGORY_COLUMNS = ("category", "label", "denial", "what to look at")
-CODE_COLUMNS = ("code", "category", "label", "added", "retired")
+CODE_COLUMNS = ("code", "category", "label", "start", "last_modified", "stop", "source")
+SOURCE_COLUMNS = ("source", "url", "what", "published")
+UNVERIFIED = "unverified"  # the source of a code whose dates no source gave: its dates stay empty
+DATES = ("start", "last_modified", "stop")
 
 
 @dataclass
 class Taxonomy:
     categories: dict[str, dict]  # id -> {label, denial (bool), advice}, in report order
-    carc: dict[str, dict]  # code -> {category, label, added, retired}
+    carc: dict[str, dict]  # code -> {category, label, start, last_modified, stop, source}
     rarc: dict[str, dict]
     source: str = ""
+    sources: dict[str, dict] = field(default_factory=dict)  # id -> {url, what, published} (sources.csv)
     notes: list[str] = field(default_factory=list)
 
     def is_denial(self, category: str) -> bool:
@@ -46,10 +50,15 @@ class Taxonomy:
                     return hit["category"]
         return cat
 
-    def retired_on(self, kind: str, code: str, day: str) -> str:
-        """The retired date when a code was used on a remittance dated after it, else ''."""
+    def out_of_dates(self, kind: str, code: str, day: str) -> str:
+        """'after' when a code is used on or after its X12 stop date, 'before' when before its start date
+        (day as YYYY-MM-DD), else ''. Bulk checks: denials.join.codes_out_of_dates."""
         entry = (self.carc if kind == "carc" else self.rarc).get(code)
-        return entry["retired"] if entry and entry["retired"] and day > entry["retired"] else ""
+        if not entry:
+            return ""
+        if entry["stop"] and day >= entry["stop"]:
+            return "after"
+        return "before" if entry["start"] and day < entry["start"] else ""
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict]]:
@@ -74,6 +83,11 @@ def load_taxonomy(codesets: Path) -> Taxonomy:
                                        "advice": row["what to look at"]}
     if OTHER not in categories:
         raise ParseError(folder / "categories.csv", 1, f"expected a category {OTHER!r} for unlisted reason codes")
+    sources = {}
+    for line, row in _rows(folder / "sources.csv", SOURCE_COLUMNS):
+        if row["source"] in sources or row["source"] == UNVERIFIED:
+            raise ParseError(folder / "sources.csv", line, f"source {row['source']!r} is listed twice or reserved")
+        sources[row["source"]] = {k: row[k] for k in SOURCE_COLUMNS[1:]}
     lists = {}
     for kind in ("carc", "rarc"):
         path = folder / f"{kind}.csv"
@@ -84,11 +98,29 @@ def load_taxonomy(codesets: Path) -> Taxonomy:
                                              f"({', '.join(categories)}), found {row['category']!r}")
             if row["code"] in codes:
                 raise ParseError(path, line, f"code {row['code']} is listed twice")
-            for col in ("added", "retired"):
-                if row[col] and not (len(row[col]) == 10 and row[col][4] == "-" and row[col][7] == "-"):
+            for col in DATES:
+                if row[col] and not _is_date(row[col]):
                     raise ParseError(path, line, f"expected {col} as YYYY-MM-DD or empty, found {row[col]!r}")
-            codes[row["code"]] = {k: row[k] for k in ("category", "label", "added", "retired")}
+            if row["source"] == UNVERIFIED:
+                if any(row[c] for c in DATES):
+                    raise ParseError(path, line, f"expected no dates for an {UNVERIFIED} code, found "
+                                                 f"{', '.join(row[c] for c in DATES if row[c])}")
+            elif row["source"] not in sources:
+                raise ParseError(path, line, f"expected a source of sources.csv ({', '.join(sources)}) or "
+                                             f"{UNVERIFIED!r}, found {row['source']!r}")
+            elif not row["start"]:
+                raise ParseError(path, line, f"expected the start date source {row['source']} gives, found none")
+            codes[row["code"]] = {k: row[k] for k in CODE_COLUMNS[1:]}
         lists[kind] = codes
     return Taxonomy(categories, lists["carc"], lists["rarc"],
                     source="X12 external code lists (https://x12.org/codes): Claim Adjustment Reason Codes, "
-                           "Remittance Advice Remark Codes")
+                           "Remittance Advice Remark Codes", sources=sources)
+
+
+def _is_date(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        return len(text) == 10 and dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False

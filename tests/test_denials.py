@@ -169,6 +169,114 @@ def test_taxonomy_categories(tmp_path):
         load_taxonomy(bad)
 
 
+def test_taxonomy_dates_verified():
+    """Dates read from the X12 lists (codesets/denials/README.md, sources.csv), pinned."""
+    from denials.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(CODESETS)
+    pick = {k: tax.carc[k] for k in ("1", "146", "236", "B5", "4")}
+    assert {k: (v["start"], v["last_modified"], v["stop"], v["source"]) for k, v in pick.items()} == {
+        "1": ("1995-01-01", "", "", "x12-carc-2016"), "146": ("2002-06-30", "2007-09-30", "", "x12-carc-2016"),
+        "236": ("2011-01-30", "2013-07-01", "", "x12-carc-2016"),
+        "B5": ("1995-01-01", "2015-11-01", "2016-05-01", "x12-carc-2016"),
+        "4": ("1995-01-01", "2020-03-01", "", "carc-2020")}  # the newer list's last modified date
+    assert (tax.rarc["M78"]["stop"], tax.rarc["N657"]["start"], tax.rarc["MA130"]["start"]) == (
+        "2006-05-18", "2013-07-15", "2001-10-12")
+    assert tax.sources["x12-rarc-2016"]["published"] == "2016-03-07"
+    assert tax.out_of_dates("carc", "B5", "2016-05-01") == "after"
+    assert tax.out_of_dates("carc", "B5", "2016-04-30") == ""
+    assert tax.out_of_dates("carc", "253", "2013-06-01") == "before"
+    assert tax.out_of_dates("carc", "999", "2025-01-01") == ""
+
+
+def test_every_code_dated_with_a_source_or_listed_unverified():
+    from denials.taxonomy import UNVERIFIED, load_taxonomy
+
+    tax = load_taxonomy(CODESETS)
+    readme = " ".join((CODESETS / "denials" / "README.md").read_text(encoding="utf-8").split())  # unwrapped
+    unverified = []
+    for kind in ("carc", "rarc"):
+        for code, e in getattr(tax, kind).items():
+            if e["source"] == UNVERIFIED:
+                assert not (e["start"] or e["last_modified"] or e["stop"])
+                unverified.append(f"{kind.upper()} {code}")
+            else:
+                assert e["source"] in tax.sources and e["start"], (kind, code)
+                assert f"`{e['source']}`" in readme  # the README's source table names it
+    if unverified:
+        assert all(u in readme for u in unverified)
+    else:
+        assert "**no code is unverified**" in readme
+    assert len(tax.carc) + len(tax.rarc) == 54
+
+
+def test_taxonomy_refuses_undated_sources(tmp_path):
+    from denials.taxonomy import load_taxonomy
+    from ingest.model import ParseError
+
+    bad = tmp_path / "codesets"
+    shutil.copytree(CODESETS / "denials", bad / "denials")
+    rarc = bad / "denials" / "rarc.csv"
+    good = rarc.read_text()
+    rarc.write_text(good + "N999,units,a guess,2020-01-01,,,unverified\n")
+    with pytest.raises(ParseError, match=r"rarc.csv:17: expected no dates for an unverified code, found 2020-01-01"):
+        load_taxonomy(bad)
+    rarc.write_text(good + "N999,units,a guess,2020-01-01,,,my-memory\n")
+    with pytest.raises(ParseError, match=r"rarc.csv:17: expected a source of sources.csv \(x12-carc-2016, "):
+        load_taxonomy(bad)
+    rarc.write_text(good + "N999,units,a guess,2020-02-30,,,x12-rarc-2016\n")
+    with pytest.raises(ParseError, match=r"rarc.csv:17: expected start as YYYY-MM-DD or empty, found '2020-02-30'"):
+        load_taxonomy(bad)
+    rarc.write_text(good + "N999,units,not dated,,,,unverified\n")
+    assert load_taxonomy(bad).rarc["N999"]["source"] == "unverified"
+
+
+def test_codes_used_outside_their_dates(tmp_path, sample_releases, summary):
+    """A stopped CARC and RARC on a remittance after their stop date, a CARC on one dated before its start:
+    warned about in the summary, on the page and on stderr; the adjustments still counted in their category."""
+    from codegov.update import denial_summary
+    from ingest.repository import ReleaseRepository
+    from playbooks.denials import denial_pages
+
+    folder = tmp_path / "remits"
+    shutil.copytree(REMITS, folder)
+    medicare = folder / "medicare-2025.835"
+    text = medicare.read_text().replace("CAS*CO*50*140~", "CAS*CO*B5*140~")  # non-covered either way
+    medicare.write_text(text.replace("LQ*HE*M76~", "LQ*HE*M78~", 1))  # on a CARC 146 line: the CARC decides
+    acme = folder / "acme-2025.835"
+    acme.write_text(acme.read_text().replace("20251115~", "20050101~"))  # BPR16 and DTM*405: paid in 2005
+    s = denial_summary([folder], CODESETS, ReleaseRepository(sample_releases, CODESETS))
+    assert s["stats"]["codes_out_of_dates"] == [
+        {"kind": "CARC", "code": "197", "when": "before", "date": "2006-10-31", "source": "x12-carc-2016",
+         "uses": 1, "first": "2005-01-01", "last": "2005-01-01"},
+        {"kind": "CARC", "code": "B5", "when": "after", "date": "2016-05-01", "source": "x12-carc-2016",
+         "uses": 1, "first": "2025-09-30", "last": "2025-09-30"},
+        {"kind": "RARC", "code": "M78", "when": "after", "date": "2006-05-18", "source": "x12-rarc-2016",
+         "uses": 1, "first": "2025-12-31", "last": "2025-12-31"}]
+    assert s["warnings"][1] == (
+        "CARC B5 is used on 1 adjustment(s) dated 2025-09-30, on or after 2016-05-01, the date the X12 list "
+        "stopped it (source: x12-carc-2016); they are still counted in the code's category: ask the payer which "
+        "code it meant")
+    assert s["warnings"][0].startswith("CARC 197 is used on 1 adjustment(s) dated 2005-01-01, before 2006-10-31, "
+                                       "the date the X12 list started it")
+    assert s["by_category"] == summary["by_category"] and s["totals"] == summary["totals"]  # still counted
+    assert summary["warnings"] == [] and summary["stats"]["codes_out_of_dates"] == []  # the samples use none
+    index = denial_pages(s)[0]["denials/index.md"]
+    assert "!!! warning\n    RARC M78 is used on 1 line(s) dated 2025-12-31, on or after 2006-05-18" in index
+    assert "!!! warning" not in denial_pages(summary)[0]["denials/index.md"]
+
+
+def test_cli_warns_about_stopped_codes(codegov, sample_releases, tmp_path):
+    folder = tmp_path / "remits"
+    shutil.copytree(REMITS, folder)
+    medicare = folder / "medicare-2025.835"
+    medicare.write_text(medicare.read_text().replace("CAS*CO*50*140~", "CAS*CO*B5*140~"))
+    code, out, err = codegov("--releases", str(sample_releases), "denials", str(folder), "--format", "json")
+    assert code == 0
+    assert "warning: CARC B5 is used on 1 adjustment(s) dated 2025-09-30, on or after 2016-05-01" in err
+    assert json.loads(out)["warnings"][0].startswith("CARC B5 is used on 1 adjustment(s)")
+
+
 # -- the numbers ----------------------------------------------------------------------------------------------
 
 def test_release_window_numbers(summary):

@@ -54,6 +54,8 @@ def run(args) -> int:
                              rules=args.rules, benchmark=args.benchmark)
     render = {"md": denials_markdown, "json": denials_json, "csv": denials_csv}[args.format]
     write_output(render(summary), args.output)
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     for note in summary["notes"]:
         print(f"note: {note}", file=sys.stderr)
     t = summary["totals"]
