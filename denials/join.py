@@ -40,7 +40,7 @@ KEEP = ("payer", "remit_date", "claim", "claim_id", "rendering_npi", "payee_npi"
 
 def final_claims(lines: pd.DataFrame) -> tuple[np.ndarray, dict]:
     """The claim numbers that stand: per (payer, claim id), the last adjudication unless it is a reversal."""
-    claims = lines.drop_duplicates("claim")[["claim", "payer", "claim_id", "remit_date", "reversal"]]
+    claims = lines[["claim", "payer", "claim_id", "remit_date", "reversal"]].drop_duplicates("claim")
     claims = claims.sort_values(["remit_date", "claim"], kind="stable", na_position="first")
     last = claims.groupby(["payer", "claim_id"], sort=False).tail(1)
     standing = last.loc[~last["reversal"], "claim"].to_numpy()
@@ -53,7 +53,7 @@ def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
     """The standing lines with their denied amount and main denial category (the category with the largest
     denied amount on the line; its CARC and group)."""
     lines = remits.lines.select(KEEP).to_pandas(date_as_object=False)  # dates as datetime64: compared in bulk
-    adj = remits.adjustments.to_pandas()
+    adj = remits.adjustments.select(["claim", "row", "group", "carc", "amount"]).to_pandas()  # the ones used
     lines["_row"] = np.arange(len(lines))
     standing, stats = final_claims(lines) if len(lines) else (np.array([], np.int64), {
         "adjudications": 0, "reversals": 0, "superseded": 0, "reversed": 0})

@@ -96,9 +96,9 @@ def read_file(path) -> Remits:
 
 
 def separators(path, text: str, offset: int, n: int) -> tuple[str, str, str]:
-    """(element, component, segment terminator) from the ISA at offset, checked: 106 characters, 16
-    separators, the fixed field widths."""
-    head = text[offset:offset + ISA_LENGTH]
+    """(element, component, segment terminator) from the ISA that `text` starts with (at byte `offset` of the
+    file), checked: 106 characters, 16 separators, the fixed field widths."""
+    head = text[:ISA_LENGTH]
     if not head.startswith("ISA"):
         raise _error(path, n, offset, "", f"expected an ISA segment (an interchange header), found {head[:20]!r}")
     if len(head) < ISA_LENGTH:
@@ -118,54 +118,70 @@ def separators(path, text: str, offset: int, n: int) -> tuple[str, str, str]:
 
 
 def _read_one(path: Path, claim_no: int) -> tuple[list[pa.Table], list[pa.Table], int]:
-    """The file's interchanges, one after the other: (line tables, adjustment tables, last claim number)."""
-    text = path.read_bytes().decode("latin-1")  # X12 basic and extended character sets are single-byte
-    size = len(text)
-    pos = len(text) - len(text.lstrip())
+    """The file's interchanges, one after the other: (line tables, adjustment tables, last claim number).
+
+    Read as bytes: X12's basic and extended character sets are single-byte, and an ASCII file is already the
+    UTF-8 Arrow's strings take; a file with Latin-1 letters is made UTF-8 first (its error offsets are then
+    counted back in the file's own bytes)."""
+    data = path.read_bytes()
+    if data.isascii():
+        def in_file(b: int) -> int:
+            return b
+    else:
+        data = data.decode("latin-1").encode("utf-8")
+
+        def in_file(b: int) -> int:
+            return len(data[:b].decode("utf-8", "replace"))
+    size = len(data)
+    pos = size - len(data.lstrip())
     if pos >= size:
         raise _error(path, 1, 0, "", "expected an ISA segment, found an empty file")
     seen, line_tables, adj_tables = 0, [], []
+    view = memoryview(data)
     while pos < size:
-        elem, comp, term = separators(path, text, pos, seen + 1)
-        trailer = _trailer(text, pos, elem, term)
+        head = data[pos:pos + 2 * ISA_LENGTH].decode("utf-8", "replace")
+        elem, comp, term = separators(path, head, in_file(pos), seen + 1)
+        trailer = _trailer(data, pos, elem.encode(), term.encode())
         end = size
         if trailer >= 0:
-            stop = text.find(term, trailer)
+            stop = data.find(term.encode(), trailer)
             end = size if stop < 0 else stop + 1
-        lines, adjustments, claim_no, count = _interchange(path, text[pos:end], pos, seen, elem, comp, term, claim_no)
+        lines, adjustments, claim_no, count = _interchange(path, view[pos:end], pos, in_file, seen, elem, comp, term,
+                                                           claim_no)
         line_tables.append(lines)
         adj_tables.append(adjustments)
         seen += count
         pos = end
-        while pos < size and text[pos] in " \r\n\t":
+        while pos < size and data[pos] in b" \r\n\t":
             pos += 1
     return line_tables, adj_tables, claim_no
 
 
-def _trailer(text: str, pos: int, elem: str, term: str) -> int:
+def _trailer(data: bytes, pos: int, elem: bytes, term: bytes) -> int:
     """Where the first IEA segment after pos ends its id (the index after `IEA` and the element separator):
     an `IEA*` preceded by the segment terminator and optional whitespace; -1 when there is none."""
-    needle = "IEA" + elem
-    at = text.find(needle, pos)
+    needle = b"IEA" + elem
+    at = data.find(needle, pos)
     while at >= 0:
         j = at - 1
         while j >= pos:  # back over whitespace to the terminator (which may itself be a newline)
-            if text[j] == term:
+            if data[j:j + len(term)] == term:
                 return at + len(needle)
-            if not text[j].isspace():
+            if not data[j:j + 1].isspace():
                 break
             j -= 1
-        at = text.find(needle, at + 1)
+        at = data.find(needle, at + 1)
     return -1
 
 
-def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: str, term: str, claim_no: int):
+def _interchange(path: Path, body: memoryview, base: int, in_file, seen: int, elem: str, comp: str, term: str,
+                 claim_no: int):
     """One interchange (ISA to IEA), vectorised: the segments split once on the terminator, the envelope
     checked segment by segment (a few per transaction), every other segment type split on the element
     separator in one pass and placed by the running positions of its ST, CLP and SVC."""
     # the segments as one Arrow string array over the interchange's bytes (no Python string per segment):
     # value i runs from the byte after terminator i-1 to terminator i, which the trim removes
-    data = body.encode("utf-8")  # the same bytes for ASCII; Latin-1 letters become valid UTF-8
+    data = body  # UTF-8 (_read_one)
     buf = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(buf == ord(term)) + 1
     if not len(ends) or ends[-1] != len(data):
@@ -184,8 +200,9 @@ def _interchange(path: Path, body: str, base: int, seen: int, elem: str, comp: s
         """The error at segment i, placed at its first byte in the file (found only now, for this one)."""
         i = min(int(i), n - 1)
         start, stop = int(offsets[kept[i]]), int(offsets[kept[i] + 1])
-        value = data[start:stop].decode("utf-8")
-        return _error(path, seen + i + 1, base + start + len(value) - len(value.lstrip("\r\n\t ")), sid, expected)
+        value = bytes(data[start:stop])
+        return _error(path, seen + i + 1, in_file(base + start + len(value) - len(value.lstrip(b"\r\n\t "))), sid,
+                      expected)
 
     # the segment ids: 2 or 3 characters, then the element separator (or the segment's end); from each
     # segment's first 4 characters, cut once

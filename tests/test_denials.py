@@ -76,6 +76,20 @@ def test_one_line_file_without_newlines(tmp_path):
     assert read_file(flat).lines["claim_id"].to_pylist() == ["R1004", "R1008", "R1013"]
 
 
+def test_latin1_letters_and_their_offsets(tmp_path):
+    """X12's extended character set is single-byte: a Latin-1 letter is read, and an error after it is placed
+    at its byte in the file (not in the UTF-8 the strings are made of)."""
+    text = (REMITS / "acme-2025.835").read_text().replace("N1*PR*ACME_COMMERCIAL~", "N1*PR*ACMÉ SANTÉ~", 1)
+    path = tmp_path / "latin1.835"
+    path.write_bytes(text.encode("latin-1"))
+    assert set(read_file(path).lines["payer"].to_pylist()) == {"ACMÉ SANTÉ"}
+    path.write_bytes(text.replace("LX*1~\n", "LX*1~\nXYZ*1*2~\n", 1).encode("latin-1"))
+    with pytest.raises(CodegovError) as err:
+        read_file(path)
+    at = text.replace("LX*1~\n", "LX*1~\nXYZ*1*2~\n", 1).index("XYZ")
+    assert str(err.value).startswith(f"{path}: segment 12 (XYZ) at byte {at}: ")
+
+
 def _broken(tmp_path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="ascii")
