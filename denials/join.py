@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from denials.taxonomy import Taxonomy
 
@@ -97,45 +98,58 @@ def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
     main = denials.sort_values(["row", "amount"], ascending=[True, False], kind="stable").drop_duplicates("row")
     where = at[main["row"].to_numpy()]
     for col in ("category", "carc", "group"):
-        values = np.full(len(lines), "", object)
-        values[where] = main[col].to_numpy(object)
-        lines[col] = pd.array(values, dtype="str")
+        codes, uniques = pd.factorize(main[col])
+        placed = np.full(len(lines), -1, np.int64)
+        placed[where] = codes
+        lines[col] = _str_column(placed, list(uniques), lines.index)
     stats["lines"] = int(len(lines))
     return lines, {**stats, "codes_out_of_dates": codes_out_of_dates(lines, adj, at, taxonomy)}
 
 
+def _str_column(codes: np.ndarray, values: list[str], index) -> pd.Series:
+    """A string column: values[codes[i]] at row i, '' where codes[i] is -1; built in Arrow from the codes (no
+    Python string per row)."""
+    dictionary = pa.array(["", *values], pa.string())
+    column = pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes) + 1, pa.int32()), dictionary)
+    return column.cast(pa.string()).to_pandas().set_axis(index)
+
+
 def codes_out_of_dates(lines: pd.DataFrame, adj: pd.DataFrame, at: np.ndarray, taxonomy: Taxonomy) -> list[dict]:
     """The CARCs (adjustments) and RARCs (line remarks) a remittance used outside the dates the X12 list gives
-    them: after the code's stop date or before its start date. A use is dated by the remittance (DTM*405, BPR16),
-    else the line's service date. The adjustments still count in their category."""
+    them: on or after the code's stop date, or before its start date. A use is dated by the remittance
+    (DTM*405, BPR16), else the line's service date. The adjustments still count in their category."""
     day = lines["remit_date"].where(lines["remit_date"].notna(), lines["service_date"]).to_numpy()
     used = []
     if len(adj):
-        used.append(("carc", pd.DataFrame({"code": adj["carc"].to_numpy(object),
-                                            "day": day[at[adj["row"].to_numpy()]]})))
+        codes, uniques = pd.factorize(adj["carc"])
+        used.append(("carc", codes, list(uniques), day[at[adj["row"].to_numpy()]]))
     has = (lines["remarks"] != "").to_numpy()
-    if has.any():
-        remarks = pd.DataFrame({"code": lines.loc[has, "remarks"].str.split().to_numpy(object), "day": day[has]})
-        used.append(("rarc", remarks.explode("code")))
+    if has.any():  # each distinct remark string split once, its lines repeated per code
+        per, remark_strings = pd.factorize(lines.loc[has, "remarks"])
+        parts = [r.split() for r in remark_strings]
+        names = sorted({c for x in parts for c in x})
+        number = {c: i for i, c in enumerate(names)}
+        counts = np.array([len(x) for x in parts], np.int64)[per]
+        flat = np.array([number[c] for x in parts for c in x], np.int64)
+        first = np.concatenate([[0], np.cumsum([len(x) for x in parts])[:-1]]).astype(np.int64)
+        nth = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        used.append(("rarc", flat[np.repeat(first[per], counts) + nth], names, np.repeat(day[has], counts)))
     out = []
-    for kind, frame in used:
+    never, always = np.datetime64("9999-12-31"), np.datetime64("0001-01-01")
+    for kind, codes, names, days in used:
         listed = getattr(taxonomy, kind)
-        dated = {c for c in frame["code"].unique() if c in listed and (listed[c]["start"] or listed[c]["stop"])}
-        frame = frame[frame["code"].isin(dated) & frame["day"].notna()]
-        for code, part in frame.groupby("code", sort=True):
-            entry = listed[code]
-            checks = []
-            if entry["stop"]:
-                checks.append(("after", entry["stop"], part["day"] >= pd.Timestamp(entry["stop"])))
-            if entry["start"]:
-                checks.append(("before", entry["start"], part["day"] < pd.Timestamp(entry["start"])))
-            for when, bound, outside in checks:
-                if outside.any():
-                    days = part.loc[outside, "day"]
-                    out.append({"kind": kind.upper(), "code": code, "when": when, "date": bound,
-                                "source": entry["source"], "uses": int(outside.sum()),
-                                "first": days.min().date().isoformat(), "last": days.max().date().isoformat()})
-    return out
+        entries = [listed.get(c) or {"start": "", "stop": ""} for c in names]
+        stop = np.array([np.datetime64(e["stop"]) if e["stop"] else never for e in entries], "datetime64[D]")
+        start = np.array([np.datetime64(e["start"]) if e["start"] else always for e in entries], "datetime64[D]")
+        for when, outside in (("after", days >= stop[codes]), ("before", days < start[codes])):
+            outside &= ~np.isnat(days)
+            for k in np.unique(codes[outside]):
+                entry, hit = listed[names[k]], days[outside & (codes == k)]
+                out.append({"kind": kind.upper(), "code": names[k], "when": when,
+                            "date": entry["stop"] if when == "after" else entry["start"], "source": entry["source"],
+                            "uses": int(len(hit)), "first": str(hit.min().astype("datetime64[D]")),
+                            "last": str(hit.max().astype("datetime64[D]"))})
+    return sorted(out, key=lambda u: (u["kind"], u["code"], u["when"]))
 
 
 def _norm_dx(text: str) -> str:
@@ -207,8 +221,10 @@ def join(remits, taxonomy: Taxonomy, claims: pd.DataFrame | None = None, invento
         inv = inventory.rows[inventory.rows["system"].isin(["cpt", "hcpcs"])].drop_duplicates("code")
         spec = dict(zip(inv["code"].str.upper(), inv["specialty"], strict=True))
         owner = dict(zip(inv["code"].str.upper(), inv["owner"], strict=True))
-        out["specialty"] = out["procedure_code"].map(spec).fillna("")
-        out["owner"] = out["procedure_code"].map(owner).fillna("")
+        codes, uniques = pd.factorize(out["procedure_code"])  # each distinct code looked up once
+        for col, table in (("specialty", spec), ("owner", owner)):
+            values = [table.get(c) for c in uniques]
+            out[col] = _str_column(codes, [v if isinstance(v, str) else "" for v in values], out.index)
     # the scrubber's findings on the same line
     out["rules"] = ""
     if findings is not None and len(findings):

@@ -86,14 +86,19 @@ def _totals(frame: pd.DataFrame) -> dict:
             "amount": _money(denied["denied"].sum())}
 
 
+def _per_value(col: pd.Series, fn) -> np.ndarray:
+    """fn of each value, computed once per distinct value (a million lines hold few)."""
+    codes, uniques = pd.factorize(col)
+    return np.array([fn(v) for v in uniques], bool)[codes] if len(col) else np.zeros(0, bool)
+
+
 def _touches(frame: pd.DataFrame, system: str, codes: set[str]) -> np.ndarray:
     col = SYSTEM_FIELD[system]
     if system == "icd10cm":
-        return frame[col].map(lambda v: any(d in codes for d in v.split(";")) if v else False).to_numpy(bool)
-    values = frame[col].str.upper().str.replace(".", "", regex=False)
-    hit = values.isin(codes).to_numpy()
+        return _per_value(frame[col], lambda v: any(d in codes for d in v.split(";")) if v else False)
+    hit = _per_value(frame[col], lambda v: v.upper().replace(".", "") in codes)
     if system == "hcpcs":  # a changed modifier counts too
-        hit |= frame["modifiers"].map(lambda v: any(m in codes for m in v.split())).to_numpy(bool)
+        hit |= _per_value(frame["modifiers"], lambda v: any(m in codes for m in v.split()))
     return hit
 
 
@@ -288,7 +293,7 @@ def _denied_lines(denied: pd.DataFrame, taxonomy: Taxonomy) -> list[dict]:
     cols = {
         "payer": denied["payer"].tolist(), "claim_id": denied["claim_id"].tolist(),
         "line": denied["line"].astype(int).tolist(),
-        "service_date": days.dt.strftime("%Y-%m-%d").fillna("").tolist(),
+        "service_date": per_value(days, lambda d: "" if pd.isna(d) else d.strftime("%Y-%m-%d")),
         "procedure_code": denied["procedure_code"].tolist(), "modifiers": denied["modifiers"].tolist(),
         "diagnoses": per_value(denied["diagnoses"], lambda v: " ".join(_display("icd10cm", d) for d in v.split(";")
                                                                        if d)),
