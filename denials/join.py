@@ -43,7 +43,13 @@ def final_claims(lines: pd.DataFrame) -> tuple[np.ndarray, dict]:
     """The claim numbers that stand: per (payer, claim id), the last adjudication unless it is a reversal."""
     claims = lines[["claim", "payer", "claim_id", "remit_date", "reversal"]].drop_duplicates("claim")
     claims = claims.sort_values(["remit_date", "claim"], kind="stable", na_position="first")
-    last = claims.groupby(["payer", "claim_id"], sort=False).tail(1)
+    payer, _ = pd.factorize(claims["payer"])
+    claim_id, _ = pd.factorize(claims["claim_id"])
+    key = payer.astype(np.int64) * (int(claim_id.max(initial=0)) + 1) + claim_id
+    _, first_from_end = np.unique(key[::-1], return_index=True)  # each (payer, claim id)'s last adjudication
+    is_last = np.zeros(len(claims), bool)
+    is_last[len(claims) - 1 - first_from_end] = True
+    last = claims[is_last]
     standing = last.loc[~last["reversal"], "claim"].to_numpy()
     stats = {"adjudications": int(len(claims)), "reversals": int(claims["reversal"].sum()),
              "superseded": int(len(claims) - len(last)), "reversed": int(last["reversal"].sum())}
@@ -59,9 +65,11 @@ def classify(remits, taxonomy: Taxonomy) -> tuple[pd.DataFrame, dict]:
     standing, stats = final_claims(lines) if len(lines) else (np.array([], np.int64), {
         "adjudications": 0, "reversals": 0, "superseded": 0, "reversed": 0})
     stats["lines_read"] = int(len(lines))
-    keep = lines["claim"].isin(standing)
-    lines = lines[keep].reset_index(drop=True)
-    adj = adj[adj["claim"].isin(standing)]
+    stands = np.zeros(int(max(lines["claim"].max(), adj["claim"].max() if len(adj) else 0)) + 1 if len(lines) else 1,
+                      bool)  # claim numbers are the read's own, 1 to the number of claims: a table, not a hash
+    stands[standing] = True
+    lines = lines[stands[lines["claim"].to_numpy()]].reset_index(drop=True)
+    adj = adj[stands[adj["claim"].to_numpy()]]
     # claim-level adjustments onto the claim's lines, in proportion to their charges
     claim_level = adj[adj["row"] < 0]
     if len(claim_level):
