@@ -170,3 +170,18 @@ def site_project(folder: Path) -> Path:
     shutil.copy(ROOT / "mkdocs.yml", folder / "mkdocs.yml")
     shutil.copytree(ROOT / "site_src", folder / "site_src", ignore=shutil.ignore_patterns("generated"))
     return folder
+
+
+# The files that take longest, in the order the workers should start them (pyproject.toml runs xdist with
+# --no-loadscope-reorder, so files are handed out in collection order): a long file started last would run
+# alone at the end. The workflow replay is a chain of five updates; the real-data files wait for the
+# session's real update or real releases, which the first of them builds.
+SLOW_FILES = ("test_workflows.py", "test_lookup_index.py", "test_checks_realdata.py", "test_site_browser_realdata.py",
+              "test_pr_body.py", "test_history.py", "test_one_answer.py", "test_cli_exit_status.py",
+              "test_checks_release.py", "test_site_browser.py", "test_claims_professional.py", "test_crash_safety.py",
+              "test_claims_hostile.py", "test_checks_cli.py", "test_claims_crossclaim.py", "test_claims_read.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
