@@ -401,21 +401,31 @@ class ReleaseHistory:
 
     def lookup(self, code: str, on: dt.date | None = None, system: str | None = None) -> Validity:
         """What code means on the date on (default today), in system (default: guessed from its shape)."""
-        on = on or dt.date.today()
-        system = system or guess_system(code, self)
-        if system not in SYSTEMS:
-            raw = str(code).strip().upper()
-            msg = CPT_MESSAGE if system == "cpt" else (
-                f"{raw!r} has the shape of no supported code set (ICD-10-CM, HCPCS Level II, POS, CPT)")
-            return Validity(system, raw, raw, "unknown", False, "", None, None, [], msg)
-        frame = self.validate(pd.Series([code], dtype=object), pd.Series([pd.Timestamp(on)]), system,
-                              detail=True)
-        r = frame.iloc[0]
-        since = r["since"]
-        return Validity(system, r["code"], r["display_code"], r["status"], bool(r["billable"]),
-                        r["description"], r["release"] or None,
-                        since.date() if not pd.isna(since) else None, list(r["replacement_list"]), r["message"],
-                        bool(r["since_undocumented"]))
+        return self.lookup_many([code], [on or dt.date.today()], system)[0]
+
+    def lookup_many(self, codes: list[str], dates: list[dt.date], system: str | None = None) -> list[Validity]:
+        """lookup(codes[i], dates[i], system) for every i, with one validate() per code set (the same answers,
+        without a frame per code)."""
+        systems = [system or guess_system(code, self) for code in codes]
+        out: list[Validity | None] = [None] * len(codes)
+        for name in dict.fromkeys(systems):
+            rows = [i for i, s in enumerate(systems) if s == name]
+            if name not in SYSTEMS:
+                for i in rows:
+                    raw = str(codes[i]).strip().upper()
+                    msg = CPT_MESSAGE if name == "cpt" else (
+                        f"{raw!r} has the shape of no supported code set (ICD-10-CM, HCPCS Level II, POS, CPT)")
+                    out[i] = Validity(name, raw, raw, "unknown", False, "", None, None, [], msg)
+                continue
+            frame = self.validate(pd.Series([codes[i] for i in rows], dtype=object),
+                                  pd.Series([pd.Timestamp(dates[i]) for i in rows]), name, detail=True)
+            for i, r in zip(rows, frame.to_dict("records"), strict=True):
+                since = r["since"]
+                out[i] = Validity(name, r["code"], r["display_code"], r["status"], bool(r["billable"]),
+                                  r["description"], r["release"] or None,
+                                  since.date() if not pd.isna(since) else None, list(r["replacement_list"]),
+                                  r["message"], bool(r["since_undocumented"]))
+        return out
 
     def validate(self, codes: pd.Series, dates: pd.Series, system: str, detail: bool = False) -> pd.DataFrame:
         """Vectorised look-up of codes[i] on dates[i] in one code set, one output row per input row.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -89,10 +90,74 @@ def sample_releases(tmp_path_factory):
     return out
 
 
+def built_once(tmp_path_factory, worker_id: str, name: str, build) -> Path:
+    """A folder `build(folder)` fills, built once per test session and shared by every xdist worker: the
+    first worker to ask builds it under a file lock, the others wait and read it. Tests read it, never write
+    into it (a test that changes something copies what it changes). Without xdist: a folder of this session."""
+    if worker_id == "master":
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent  # the session's folder, the parent of every worker's
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            if folder.exists():  # a worker that failed mid-build: start again
+                import shutil
+
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
-def real_releases(tmp_path_factory):
-    """ICD-10-CM FY2024-FY2026 and HCPCS 2017-2019 from ../shared/data/cms, ingested once."""
-    return ingest_real(tmp_path_factory.mktemp("real-releases"))
+def real_releases(tmp_path_factory, worker_id):
+    """ICD-10-CM FY2024-FY2026 and HCPCS 2017-2019 from ../shared/data/cms, ingested once per session (for
+    every worker)."""
+    shared()  # skips (or fails under CI) in each worker when the data is absent
+    return built_once(tmp_path_factory, worker_id, "real-releases", ingest_real)
+
+
+REAL_UPDATE_RELEASES = ["FY2025", "FY2026", "2018", "2019"]
+REAL_UPDATE_DATE = dt.date(2026, 12, 1)
+
+
+def _real_update(folder: Path) -> None:
+    """`codegov update` of ICD-10-CM FY2025 -> FY2026 and HCPCS 2018 -> 2019 from ../shared/data/cms, the
+    sample inventory, no site: build/, docs/generated/, releases/, and change-sets.json (the run's change
+    sets, which the result object holds)."""
+    import json
+
+    from codegov.update import UpdateOptions, run_update
+
+    opts = UpdateOptions(codesets=CODESETS, mirror=SHARED, offline=True, build=folder / "build",
+                         inventory=CODESETS / "inventory", systems=["icd10cm", "hcpcs"],
+                         releases=REAL_UPDATE_RELEASES, site=False, docs_dir=folder / "docs",
+                         releases_dir=folder / "releases", cache=folder / "cache", on=REAL_UPDATE_DATE, workers=1)
+    result = run_update(opts)
+    change_sets = [[cs.system, cs.from_label, cs.to_label] for cs in result.change_sets]
+    (folder / "change-sets.json").write_text(json.dumps(change_sets), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def real_update(tmp_path_factory, worker_id):
+    """One real update for the session (every worker): ICD-10-CM FY2025 -> FY2026 and HCPCS 2018 -> 2019 (see
+    _real_update). Its releases/ folder is the real releases the site and notice tests render."""
+    shared("icd10cm", "FY2026")
+    return built_once(tmp_path_factory, worker_id, "real-update", _real_update)
+
+
+def releases_view(releases: Path, folder: Path, systems: tuple[str, ...]) -> Path:
+    """A releases folder of `folder` that shows only `systems` of `releases` (each system's folder a symbolic
+    link: read-only use)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for system in systems:
+        os.symlink(releases / system, folder / system)
+    return folder
 
 
 def site_project(folder: Path) -> Path:
@@ -105,3 +170,18 @@ def site_project(folder: Path) -> Path:
     shutil.copy(ROOT / "mkdocs.yml", folder / "mkdocs.yml")
     shutil.copytree(ROOT / "site_src", folder / "site_src", ignore=shutil.ignore_patterns("generated"))
     return folder
+
+
+# The files that take longest, in the order the workers should start them (pyproject.toml runs xdist with
+# --no-loadscope-reorder, so files are handed out in collection order): a long file started last would run
+# alone at the end. The workflow replay is a chain of five updates; the real-data files wait for the
+# session's real update or real releases, which the first of them builds.
+SLOW_FILES = ("test_workflows.py", "test_lookup_index.py", "test_checks_realdata.py", "test_site_browser_realdata.py",
+              "test_pr_body.py", "test_history.py", "test_one_answer.py", "test_cli_exit_status.py",
+              "test_checks_release.py", "test_site_browser.py", "test_claims_professional.py", "test_crash_safety.py",
+              "test_claims_hostile.py", "test_checks_cli.py", "test_claims_crossclaim.py", "test_claims_read.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order

@@ -1,23 +1,20 @@
 """Nothing stored is lost or half-written: the manifest is written last and records the sha256 of the
 table and conversion table, a pair that disagrees is refused as torn and rewritten by the next ingest, and
-`codegov ingest` killed with SIGKILL at random moments never leaves a table the repository would read."""
+`codegov ingest` killed with SIGKILL at any of its writes never leaves a table the repository would read."""
 
 from __future__ import annotations
 
-import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import ingest.build as build
 from ingest.model import CodegovError
 from ingest.store import list_releases, read_release, table_bytes, torn
-from tests.conftest import CODESETS, ROOT, SAMPLE, shared
+from tests.conftest import CODESETS, ROOT, SAMPLE
 
 
 def snapshot(folder):
@@ -104,41 +101,64 @@ def test_a_fault_at_each_write_leaves_the_old_release_or_a_pair_refused_as_torn(
     assert b"HOMOZYGOUS familial" in table_bytes(read_release(out, "icd10cm", "2025-10-01"))
 
 
-def test_ingest_killed_at_random_moments_never_leaves_a_half_written_table(tmp_path):
-    """SIGKILL `codegov ingest` of the real ICD-10-CM FY2025-FY2026 and HCPCS 2018-2019 at random moments
-    (CODEGOV_KILL_TRIES, default 4): after each kill every stored release reads whole or is refused as
+KILLER = """\
+import os, signal, sys
+
+out, at, phase = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+real, writes = os.replace, [0]
+
+
+def replace(src, dst, *args, **kwargs):
+    # ingest.store.atomic_write renames each written temporary file into place: the writes into `out`, counted
+    if not os.fspath(dst).startswith(out):
+        return real(src, dst, *args, **kwargs)
+    writes[0] += 1
+    if writes[0] == at and phase == "mid-write":  # the temporary file half written, never renamed
+        os.truncate(src, os.path.getsize(src) // 2)
+        os.killpg(0, signal.SIGKILL)
+    result = real(src, dst, *args, **kwargs)
+    if writes[0] == at:  # between this write and the next (a table without its manifest, say)
+        os.killpg(0, signal.SIGKILL)
+    return result
+
+
+os.replace = replace
+from codegov.cli import main
+
+sys.exit(main(sys.argv[4:]))
+"""
+KILL_POINTS = [(3, "mid-write"), (2, "after-write"), (3, "after-write"), (1, "mid-write"), (3, "mid-write"),
+               (2, "after-write"), (3, "after-write")]  # (the run's n-th write, where in it)
+
+
+def test_ingest_killed_at_any_write_never_leaves_a_half_written_table(codegov, codesets, tmp_path):
+    """SIGKILL `codegov ingest` of the sample (ICD-10-CM FY2025-FY2026 with conversion tables, HCPCS 2018-2019,
+    POS: 15 files, full tables, changes files and manifests) again and again, each run killed at one of its
+    writes, either with the temporary file half written or just after a file is renamed into place (between
+    a table and its manifest, say); each run resumes what the killed ones left, so the kill points walk
+    through the whole write sequence. After each kill every stored release reads whole or is refused as
     torn, and the final rerun gives the bytes of a clean run."""
-    mirror = tmp_path / "mirror"
-    for system, folder in (("icd10cm", "FY2025"), ("icd10cm", "FY2026"), ("hcpcs", "2018-01"), ("hcpcs", "2019-01")):
-        (mirror / system).mkdir(parents=True, exist_ok=True)
-        os.symlink(shared(system, folder), mirror / system / folder)
-    codesets = tmp_path / "codesets"
-    codesets.mkdir()
-    for name in ("sources.toml", "pos.csv"):
-        shutil.copy(CODESETS / name, codesets)
-
-    def command(out):
-        return [sys.executable, "-m", "codegov.cli", "--codesets", str(codesets), "--releases", str(out), "ingest",
-                "--mirror", str(mirror), "--offline", "--system", "icd10cm", "--system", "hcpcs"]
-
-    started = time.perf_counter()
-    subprocess.run(command(tmp_path / "clean"), cwd=ROOT, check=True, capture_output=True)
-    duration = time.perf_counter() - started
-    clean = snapshot(tmp_path / "clean")
+    clean_out = tmp_path / "clean"
+    assert _ingest(codegov, codesets, clean_out)[0] == 0
+    clean = snapshot(clean_out)
+    assert len(clean) == 15
     out = tmp_path / "killed"
-    rng = random.Random(20261201)
-    tries = int(os.environ.get("CODEGOV_KILL_TRIES", "4"))
-    for _ in range(tries):
-        proc = subprocess.Popen(command(out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        time.sleep(rng.uniform(0.2, duration))
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for system in ("icd10cm", "hcpcs"):
+    torn_seen = 0
+    for at, phase in KILL_POINTS:
+        args = ["--codesets", str(codesets), "--releases", str(out), "ingest", "--mirror", str(SAMPLE), "--offline"]
+        proc = subprocess.run([sys.executable, "-c", KILLER, str(out), str(at), phase, *args], cwd=ROOT,
+                              capture_output=True, start_new_session=True)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr  # killed at that write, not finished before it
+        for system in ("icd10cm", "hcpcs", "pos"):
             for rid in list_releases(out, system):
                 if not torn(out, system, rid):
                     read_release(out, system, rid)  # reads whole: its manifest vouches for every byte
-    status = subprocess.run(command(out), cwd=ROOT, capture_output=True, text=True)
-    assert status.returncode == 0, status.stderr
+                else:
+                    torn_seen += 1
+    assert torn_seen > 0  # some kill fell between a table and its manifest
+    stored = {k for k in snapshot(out) if not k.name.endswith(".tmp")}
+    assert 0 < len(stored) < len(clean)  # the kills left a partial store, not none and not all of it
+    status, _, err = _ingest(codegov, codesets, out)
+    assert status == 0, err
     after = {k: v for k, v in snapshot(out).items() if not k.name.endswith(".tmp")}
     assert after == clean

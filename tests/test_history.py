@@ -259,6 +259,20 @@ def test_validity_to_dict_is_json_ready(history):
     assert d["replacements"][0] == {"code": "G35.A", "source": "children"}
 
 
+def test_lookup_many_gives_lookup_s_answer_for_each_code(history):
+    """lookup_many (one validate per code set) answers each (code, date) as lookup does one at a time: mixed
+    code sets, typed forms, repeats, CPT and shapeless codes, dates before, inside and after the releases."""
+    codes = ["G35", "g35", "E11.9", "E11A", "Z86.010", "G9890", "C9029", "K0903", "97110", "AB-1", "11", "2", "G35",
+             "M54.5", "G35.A"]
+    dates = [D(2024, 9, 30), D(2025, 10, 1), D(2025, 4, 1), D(2025, 3, 31), D(2026, 1, 1), D(2018, 6, 1),
+             D(2019, 2, 1), D(2019, 1, 1), D(2026, 10, 1), D(2025, 1, 1), D(2024, 9, 1), D(2030, 1, 1),
+             D(2025, 10, 1), D(2025, 10, 1), D(2025, 9, 30)]
+    assert history.lookup_many(codes, dates) == [history.lookup(c, d) for c, d in zip(codes, dates, strict=True)]
+    assert history.lookup_many(codes[:5], dates[:5], "icd10cm") == [
+        history.lookup(c, d, "icd10cm") for c, d in zip(codes[:5], dates[:5], strict=True)]
+    assert history.lookup_many([], []) == []
+
+
 @pytest.fixture(scope="module")
 def real_history(real_releases):
     """The official FY2024-FY2026 ICD-10-CM and 2017-2019 HCPCS files (the session's one ingest of them)."""

@@ -19,8 +19,14 @@ D = dt.date.fromisoformat
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    codesets = make_sample_codesets(tmp_path_factory.mktemp("lookup") / "codesets", edits=True)
+def sample_codesets(tmp_path_factory):
+    """The sample's code sets and edit tables, ingested once for this file (read, never written)."""
+    return make_sample_codesets(tmp_path_factory.mktemp("lookup") / "codesets", edits=True)
+
+
+@pytest.fixture(scope="module")
+def sample(sample_codesets):
+    codesets = sample_codesets
     repo = ReleaseRepository(codesets / "releases", codesets)
     tables = EditTables(repo.out)
     return repo.history(), tables, lookup.build(repo.history(), {}, tables)
@@ -28,11 +34,25 @@ def sample(tmp_path_factory):
 
 def expected(history, tables, code: str, on: dt.date) -> dict:
     """What `codegov lookup CODE --on DATE --format json` prints (edits: the lines of its text form)."""
-    v = history.lookup(code, on)
-    data = v.to_dict()
-    if len(v.code) == 5 and tables is not None and not tables.empty():
-        data["edits"] = answer_lines(code_answer(tables, v.code, on))
-    return data
+    return expected_many(history, tables, [(code, on)])[0]
+
+
+def expected_many(history, tables, pairs: list[tuple[str, dt.date]]) -> list[dict]:
+    """expected() of each (code, date), the engine asked once for all of them (ReleaseHistory.lookup_many,
+    which tests/test_history.py holds to lookup's answers)."""
+    out = []
+    for v, (_, on) in zip(history.lookup_many([c for c, _ in pairs], [on for _, on in pairs]), pairs, strict=True):
+        data = v.to_dict()
+        if len(v.code) == 5 and tables is not None and not tables.empty():
+            data["edits"] = answer_lines(code_answer(tables, v.code, on))
+        out.append(data)
+    return out
+
+
+def typed_forms(history, system: str, pairs: list[tuple[str, dt.date]]) -> list[tuple[str, dt.date]]:
+    """Each (stored code, date) as a user types it: the display form the engine gives on that date."""
+    found = history.lookup_many([c for c, _ in pairs], [on for _, on in pairs], system)
+    return [(v.display_code, on) for v, (_, on) in zip(found, pairs, strict=True)]
 
 
 CASES = [  # code as typed, date, status, message
@@ -88,13 +108,14 @@ def test_every_code_on_every_boundary(sample):
     checked = 0
     for system in ("icd10cm", "hcpcs", "pos"):
         spans = history.spans(system)
+        pairs = []
         for code, first, last in spans.itertuples(index=False):
             days = {first - 1, first, first + 1} | ({last, last + 1} if last < 10**9 else set())
-            for n in sorted(days):
-                on = lookup.date_of(n)
-                typed = history.lookup(code, on, system).display_code
-                assert index.answer(typed, on) == expected(history, tables, typed, on), (code, on)
-                checked += 1
+            pairs += [(code, lookup.date_of(n)) for n in sorted(days)]
+        typed = typed_forms(history, system, pairs)
+        for (code, on), (shown, _), want in zip(pairs, typed, expected_many(history, tables, typed), strict=True):
+            assert index.answer(shown, on) == want, (code, on)
+            checked += 1
     assert checked > 500
 
 
@@ -122,22 +143,31 @@ def test_index_is_compact_json(sample):
     assert g3["G35"][1][1][6] == [[0, "~.A ~.B0 ~.B1 ~.B2 ~.C0 ~.C1 ~.C2 ~.D"]]
 
 
-def test_real_releases_sample_of_codes(real_releases):
-    """ICD-10-CM FY2024-FY2026 and HCPCS 2017-2019: 400 codes drawn at random, each on random dates."""
-    history = ReleaseRepository(real_releases, CODESETS).history()
-    index = lookup.Index(lookup.build(history, {}))
+def written_index(generated) -> dict[str, str]:
+    """The index files a run wrote under its generated folder, as build() returns them."""
+    return {p.relative_to(generated).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted((generated / lookup.DATA).glob("*.json"))}
+
+
+def test_real_releases_sample_of_codes(real_update):
+    """ICD-10-CM FY2025-FY2026 and HCPCS 2018-2019, the index the session's real update wrote: 400 codes drawn
+    at random, each on random dates."""
+    history = ReleaseRepository(real_update / "releases", CODESETS).history()
+    index = lookup.Index(written_index(real_update / "docs" / "generated"))
+    assert sorted(index.meta["systems"]) == ["hcpcs", "icd10cm", "pos"]
     rng = random.Random(16)
     checked = 0
     for system in ("icd10cm", "hcpcs"):
         spans = history.spans(system)
         picks = spans.sample(200, random_state=16)
+        pairs = []
         for code, first, last in picks.itertuples(index=False):
             end = last if last < 10**9 else first + 400
-            for n in (first, end, rng.randint(first, end), first - 1):
-                on = lookup.date_of(n)
-                typed = history.lookup(code, on, system).display_code
-                assert index.answer(typed, on) == expected(history, None, typed, on), (code, on)
-                checked += 1
+            pairs += [(code, lookup.date_of(n)) for n in (first, end, rng.randint(first, end), first - 1)]
+        typed = typed_forms(history, system, pairs)
+        for (code, on), (shown, _), want in zip(pairs, typed, expected_many(history, None, typed), strict=True):
+            assert index.answer(shown, on) == want, (code, on)
+            checked += 1
     for code, on in (("J45.909", "2025-06-01"), ("G35", "2025-10-01"), ("E78.01", "2025-10-01"), ("S72", "2024-01-01")):
         assert index.answer(code, D(on)) == expected(history, None, code, D(on))
     assert checked == 1600
@@ -157,10 +187,10 @@ def test_large_edit_tables_index_the_billed_codes(sample):
         code_answer(tables, "97110", D("2026-10-01")))
 
 
-def test_the_index_built_in_a_second_process_is_the_one_built_here(tmp_path):
+def test_the_index_built_in_a_second_process_is_the_one_built_here(sample_codesets):
     """codegov update builds the index in a second process while its checks run (lookup.start_build): the
     same labels, billed codes and files as pages() builds in process."""
-    codesets = make_sample_codesets(tmp_path / "codesets", edits=True)
+    codesets = sample_codesets
     repo = ReleaseRepository(codesets / "releases", codesets)
     rows = [{"system": "hcpcs", "code": "97110"}, {"system": "icd10cm", "code": "G35"}]
     future, pool = lookup.start_build(repo, rows)

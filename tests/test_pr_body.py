@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from playbooks.report import PageLinks, merge_status, opening_section, render_markdown
-from tests.conftest import CODESETS, ROOT, SAMPLE, SHARED, make_sample_codesets
+from tests.conftest import CODESETS, ROOT, SAMPLE, make_sample_codesets
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "pr-opening-sample.md"
 RUN_DATE = dt.date(2026, 12, 1)
@@ -169,20 +169,14 @@ def test_official_text_cannot_break_the_checklist_or_a_link():
 
 
 @pytest.mark.realdata
-def test_the_real_update_body_is_short_before_its_folded_lists_and_names_each_code_once(tmp_path):
-    """ICD-10-CM FY2025 -> FY2026 and HCPCS 2018 -> 2019 from ../shared/data/cms, the sample inventory."""
-    from codegov.update import UpdateOptions, run_update
-    from tests.conftest import shared
+def test_the_real_update_body_is_short_before_its_folded_lists_and_names_each_code_once(real_update):
+    """ICD-10-CM FY2025 -> FY2026 and HCPCS 2018 -> 2019 from ../shared/data/cms, the sample inventory (the
+    session's one real update, tests/conftest.py: real_update)."""
+    import json
 
-    shared("icd10cm", "FY2026")
-    opts = UpdateOptions(codesets=CODESETS, mirror=SHARED, offline=True, build=tmp_path / "build",
-                         inventory=CODESETS / "inventory", systems=["icd10cm", "hcpcs"],
-                         releases=["FY2025", "FY2026", "2018", "2019"], site=False, docs_dir=tmp_path / "docs",
-                         releases_dir=tmp_path / "releases", cache=tmp_path / "cache", on=RUN_DATE, workers=1)
-    result = run_update(opts)
-    assert [(cs.system, cs.from_label, cs.to_label) for cs in result.change_sets] == [
-        ("icd10cm", "FY2025", "FY2026"), ("hcpcs", "HCPCS 2018", "HCPCS 2019")]
-    body = (tmp_path / "build" / "report" / "pr-body.md").read_text(encoding="utf-8")
+    assert json.loads((real_update / "change-sets.json").read_text(encoding="utf-8")) == [
+        ["icd10cm", "FY2025", "FY2026"], ["hcpcs", "HCPCS 2018", "HCPCS 2019"]]
+    body = (real_update / "build" / "report" / "pr-body.md").read_text(encoding="utf-8")
     shown = unfolded(body)
     assert len(body) <= 65_536 and len(shown) < 20_000
     assert shown.count("K0903") == 1 and shown.count("A5514") == 1
@@ -193,7 +187,7 @@ def test_the_real_update_body_is_short_before_its_folded_lists_and_names_each_co
     assert "**Nothing blocks merging:**" in shown
     assert "| ICD-10-CM | FY2025 → FY2026 | 2025-10-01 | 487 | 28 | 38 | 3 deleted (of 42 we bill) |" in shown
     # cut to fit GitHub's limit, each list says how much of it is shown, and where the rest is
-    notice = re.escape(f'<a href="{tmp_path}/docs/generated/notices/icd10cm-2025-10-01.md">change notice</a>')
+    notice = re.escape(f'<a href="{real_update}/docs/generated/notices/icd10cm-2025-10-01.md">change notice</a>')
     assert re.search(rf"<summary>50 of 487 added codes \(26 in families we bill\) \(all in the {notice} and "
                      rf"report\.csv\)</summary>", body)
     assert "<summary>All 28 deleted codes (3 we bill), with replacements</summary>" in body

@@ -8,14 +8,15 @@ import re
 import pytest
 
 from playbooks.site import Site, gather
-from tests.conftest import CODESETS, ROOT, ingest_real
+from tests.conftest import CODESETS, ROOT, releases_view
 
 pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = ingest_real(tmp_path_factory.mktemp("releases"), {"icd10cm": ("FY2025", "FY2026")})
+def site(tmp_path_factory, real_update):
+    # ICD-10-CM FY2025 and FY2026 of the session's real update, without its HCPCS releases
+    out = releases_view(real_update / "releases", tmp_path_factory.mktemp("releases"), ("icd10cm",))
     from ingest.repository import ReleaseRepository
     from playbooks.load import load_playbooks
 

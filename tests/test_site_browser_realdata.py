@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from tests import test_site_browser as sample_site
-from tests.conftest import CODESETS, ROOT, ingest_real, site_project
+from tests.conftest import CODESETS, ROOT, site_project
 from tests.test_site_browser import PLAYBOOKS, _QuietHandler, _shot, print_card
 
 browser = sample_site.browser  # the same chromium, and pages that may only talk to 127.0.0.1
@@ -26,12 +26,12 @@ WIDTH = 1400
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory):
+def built_site(tmp_path_factory, real_update):
     from codegov.update import render_folder
     from playbooks.build import build_site
 
     tmp = tmp_path_factory.mktemp("real-site")
-    releases = ingest_real(tmp / "releases", {"icd10cm": ("FY2025", "FY2026"), "hcpcs": ("2018", "2019")})
+    releases = real_update / "releases"  # ICD-10-CM FY2025, FY2026 and HCPCS 2018, 2019: the session's real update
     project = site_project(tmp / "project")
     render_folder(CODESETS, project / "site_src" / "generated", releases=releases, playbooks_dir=ROOT / "playbooks",
                   inventory=CODESETS / "inventory" / "inventory.csv", checks=tmp / "no-checks.json")
