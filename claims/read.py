@@ -308,12 +308,13 @@ class Lines:
     frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, npi, payer, pos, code, code_kind, dos, day, units,
     # minutes, charge, claim_key, visit_key (claim and date), provider_day (patient, provider and date), n_dx
     mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
-    dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case)
+    dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case), cid (in dx_vocab)
     malformed: pd.DataFrame  # MALFORMED_COLUMNS
     code_ids: np.ndarray  # (n,) index of each line's procedure code in code_vocab
     code_vocab: pd.Index
     mod_ids: np.ndarray  # (n, 4) index of each modifier in mod_vocab, -1 where none
     mod_vocab: pd.Index
+    dx_vocab: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))  # dx["cid"] indexes it
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -337,8 +338,23 @@ class Lines:
     def has_mod(self, values) -> np.ndarray:
         key = ("has", frozenset(values))
         if key not in self._cache:
-            self._cache[key] = self.mods_isin(values).any(axis=1)
+            self._cache[key] = any_slot(self.mods_isin(values))
         return self._cache[key]
+
+    def any_mod(self) -> np.ndarray:
+        """(n,) bool: the line carries a modifier."""
+        if "any" not in self._cache:
+            self._cache["any"] = any_slot(self.mod_ids >= 0)
+        return self._cache["any"]
+
+
+def any_slot(m: np.ndarray) -> np.ndarray:
+    """m.any(axis=1) of an (n, k) bool array with few columns, as k - 1 ORs of its columns (numpy's reduction
+    along a short row axis is several times slower)."""
+    out = m[:, 0].copy() if m.shape[1] else np.zeros(len(m), bool)
+    for slot in range(1, m.shape[1]):
+        out |= m[:, slot]
+    return out
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -379,8 +395,9 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return num[ids], blank[ids], (~blank & ~np.isfinite(num))[ids]
 
 
-def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split a list-valued column: (line index per token, position in the line, token).
+def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) -> tuple[np.ndarray, ...]:
+    """Split a list-valued column: (line index per token, position in the line, token); with_ids also the
+    token's index in the distinct cleaned tokens, and those.
 
     The distinct values are joined into one string and split once (C speed), so the cost does not grow with
     Python work per line or per distinct value; clean() runs once per distinct token.
@@ -388,7 +405,8 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
     ids, uniques = _factorize(values)
     n = len(ids)
     if not len(uniques):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object))
+        return (*empty, np.zeros(0, np.int64), np.array([], dtype=object)) if with_ids else empty
     # The distinct values are joined with a mark between them. The mark must not occur in any value: a value
     # holding it (a "\x1e" diagnosis) was taken for a boundary and moved every later code to the next claim.
     # It is looked for in the joined string (one C-speed count); when a value holds it, each value's pieces are
@@ -406,8 +424,10 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
         pieces = np.array(sep.join(uniques).split(sep), dtype=object)
     tok_ids, tok_u = pd.factorize(pieces)
     cleaned = np.array([clean(t) for t in tok_u], dtype=object)
-    tok = cleaned[tok_ids]
-    keep = tok != ""
+    clean_ids, vocab = pd.factorize(cleaned)  # the distinct cleaned tokens ("e11.9" and "E11.9" are one)
+    vocab = np.asarray(vocab, dtype=object)
+    tok = clean_ids[tok_ids]
+    keep = cleaned[tok_ids] != ""
     owner, tok = owner[keep], tok[keep]
     counts_u = np.bincount(owner, minlength=len(uniques)).astype(np.int64)
     starts_u = np.concatenate([[0], np.cumsum(counts_u)[:-1]])
@@ -415,7 +435,10 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
     total = int(counts.sum())
     line_idx = np.repeat(np.arange(n), counts)
     pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return line_idx, pos, tok[np.repeat(starts_u[ids], counts) + pos]
+    token_ids = tok[np.repeat(starts_u[ids], counts) + pos].astype(np.int64)
+    if with_ids:
+        return line_idx, pos, vocab[token_ids], token_ids, vocab
+    return line_idx, pos, vocab[token_ids]
 
 
 def parse_lines(frame: pd.DataFrame) -> Lines:
@@ -504,13 +527,13 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     mod_ids[m_line[keep], m_pos[keep]] = tok_ids
 
     # Diagnoses: up to twelve, separated by ';', the first is primary; dots and case do not matter.
-    x_line, x_pos, x_tok = _split_tokens(raw["diagnosis_codes"], ";",
-                                         lambda t: t.strip().upper().replace(".", ""))
+    x_line, x_pos, x_tok, x_ids, dx_vocab = _split_tokens(raw["diagnosis_codes"], ";",
+                                                          lambda t: t.strip().upper().replace(".", ""), True)
     x_count = np.bincount(x_line, minlength=n)
     flag(x_count > MAX_DIAGNOSES, "diagnosis_codes", raw["diagnosis_codes"],
          f"holds more than {MAX_DIAGNOSES} diagnosis codes; a claim holds at most {MAX_DIAGNOSES}")
     keep = x_pos < MAX_DIAGNOSES
-    dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep]})
+    dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep], "cid": x_ids[keep]})
 
     # one key per stripped claim id (factorized on the distinct ids, not on the lines)
     claim_key = pd.factorize(strip_u)[0].astype(np.int64)[strip_ids] if n else np.zeros(0, np.int64)
@@ -555,4 +578,4 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     malformed = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(
         {c: pd.Series(dtype=object if c != "i" else np.int64) for c in MALFORMED_COLUMNS})
     return Lines(out, mods, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
-                 pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object))
+                 pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object), dx_vocab)

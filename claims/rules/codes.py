@@ -40,7 +40,7 @@ class CodeInvalidOnDos(Rule):
         if p["check_procedures"]:
             m = dated & (f["code_kind"] == "hcpcs").to_numpy()
             parts.append(self._check(ctx, "hcpcs", "procedure", np.flatnonzero(m), f["code"].to_numpy()[m],
-                                     f["dos"].to_numpy()[m]))
+                                     f["dos"].to_numpy()[m], lines.code_ids[m]))
             other = np.flatnonzero(sel & (f["code_kind"] == "other").to_numpy())
             parts.append(_result(other, kind="procedure", code=f["code"].to_numpy()[other],
                                  dos=f["dos_text"].to_numpy(object)[other],
@@ -49,7 +49,7 @@ class CodeInvalidOnDos(Rule):
             di = lines.dx["i"].to_numpy(np.int64)
             m = dated[di]
             parts.append(self._check(ctx, "icd10cm", "diagnosis", di[m], lines.dx["code"].to_numpy()[m],
-                                     f["dos"].to_numpy()[di[m]]))
+                                     f["dos"].to_numpy()[di[m]], lines.dx["cid"].to_numpy(np.int64)[m]))
         if p["check_place_of_service"]:
             m = dated & (f["pos"] != "").to_numpy()
             parts.append(self._check(ctx, "pos", "place of service", np.flatnonzero(m), f["pos"].to_numpy()[m],
@@ -57,17 +57,28 @@ class CodeInvalidOnDos(Rule):
         parts = [x for x in parts if len(x)]
         return pd.concat(parts, ignore_index=True) if parts else _result(np.zeros(0))
 
-    def _check(self, ctx, system, kind, idx, codes, dos):
+    def _check(self, ctx, system, kind, idx, codes, dos, ids=None):
+        """ids: each code's index in the partition's distinct codes (Lines.code_ids, dx["cid"]), else
+        factorized here."""
         if not len(idx):
             return _result(idx)
-        # validate() works once per distinct (code, date); a code's status only changes on the days its code
-        # set's history changes something (segment_days), so each date is asked as the first day of its segment
+        # A code's status only changes on the days its code set's history changes something (segment_days), so
+        # each date is asked as the first day of its segment, and validate() is asked once per distinct
+        # (code, segment): the pairs found on integer keys, the answers spread back to the lines.
         asked = segment_days(ctx.history, system, dos)
-        v = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(asked), system)
-        covered = v["covered"].to_numpy()
+        if ids is None:
+            ids = pd.factorize(codes)[0]
+        day = asked.astype("datetime64[D]").astype(np.int64)
+        nat = np.isnat(asked)
+        day = np.where(nat, 0, day - (day[~nat].min() if (~nat).any() else 0) + 1)
+        pair_ids, pairs = pd.factorize(np.asarray(ids, np.int64) * np.int64(int(day.max()) + 1) + day)
+        first = np.zeros(len(pairs), dtype=np.int64)
+        first[pair_ids[::-1]] = np.arange(len(pair_ids))[::-1]
+        v = ctx.history.validate(pd.Series(codes[first], dtype=object), pd.Series(asked[first]), system)
+        covered = v["covered"].to_numpy(bool)[pair_ids]
         ctx.skip(self.id, f"{kind} codes on dates no loaded {SYSTEM_NAMES[system]} release covers",
                  (~covered).sum())
-        bad = covered & (v["status"] != "valid").to_numpy()
+        bad = covered & (v["status"] != "valid").to_numpy()[pair_ids]
         if not bad.any():
             return _result(np.zeros(0))
         d = ctx.history.validate(pd.Series(codes[bad], dtype=object), pd.Series(asked[bad]), system, detail=True)
@@ -124,17 +135,18 @@ class SexDiagnosis(Rule):
         if not len(dx):
             return _result(np.zeros(0))
         di = dx["i"].to_numpy(np.int64)
-        sex = lines.frame["sex"].to_numpy(object)[di]
-        ids, uniq = pd.factorize(dx["code"].to_numpy(object))
+        ids, uniq = dx["cid"].to_numpy(np.int64), lines.dx_vocab
         fem, male = tuple(p["female_only"]), tuple(p["male_only"])
         fem_u = np.array([c.startswith(fem) for c in uniq], dtype=bool)
         male_u = np.array([c.startswith(male) for c in uniq], dtype=bool)
-        is_f = pd.Series(sex, dtype=object).isin(list(p["female_values"])).to_numpy()
-        is_m = pd.Series(sex, dtype=object).isin(list(p["male_values"])).to_numpy()
-        k = np.flatnonzero(sel[di] & ((is_m & fem_u[ids]) | (is_f & male_u[ids])))
+        sex_line = lines.frame["sex"].to_numpy(object)
+        sex_ids, sex_u = pd.factorize(sex_line)  # a few distinct values: each looked up once
+        is_f = pd.Index(sex_u, dtype=object).isin(list(p["female_values"]))[sex_ids]
+        is_m = pd.Index(sex_u, dtype=object).isin(list(p["male_values"]))[sex_ids]
+        k = np.flatnonzero(sel[di] & ((is_m[di] & fem_u[ids]) | (is_f[di] & male_u[ids])))
         codes = dx["code"].to_numpy(object)[k]
         shown = np.array([c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in codes], dtype=object)
-        return _result(di[k], code=shown, sex=sex[k],
+        return _result(di[k], code=shown, sex=sex_line[di[k]],
                        specific_to=np.where(fem_u[ids][k], "female", "male").astype(object))
 
 

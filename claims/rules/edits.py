@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from claims.read import object_frame
+from claims.read import any_slot, object_frame
 from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
 
 
@@ -96,11 +96,15 @@ class NcciPtp(Rule):
         def any_of(values) -> np.ndarray:
             return lines.has_mod(values)[mine]  # a look-up per distinct modifier of the partition, cached
 
-        anatomic = lines.mods_isin(p["anatomic_modifiers"])[mine]
-        mid, oid = lines.mod_ids[mine], lines.mod_ids[other]
-        shared = ((mid[:, :, None] == oid[:, None, :]) & (mid[:, :, None] >= 0)).any(axis=2)
-        procedure_ok = (any_of(p["distinct_modifiers"]) | (anatomic & ~shared).any(axis=1)
-                        | any_of(p["procedure_modifiers"]))
+        # an anatomic modifier the other line does not carry: compared on the pairs with one only
+        with_anatomic = np.flatnonzero(any_of(p["anatomic_modifiers"]))
+        unshared = np.zeros(len(mine), bool)
+        if len(with_anatomic):
+            anatomic = lines.mods_isin(p["anatomic_modifiers"])[mine[with_anatomic]]
+            mid, oid = lines.mod_ids[mine[with_anatomic]], lines.mod_ids[other[with_anatomic]]
+            shared = ((mid[:, :, None] == oid[:, None, :]) & (mid[:, :, None] >= 0)).any(axis=2)
+            unshared[with_anatomic] = any_slot(anatomic & ~shared)
+        procedure_ok = any_of(p["distinct_modifiers"]) | unshared | any_of(p["procedure_modifiers"])
         return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
 
 

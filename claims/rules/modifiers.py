@@ -202,7 +202,7 @@ class NcciModifierUse(Rule):
 
     def run(self, ctx, lines, sel, p):
         f = lines.frame
-        m = sel & (lines.mod_ids >= 0).any(axis=1)
+        m = sel & lines.any_mod()
         if not m.any():
             return _result(np.zeros(0))
         em = code_in(lines, p["em_codes"])
@@ -213,7 +213,7 @@ class NcciModifierUse(Rule):
         def mods_on(values) -> np.ndarray:
             """The first of values on each line ('' where none)."""
             slots = lines.mods_isin(values)
-            hit = slots.any(axis=1)
+            hit = lines.has_mod(values)
             first = np.full(len(f), "", dtype=object)
             first[hit] = lines.mods[np.flatnonzero(hit), slots[hit].argmax(axis=1)]
             return first
