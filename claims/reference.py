@@ -226,6 +226,15 @@ class EditReference:
             memo["now"][key] = memo["last"][key] if key in memo["last"] else getattr(self.edits, method)(*args)
         return memo["now"][key]
 
+    def _derived(self, key: tuple, make):
+        """make(), kept while the next partition asks the same key (as _memo: a frame made from the stored
+        rows, the same for partitions of the same codes and dates)."""
+        memo = self.__dict__.setdefault("_answers", {"now": {}, "last": {}})
+        key = ("derived", *key)
+        if key not in memo["now"]:
+            memo["now"][key] = memo["last"][key] if key in memo["last"] else make()
+        return memo["now"][key]
+
     def _next_partition(self) -> None:
         memo = self.__dict__.setdefault("_answers", {"now": {}, "last": {}})
         memo["last"], memo["now"] = memo["now"], {}
@@ -287,8 +296,8 @@ class EditReference:
                 return []
             windows = self.edits.windows_between("mue", first, last)
             frames = self._memo("mue_frames", tuple(sorted(codes)), first, last, self.setting)
-            return [MueTable(_day(w.start), _day(w.end), mue_frame(frame))
-                    for w, frame in zip(windows, frames, strict=True)]
+            return self._derived(("mue", tuple(sorted(codes)), first, last), lambda: [
+                MueTable(_day(w.start), _day(w.end), mue_frame(frame)) for w, frame in zip(windows, frames, strict=True)])
         if not codes:
             return []
         return [MueTable(None, None, mue_frame(self.edits.rows("mue", t.pinned, codes, setting=self.setting)))]
@@ -318,8 +327,11 @@ class EditReference:
             return FeeLines(covered, found, **out)
         vocab = lines.code_vocab
         for release, start, end in spans:
-            rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
-            rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+            def global_rows(release=release):
+                rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
+                return rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+
+            rows = self._derived(("pfs", release, tuple(sorted(codes))), global_rows)
             m = covered.copy()
             if start is not None:
                 m &= (dos >= _day(start)) & (dos < _day(end))
@@ -344,9 +356,12 @@ class EditReference:
         ctx.gaps["aoc"] = Gap(dated & ~covered, uncovered("aoc"))
         frames = []
         for release, start, end in spans if codes else []:
-            table = pa.concat_tables([self._memo("rows", "aoc", release, tuple(sorted(codes))),
-                                      self._memo("addon_primaries", release, tuple(sorted(codes)))])
-            frames.append(aoc_frame(table, start, end))
+            def clipped(release=release, start=start, end=end):
+                table = pa.concat_tables([self._memo("rows", "aoc", release, tuple(sorted(codes))),
+                                          self._memo("addon_primaries", release, tuple(sorted(codes)))])
+                return aoc_frame(table, start, end)
+
+            frames.append(self._derived(("aoc", release, tuple(sorted(codes)), start, end), clipped))
         frames = [f for f in frames if len(f)]
         if not frames:
             return empty_aoc()

@@ -73,6 +73,8 @@ class Context:
     gaps: dict[str, Gap] = field(default_factory=dict)  # ptp | mue | pfs | aoc -> lines no table answers for
     state: dict = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)  # (rule, what) -> lines not checked
+    # answers that depend only on the reference data (a code's texts on a date), kept across partitions
+    memo: dict = field(default_factory=dict)
     pfs_fallback: str = "not-checked"  # reference.pfs_fallback: not-checked | lists
     setting: str = "practitioner"  # reference.setting
     fee_stored: bool = False  # some stored PFS quarter can answer (in force on some date, or pinned)

@@ -81,7 +81,25 @@ class CodeInvalidOnDos(Rule):
         bad = covered & (v["status"] != "valid").to_numpy()[pair_ids]
         if not bad.any():
             return _result(np.zeros(0))
-        d = ctx.history.validate(pd.Series(codes[bad], dtype=object), pd.Series(asked[bad]), system, detail=True)
+        # the texts once per distinct bad (code, segment), kept for the next partitions (which bill the same)
+        bad_lines = np.flatnonzero(bad)
+        bad_pairs, at = np.unique(pair_ids[bad_lines], return_inverse=True)
+        rows = first[bad_pairs]
+        keys = list(zip(codes[rows].tolist(), asked[rows].astype(np.int64).tolist()))
+        memo = ctx.memo.setdefault(("code-invalid-on-dos", system), {})
+        todo = [k for k, key in enumerate(keys) if key not in memo]
+        if todo:
+            r = rows[todo]
+            for key, texts in zip([keys[k] for k in todo], self._texts(ctx, system, codes[r], asked[r]), strict=True):
+                memo[key] = texts
+        shown, reason, reps = (np.array([memo[key][j] for key in keys], dtype=object)[at] for j in range(3))
+        return _result(idx[bad_lines], kind=kind, code=shown, dos=dates(dos[bad_lines]), reason=reason,
+                       replacements=reps)
+
+    @staticmethod
+    def _texts(ctx, system, codes, asked):
+        """(display code, reason, replacements) of each invalid code on its date."""
+        d = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(asked), system, detail=True)
         status = d["status"].to_numpy(object)
         since = np.where(d["since"].isna(), "", dates(d["since"].to_numpy()))
         present = d["present"].to_numpy(bool)
@@ -95,8 +113,7 @@ class CodeInvalidOnDos(Rule):
              "deleted on " + since, "not effective until " + since],
             default="not in the " + name + " release in force (" + release + ")").astype(object)
         reps = np.array([short_list([c for c, _ in r]) for r in d["replacement_list"]], dtype=object)
-        return _result(idx[bad], kind=kind, code=d["display_code"].to_numpy(object), dos=dates(dos[bad]),
-                       reason=reason, replacements=reps)
+        return list(zip(d["display_code"].to_numpy(object).tolist(), reason.tolist(), reps.tolist()))
 
 
 def segment_days(history, system: str, dos: np.ndarray) -> np.ndarray:
