@@ -297,7 +297,8 @@ class EditReference:
             windows = self.edits.windows_between("mue", first, last)
             frames = self._memo("mue_frames", tuple(sorted(codes)), first, last, self.setting)
             return self._derived(("mue", tuple(sorted(codes)), first, last), lambda: [
-                MueTable(_day(w.start), _day(w.end), mue_frame(frame)) for w, frame in zip(windows, frames, strict=True)])
+                MueTable(_day(w.start), _day(w.end), mue_frame(frame))
+                for w, frame in zip(windows, frames, strict=True)])
         if not codes:
             return []
         return [MueTable(None, None, mue_frame(self.edits.rows("mue", t.pinned, codes, setting=self.setting)))]

@@ -85,7 +85,7 @@ class CodeInvalidOnDos(Rule):
         bad_lines = np.flatnonzero(bad)
         bad_pairs, at = np.unique(pair_ids[bad_lines], return_inverse=True)
         rows = first[bad_pairs]
-        keys = list(zip(codes[rows].tolist(), asked[rows].astype(np.int64).tolist()))
+        keys = list(zip(codes[rows].tolist(), asked[rows].astype(np.int64).tolist(), strict=True))
         memo = ctx.memo.setdefault(("code-invalid-on-dos", system), {})
         todo = [k for k, key in enumerate(keys) if key not in memo]
         if todo:
@@ -113,7 +113,8 @@ class CodeInvalidOnDos(Rule):
              "deleted on " + since, "not effective until " + since],
             default="not in the " + name + " release in force (" + release + ")").astype(object)
         reps = np.array([short_list([c for c, _ in r]) for r in d["replacement_list"]], dtype=object)
-        return list(zip(d["display_code"].to_numpy(object).tolist(), reason.tolist(), reps.tolist()))
+        return list(zip(d["display_code"].to_numpy(object).tolist(), reason.tolist(), reps.tolist(),
+                        strict=True))
 
 
 def segment_days(history, system: str, dos: np.ndarray) -> np.ndarray:
@@ -202,9 +203,10 @@ class UnknownModifier(Rule):
         shape_ok, ask = shape_v[mid], shape_v[mid] & ~cpt_v[mid]
         seg = segment_days(ctx.history, "hcpcs", f["dos"].to_numpy()[i])
         day = np.where(np.isnat(seg), 0, seg.astype("datetime64[D]").astype(np.int64))
-        status = np.full(len(i), "valid", dtype=object)
-        covered = np.zeros(len(i), bool)
-        since = np.full(len(i), "", dtype=object)
+        # each (modifier, date) asked once; pair[e]: the pair of entry e (-1: not asked), answers per pair
+        pair = np.full(len(i), -1, dtype=np.int64)
+        status_p, covered_p, since_p = (np.array(["valid"], dtype=object), np.zeros(1, bool),
+                                        np.array([""], dtype=object))
         dated = ~np.isnat(f["dos"].to_numpy()[i])
         ask_dated = ask & dated
         if ask_dated.any():
@@ -216,20 +218,24 @@ class UnknownModifier(Rule):
             first[pair_ids[::-1]] = a[::-1]
             v = ctx.history.validate(pd.Series(vocab[mid[first]], dtype=object),
                                      pd.Series(seg[first]), "hcpcs")
-            status[a] = v["status"].to_numpy(object)[pair_ids]
-            covered[a] = v["covered"].to_numpy(bool)[pair_ids]
-            since[a] = np.where(v["since"].isna(), "", dates(v["since"].to_numpy()))[pair_ids]
+            pair[a] = pair_ids
+            # the last slot answers for the entries not asked (-1): valid, not covered
+            status_p = np.append(v["status"].to_numpy(object), "valid").astype(object)
+            covered_p = np.append(v["covered"].to_numpy(bool), False)
+            since_p = np.append(np.where(v["since"].isna(), "", dates(v["since"].to_numpy())), "").astype(object)
+        covered = covered_p[pair]
         unchecked = ask & ~covered
         ctx.skip(self.id, "Level II modifiers on dates no loaded HCPCS Level II release covers",
                  np.count_nonzero(unchecked & dated))
         ctx.skip(self.id, "Level II modifiers on lines with no readable date", np.count_nonzero(unchecked & ~dated))
-        ok = (shape_ok & ~ask) | (ask & covered & (status == "valid")) | unchecked
+        ok = (shape_ok & ~ask) | (ask & covered & (status_p == "valid")[pair]) | unchecked
+        k = np.flatnonzero(~ok)  # the texts for the modifiers found only
+        status_k, since_k = status_p[pair[k]], since_p[pair[k]]
         reason = np.select(
-            [~shape_ok, status == "deleted", status == "not-yet-effective"],
-            ["not a modifier: modifiers are two letters or digits", "discontinued on " + since,
-             "not effective until " + since],
+            [~shape_ok[k], status_k == "deleted", status_k == "not-yet-effective"],
+            ["not a modifier: modifiers are two letters or digits", "discontinued on " + since_k,
+             "not effective until " + since_k],
             default="neither a CPT modifier nor a HCPCS Level II modifier in the release in force").astype(object)
-        k = np.flatnonzero(~ok)
         return _result(i[k], modifier=vocab[mid[k]], code=f["code"].to_numpy(object)[i[k]],
-                       dos=f["dos_text"].to_numpy(object)[i[k]], reason=reason[k],
+                       dos=f["dos_text"].to_numpy(object)[i[k]], reason=reason,
                        suggestion="correct or remove the modifier")
