@@ -36,6 +36,7 @@ import pyarrow.ipc as ipc
 from claims.read import (
     CLAIM_COLUMNS,
     DEFAULT_CHUNK_LINES,
+    Coded,
     _check_line_count,
     _read,
     check_header,
@@ -337,6 +338,18 @@ def frame_of(table: pa.Table) -> pd.DataFrame:
                                             categories=categories, validate=False)
     data[ROW] = table.column(ROW).to_numpy()
     return pd.DataFrame(data, copy=False)
+
+
+def coded_columns(table: pa.Table) -> dict:
+    """A partition as claims.read.parse_lines takes it fastest: each claim column a claims.read.Coded (Arrow's
+    dictionary encoding, the distinct strings once), and _row."""
+    data: dict = {}
+    for c in CLAIM_COLUMNS:
+        col = table.column(c).combine_chunks().dictionary_encode()
+        data[c] = Coded(col.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                        col.dictionary.to_numpy(zero_copy_only=False).astype(object))
+    data[ROW] = table.column(ROW).to_numpy()
+    return data
 
 
 def read_claims(path: str | Path, allow_unknown: bool = False) -> pd.DataFrame:

@@ -307,8 +307,9 @@ def object_frame(columns: dict) -> pd.DataFrame:
 class Lines:
     """One chunk of service lines, parsed: a frame of typed columns, modifiers, diagnoses, bad fields."""
 
-    frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, npi, payer, pos, code, code_kind, dos, day, units,
-    # minutes, charge, claim_key, visit_key (claim and date), provider_day (patient, provider and date), n_dx
+    frame: pd.DataFrame  # row, claim_id, line, patient_id, patient_key (an integer per patient), sex, npi, payer,
+    # pos, code, code_kind, dos, day, units, minutes, charge, claim_key, visit_key (claim and date), provider_day
+    # (patient, provider and date), n_dx
     mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
     dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case), cid (in dx_vocab)
     malformed: pd.DataFrame  # MALFORMED_COLUMNS
@@ -360,8 +361,11 @@ def any_slot(m: np.ndarray) -> np.ndarray:
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(id per line, distinct values as an object array): a categorical column (claims.partition.frame_of,
-    from Arrow's dictionary encoding) gives its codes and categories as they are, without a hash per line."""
+    """(id per line, distinct values as an object array): a Coded column (claims.partition.coded_columns) or a
+    categorical one (claims.partition.frame_of), both from Arrow's dictionary encoding, gives its codes and
+    distinct values as they are, without a hash per line."""
+    if isinstance(values, Coded):
+        return values.ids, values.values
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy(np.int64), np.asarray(values.cat.categories, dtype=object)
     ids, uniques = pd.factorize(values.to_numpy(dtype=object))
@@ -443,22 +447,42 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
     return line_idx, pos, vocab[token_ids]
 
 
-def parse_lines(frame: pd.DataFrame) -> Lines:
-    """Type every column of a chunk; unreadable values become malformed-field rows, never exceptions."""
-    n = len(frame)
+@dataclass(frozen=True)
+class Coded:
+    """A column as Arrow's dictionary encoding gives it (claims.partition.coded_columns): a code per line into
+    its distinct strings, with none of a pandas Categorical's checks."""
+
+    ids: np.ndarray  # (n,) int64
+    values: np.ndarray  # the distinct strings, object
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        return self.values[self.ids[idx]]
+
+
+def parse_lines(frame: pd.DataFrame | dict) -> Lines:
+    """Type every column of a chunk; unreadable values become malformed-field rows, never exceptions. frame: a
+    DataFrame of the claim columns (strings or categoricals) and optionally _row, or a dict of Coded columns and
+    _row (claims.partition.coded_columns)."""
+    coded = isinstance(frame, dict)
+    n = len(frame["_row"]) if coded else len(frame)
     bad: list[pd.DataFrame] = []
 
     def flag(mask: np.ndarray, field: str, values, expected: str) -> None:
         idx = np.flatnonzero(mask)
         if len(idx):
-            if isinstance(values, pd.Series):
+            if isinstance(values, Coded):
+                vals = values.take(idx)
+            elif isinstance(values, pd.Series):
                 vals = values.take(idx).to_numpy(dtype=object)
             else:
                 vals = np.asarray(values, dtype=object)[idx] if not isinstance(values, str) else values
             bad.append(object_frame({"i": idx, "field": np.full(len(idx), field, dtype=object),
                                      "value": vals, "expected": np.full(len(idx), expected, dtype=object)}))
 
-    raw = {c: frame[c] if isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
+    raw = {c: frame[c] if coded or isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
            for c in CLAIM_COLUMNS}
     strip_ids, strip_u = _per_unique(raw["claim_id"], str.strip)
     claim_id = strip_u[strip_ids] if n else np.array([], object)
@@ -547,19 +571,21 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     # The key CMS applies the PTP edits and the date-of-service MUEs by, across claims: the beneficiary, the
     # rendering provider and the date of service (a file without provider_npi: the beneficiary and date).
     if n:
-        who = pd.factorize(patient_u)[0][patient_ids].astype(np.int64) * np.int64(len(npi_u) + 1) + pd.factorize(
-            npi_u)[0][npi_ids]
+        patient_key = pd.factorize(patient_u)[0][patient_ids].astype(np.int64)  # one per stripped patient id
+        who = patient_key * np.int64(len(npi_u) + 1) + pd.factorize(npi_u)[0][npi_ids]
         who = pd.factorize(who)[0].astype(np.int64)
         provider_day = np.where(has_day, pd.factorize(np.where(has_day, who * 1_000_000 + (day - base), -1))[0],
                                 -1).astype(np.int64)
     else:
-        provider_day = np.zeros(0, np.int64)
+        provider_day = patient_key = np.zeros(0, np.int64)
 
     out = object_frame({
-        "row": frame["_row"].to_numpy(np.int64) if "_row" in frame else np.arange(n, dtype=np.int64) + 2,
+        "row": (np.asarray(frame["_row"], np.int64) if coded else frame["_row"].to_numpy(np.int64)) if "_row" in frame
+        else np.arange(n, dtype=np.int64) + 2,
         "claim_id": claim_id,
         "line": line,
         "patient_id": patient_u[patient_ids] if n else np.array([], object),
+        "patient_key": patient_key,
         "sex": sex_u[sex_ids] if n else np.array([], object),
         "npi": npi_u[npi_ids] if n else np.array([], object),
         "payer": payer_u[payer_ids] if n else np.array([], object),

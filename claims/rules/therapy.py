@@ -159,8 +159,10 @@ class TherapyKx(Rule):
     def finish(self, ctx, ev, p):
         # One running total per (patient, year, bucket), in date-of-service order (claim and line order within
         # a day: the partition's order, claims.partition.in_claim_order), whatever the order of the file.
-        key = pd.factorize(ev["patient"].astype(str) + "\x1f" + ev["year"].astype(str) + "\x1f"
-                           + ev["ot"].astype(str))[0]
+        year = ev["year"].to_numpy(np.int64)
+        year = year - (year.min() if len(year) else 0)
+        key = pd.factorize((ev["pkey"].to_numpy(np.int64) * np.int64(int(year.max(initial=0)) + 1) + year) * 2
+                           + ev["ot"].to_numpy(bool))[0]
         order = np.lexsort((ev["i"].to_numpy(np.int64), ev["day"].to_numpy(np.int64), key))
         charge = ev["charge"].to_numpy(float)[order]
         running = pd.Series(charge).groupby(key[order], sort=False).cumsum().to_numpy()
