@@ -330,6 +330,13 @@ class Lines:
             self._cache[key] = self.code_vocab.isin(list(codes))[self.code_ids]
         return self._cache[key]
 
+    def code_key(self) -> np.ndarray:
+        """(n,) int64: one integer per distinct procedure code (as cleaned: ' 97110' and '97110' are one)."""
+        if "code_key" not in self._cache:
+            self._cache["code_key"] = pd.factorize(self.code_vocab.to_numpy(object))[0].astype(np.int64)[
+                self.code_ids] if len(self.code_ids) else np.zeros(0, np.int64)
+        return self._cache["code_key"]
+
     def mods_isin(self, values) -> np.ndarray:
         """(n, 4) bool: which modifier slots hold one of values."""
         key = ("mods", frozenset(values))
