@@ -330,6 +330,17 @@ class Lines:
             self._cache[key] = self.code_vocab.isin(list(codes))[self.code_ids]
         return self._cache[key]
 
+    def equals(self, column: str, value: str) -> np.ndarray:
+        """(n,) bool: frame[column] == value, compared once per distinct value of the column (cached)."""
+        key = ("eq", column, value)
+        if key not in self._cache:
+            codes = ("codes", column)
+            if codes not in self._cache:
+                self._cache[codes] = pd.factorize(self.frame[column].to_numpy(object))
+            ids, uniques = self._cache[codes]
+            self._cache[key] = (np.asarray(uniques, dtype=object) == value)[ids] if len(ids) else np.zeros(0, bool)
+        return self._cache[key]
+
     def code_key(self) -> np.ndarray:
         """(n,) int64: one integer per distinct procedure code (as cleaned: ' 97110' and '97110' are one)."""
         if "code_key" not in self._cache:

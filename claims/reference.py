@@ -322,17 +322,26 @@ class EditReference:
         n = len(dos)
         covered, spans = self._quarters("pfs", dos, dated, first, last)
         ctx.gaps["pfs"] = Gap(dated & ~covered, uncovered("pfs"))
-        out = {k: np.full(n, "", dtype=object) for k in ("global_days", "pctc", "bilat", "status", "release")}
+        names = ("global_days", "pctc", "bilat", "status", "release")
         found = np.zeros(n, bool)
         if not spans or not codes:
-            return FeeLines(covered, found, **out)
+            return FeeLines(covered, found, **{k: np.full(n, "", dtype=object) for k in names})
         vocab = lines.code_vocab
+        # each line's row in the spans' rows, one after another (-1: none), then every column taken once
+        at_row = np.full(n, -1, dtype=np.int64)
+        columns: dict[str, list] = {k: [] for k in names}
+        offset = 0
         for release, start, end in spans:
             def global_rows(release=release):
                 rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
-                return rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+                rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+                return rows, {"global_days": rows["global_days"].fillna("").to_numpy(object),
+                              "pctc": rows["pctc"].fillna("").to_numpy(object),
+                              "bilat": rows["bilat_surg"].fillna("").to_numpy(object),
+                              "status": rows["status"].fillna("").to_numpy(object),
+                              "release": np.full(len(rows), self.edits.label("pfs", release), dtype=object)}
 
-            rows = self._derived(("pfs", release, tuple(sorted(codes))), global_rows)
+            rows, values = self._derived(("pfs", release, tuple(sorted(codes))), global_rows)
             m = covered.copy()
             if start is not None:
                 m &= (dos >= _day(start)) & (dos < _day(end))
@@ -341,13 +350,12 @@ class EditReference:
             at = pd.Index(rows["code"].astype(object)).get_indexer(vocab)  # per distinct code of the chunk
             pos = at[lines.code_ids]
             hit = m & (pos >= 0)
-            k = pos[hit]
-            out["global_days"][hit] = rows["global_days"].fillna("").to_numpy(object)[k]
-            out["pctc"][hit] = rows["pctc"].fillna("").to_numpy(object)[k]
-            out["bilat"][hit] = rows["bilat_surg"].fillna("").to_numpy(object)[k]
-            out["status"][hit] = rows["status"].fillna("").to_numpy(object)[k]
-            out["release"][hit] = self.edits.label("pfs", release)
+            at_row[hit] = offset + pos[hit]
+            for k in names:
+                columns[k].append(values[k])
+            offset += len(rows)
             found |= hit
+        out = {k: np.concatenate([*columns[k], np.array([""], dtype=object)])[at_row] for k in names}
         return FeeLines(covered, found, **out)
 
     def _aoc(self, ctx, dos, dated, codes, first, last) -> pd.DataFrame:

@@ -38,10 +38,10 @@ class CodeInvalidOnDos(Rule):
         dated = sel & ~np.isnat(f["dos"].to_numpy())
         parts = []
         if p["check_procedures"]:
-            m = dated & (f["code_kind"] == "hcpcs").to_numpy()
+            m = dated & lines.equals("code_kind", "hcpcs")
             parts.append(self._check(ctx, "hcpcs", "procedure", np.flatnonzero(m), f["code"].to_numpy()[m],
                                      f["dos"].to_numpy()[m], lines.code_ids[m]))
-            other = np.flatnonzero(sel & (f["code_kind"] == "other").to_numpy())
+            other = np.flatnonzero(sel & lines.equals("code_kind", "other"))
             parts.append(_result(other, kind="procedure", code=f["code"].to_numpy()[other],
                                  dos=f["dos_text"].to_numpy(object)[other],
                                  reason="not a CPT or HCPCS Level II code", replacements=""))
@@ -51,7 +51,7 @@ class CodeInvalidOnDos(Rule):
             parts.append(self._check(ctx, "icd10cm", "diagnosis", di[m], lines.dx["code"].to_numpy()[m],
                                      f["dos"].to_numpy()[di[m]], lines.dx["cid"].to_numpy(np.int64)[m]))
         if p["check_place_of_service"]:
-            m = dated & (f["pos"] != "").to_numpy()
+            m = dated & ~lines.equals("pos", "")
             parts.append(self._check(ctx, "pos", "place of service", np.flatnonzero(m), f["pos"].to_numpy()[m],
                                      f["dos"].to_numpy()[m]))
         parts = [x for x in parts if len(x)]

@@ -40,7 +40,7 @@ class TelehealthPosModifier(Rule):
                 parts.append(self._r(lines, i, "telehealth POS " + pos[i] + f" without modifier {mods}, which "
                                      "this payer requires on telehealth lines", f"append modifier {mods}"))
             if not p["allow_modifier_in_person"]:
-                i = np.flatnonzero(tele_mod & ~tele_pos & (f["pos"] != "").to_numpy())
+                i = np.flatnonzero(tele_mod & ~tele_pos & ~lines.equals("pos", ""))
                 parts.append(self._r(lines, i, f"telehealth modifier {mods} with in-person POS " + pos[i],
                                      f"bill POS {places} for a telehealth visit, or remove {mods} if the patient "
                                      "was seen in person"))
