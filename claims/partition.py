@@ -29,18 +29,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 
 from claims.read import (
     CLAIM_COLUMNS,
     DEFAULT_CHUNK_LINES,
+    Coded,
     _check_line_count,
     _read,
     check_header,
     check_raw_lines,
     read_header,
 )
+from ingest.model import ParseError
 
 ROW = "_row"  # the CSV record number of a line (the header is record 1)
 READ_BLOCK_BYTES = 16 << 20  # pyarrow reads the file this many bytes at a time
@@ -119,13 +122,30 @@ def read_blocks(path: Path, raw, header: list[str], block_lines: int, pandas_onl
     _check_line_count(path, raw, records)
 
 
+# A value that needs str.strip: one not all ASCII, or starting or ending with a space or control character (the
+# ASCII characters str.strip removes); every other value is its own stripped form.
+_MAY_STRIP = r"^[\x00-\x20]|[\x00-\x20]$"
+
+
+def stripped(values: pa.Array) -> np.ndarray:
+    """The strings of an Arrow array (a dictionary: the distinct values), each as str.strip gives it, as an object
+    array; str.strip runs in Python only on the values that may change (_MAY_STRIP)."""
+    out = values.to_numpy(zero_copy_only=False).astype(object)
+    if len(out):
+        may = pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring_regex(values, _MAY_STRIP))
+        idx = np.flatnonzero(may.to_numpy(zero_copy_only=False))
+        if len(idx):
+            out[idx] = [v.strip() for v in out[idx]]
+    return out
+
+
 def patient_hash(patients: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A stable 64-bit hash of each line's patient id, stripped as the rules compare it (pandas' hash_array:
     the same value on every machine and run, so a partition can be named by it on a cluster too). Hashed
     once per distinct id."""
     encoded = pa.chunked_array(patients).combine_chunks().dictionary_encode() if isinstance(
         patients, pa.ChunkedArray) else patients.dictionary_encode()
-    uniques = np.array([str(u).strip() for u in encoded.dictionary.to_pylist()], dtype=object)
+    uniques = stripped(encoded.dictionary)
     hashes = pd.util.hash_array(uniques, categorize=False) if len(uniques) else np.zeros(0, np.uint64)
     return hashes[encoded.indices.to_numpy(zero_copy_only=False)]
 
@@ -135,12 +155,56 @@ def partition_of(table: pa.Table, n: int) -> np.ndarray:
     return (patient_hash(table.column("patient_id")) % np.uint64(n)).astype(np.int64)
 
 
+def _stripped(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(id per line, distinct values) of a column of ids stripped as the rules compare them."""
+    encoded = (column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
+    values = stripped(encoded.dictionary)
+    if not len(values):
+        return np.zeros(0, np.int64), values
+    ids_u, uniques = pd.factorize(values)
+    return ids_u[encoded.indices.to_numpy(zero_copy_only=False)].astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _claim_of_two_patients(path: Path, claim: str, rows: np.ndarray, patients: np.ndarray) -> ParseError:
+    """The error for a claim whose lines carry more than one patient id: each patient with its lines."""
+    order = np.argsort(rows, kind="stable")
+    rows, patients = rows[order], patients[order]
+    seen = list(dict.fromkeys(patients.tolist()))
+    parts = []
+    for who in seen:
+        at = rows[patients == who].tolist()
+        parts.append(f"{who or '(blank)'} (line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))})")
+    second = int(rows[patients == seen[1]][0])
+    return ParseError(path, second, f"claim {claim} has lines of {len(seen)} patients, {' and '.join(parts)}: the "
+                                    "lines of a claim are one patient's (correct the patient_id, or give the "
+                                    "other patient's lines a claim of their own)")
+
+
+def check_one_patient_per_claim(path: Path, table: pa.Table) -> None:
+    """A ParseError naming the file, the claim and its lines when a claim's lines carry two patient ids
+    (stripped): the scrubber groups lines by patient, so such a claim would be split between partitions, or
+    its lines read as two patients' claims."""
+    if table.num_rows < 2:
+        return
+    claim, claim_u = _stripped(table.column("claim_id"))
+    patient, patient_u = _stripped(table.column("patient_id"))
+    pair = np.unique(claim * np.int64(len(patient_u)) + patient)
+    per_claim = np.bincount(pair // np.int64(len(patient_u)), minlength=len(claim_u))
+    bad = np.flatnonzero(per_claim > 1)
+    if not len(bad):
+        return
+    rows = table.column(ROW).to_numpy()
+    first_bad = bad[np.argmin([rows[claim == c].min() for c in bad])]  # the claim met first in the file
+    at = np.flatnonzero(claim == first_bad)
+    raise _claim_of_two_patients(path, str(claim_u[first_bad]), rows[at], patient_u[patient[at]])
+
+
 def in_claim_order(table: pa.Table) -> pa.Table:
     """The lines in claim id (stripped), line number and record order: the order of the file no longer matters."""
     if table.num_rows < 2:
         return table
     claim = table.column("claim_id").combine_chunks().dictionary_encode()
-    names = np.array([str(u).strip() for u in claim.dictionary.to_pylist()], dtype=object)
+    names = stripped(claim.dictionary)
     rank = np.empty(len(names), np.int64)
     rank[np.argsort(names, kind="stable")] = np.arange(len(names))  # ids sorted as strings
     key = rank[claim.indices.to_numpy(zero_copy_only=False)]
@@ -185,14 +249,19 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
     n = partition_count(raw.lines - 1, chunk_lines)
     if n == 1:
         tables = [first, *blocks]
-        yield in_claim_order(pa.concat_tables(tables) if len(tables) > 1 else first)
+        table = pa.concat_tables(tables) if len(tables) > 1 else first
+        check_one_patient_per_claim(path, table)
+        yield in_claim_order(table)
         return
     folder = Path(tempfile.mkdtemp(prefix="codegov-scrub-", dir=spill_dir))
     try:
         writers: dict[int, ipc.RecordBatchFileWriter] = {}
+        # (claim hash, partition) of each block's claims: a claim in two partitions has two patients
+        claims_seen: list[np.ndarray] = []
         try:
             for table in _chain(first, blocks):
                 part = partition_of(table, n)
+                claims_seen.append(_claim_partitions(table, part, n))
                 order = np.argsort(part, kind="stable")
                 bounds = np.searchsorted(part[order], np.arange(n + 1))
                 taken = table.take(pa.array(order))
@@ -205,15 +274,52 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
         finally:
             for w in writers.values():
                 w.close()
+        _check_split_claims(path, folder, claims_seen, n)
+        del claims_seen
         for p in sorted(writers):
             spill = folder / f"part-{p:05d}.arrow"
             with pa.memory_map(str(spill)) as source:
                 table = ipc.open_file(source).read_all()
+            check_one_patient_per_claim(path, table)
             yield in_claim_order(table)
             del table
             spill.unlink()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _claim_partitions(table: pa.Table, part: np.ndarray, n: int) -> np.ndarray:
+    """The distinct (claim, partition) of a block's lines, each one uint64: the claim id's hash with its low bits
+    replaced by the partition (bits enough for n)."""
+    bits = np.uint64(max(1, (n - 1).bit_length()))
+    return pd.unique((patient_hash(table.column("claim_id")) >> bits << bits) | part.astype(np.uint64))
+
+
+def _check_split_claims(path: Path, folder: Path, seen: list[np.ndarray], n: int) -> None:
+    """A claim whose lines went to two partitions (two patient ids): the ParseError of
+    check_one_patient_per_claim, its lines read back from the spill files (this path only). A hash shared by
+    two claim ids is looked at and passed over."""
+    if not seen:
+        return
+    bits = np.uint64(max(1, (n - 1).bit_length()))
+    keys = np.sort(pd.unique(np.concatenate(seen)))
+    claims = keys >> bits
+    split = np.unique(claims[1:][claims[1:] == claims[:-1]])
+    for h in split:
+        parts = (keys[claims == h] & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+        pieces = []
+        for p in parts:
+            with pa.memory_map(str(folder / f"part-{p:05d}.arrow")) as source:
+                table = ipc.open_file(source).read_all()
+            pieces.append(table.filter(pa.array((patient_hash(table.column("claim_id")) >> bits) == h)))
+        table = pa.concat_tables(pieces)
+        claim, claim_u = _stripped(table.column("claim_id"))
+        for c in range(len(claim_u)):
+            at = np.flatnonzero(claim == c)
+            patient, patient_u = _stripped(table.column("patient_id").take(pa.array(at)))
+            if len(patient_u) > 1:
+                raise _claim_of_two_patients(path, str(claim_u[c]), table.column(ROW).to_numpy()[at],
+                                             patient_u[patient])
 
 
 def _chain(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
@@ -232,6 +338,18 @@ def frame_of(table: pa.Table) -> pd.DataFrame:
                                             categories=categories, validate=False)
     data[ROW] = table.column(ROW).to_numpy()
     return pd.DataFrame(data, copy=False)
+
+
+def coded_columns(table: pa.Table) -> dict:
+    """A partition as claims.read.parse_lines takes it fastest: each claim column a claims.read.Coded (Arrow's
+    dictionary encoding, the distinct strings once), and _row."""
+    data: dict = {}
+    for c in CLAIM_COLUMNS:
+        col = table.column(c).combine_chunks().dictionary_encode()
+        data[c] = Coded(col.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                        col.dictionary.to_numpy(zero_copy_only=False).astype(object))
+    data[ROW] = table.column(ROW).to_numpy()
+    return data
 
 
 def read_claims(path: str | Path, allow_unknown: bool = False) -> pd.DataFrame:

@@ -296,24 +296,28 @@ def _first_long_row(path: Path) -> tuple[int | None, tuple[int, int]]:
 
 
 def object_frame(columns: dict) -> pd.DataFrame:
-    """A DataFrame whose object arrays stay object dtype (pandas 3 would re-infer them as its str dtype)."""
-    return pd.DataFrame({k: pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
-                         else v for k, v in columns.items()}, copy=False)
+    """A DataFrame whose object arrays stay object dtype (pandas 3 would re-infer them as its str dtype), on the
+    arrays given, not copies (pandas 3's Series copies an array unless told not to: a copy of every column of
+    every frame was a tenth of the scrub); the caller hands the arrays over and does not write to them after."""
+    return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and
+                         v.dtype == object else v for k, v in columns.items()}, copy=False)
 
 
 @dataclass
 class Lines:
     """One chunk of service lines, parsed: a frame of typed columns, modifiers, diagnoses, bad fields."""
 
-    frame: pd.DataFrame  # row, claim_id, line, patient_id, sex, npi, payer, pos, code, code_kind, dos, day, units,
-    # minutes, charge, claim_key, visit_key (claim and date), provider_day (patient, provider and date), n_dx
+    frame: pd.DataFrame  # row, claim_id, line, patient_id, patient_key (an integer per patient), sex, npi, payer,
+    # pos, code, code_kind, dos, day, units, minutes, charge, claim_key, visit_key (claim and date), provider_day
+    # (patient, provider and date), n_dx
     mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
-    dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case)
+    dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case), cid (in dx_vocab)
     malformed: pd.DataFrame  # MALFORMED_COLUMNS
     code_ids: np.ndarray  # (n,) index of each line's procedure code in code_vocab
     code_vocab: pd.Index
     mod_ids: np.ndarray  # (n, 4) index of each modifier in mod_vocab, -1 where none
     mod_vocab: pd.Index
+    dx_vocab: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))  # dx["cid"] indexes it
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -326,6 +330,24 @@ class Lines:
             self._cache[key] = self.code_vocab.isin(list(codes))[self.code_ids]
         return self._cache[key]
 
+    def equals(self, column: str, value: str) -> np.ndarray:
+        """(n,) bool: frame[column] == value, compared once per distinct value of the column (cached)."""
+        key = ("eq", column, value)
+        if key not in self._cache:
+            codes = ("codes", column)
+            if codes not in self._cache:
+                self._cache[codes] = pd.factorize(self.frame[column].to_numpy(object))
+            ids, uniques = self._cache[codes]
+            self._cache[key] = (np.asarray(uniques, dtype=object) == value)[ids] if len(ids) else np.zeros(0, bool)
+        return self._cache[key]
+
+    def code_key(self) -> np.ndarray:
+        """(n,) int64: one integer per distinct procedure code (as cleaned: ' 97110' and '97110' are one)."""
+        if "code_key" not in self._cache:
+            self._cache["code_key"] = pd.factorize(self.code_vocab.to_numpy(object))[0].astype(np.int64)[
+                self.code_ids] if len(self.code_ids) else np.zeros(0, np.int64)
+        return self._cache["code_key"]
+
     def mods_isin(self, values) -> np.ndarray:
         """(n, 4) bool: which modifier slots hold one of values."""
         key = ("mods", frozenset(values))
@@ -337,13 +359,31 @@ class Lines:
     def has_mod(self, values) -> np.ndarray:
         key = ("has", frozenset(values))
         if key not in self._cache:
-            self._cache[key] = self.mods_isin(values).any(axis=1)
+            self._cache[key] = any_slot(self.mods_isin(values))
         return self._cache[key]
+
+    def any_mod(self) -> np.ndarray:
+        """(n,) bool: the line carries a modifier."""
+        if "any" not in self._cache:
+            self._cache["any"] = any_slot(self.mod_ids >= 0)
+        return self._cache["any"]
+
+
+def any_slot(m: np.ndarray) -> np.ndarray:
+    """m.any(axis=1) of an (n, k) bool array with few columns, as k - 1 ORs of its columns (numpy's reduction
+    along a short row axis is several times slower)."""
+    out = m[:, 0].copy() if m.shape[1] else np.zeros(len(m), bool)
+    for slot in range(1, m.shape[1]):
+        out |= m[:, slot]
+    return out
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(id per line, distinct values as an object array): a categorical column (claims.partition.frame_of,
-    from Arrow's dictionary encoding) gives its codes and categories as they are, without a hash per line."""
+    """(id per line, distinct values as an object array): a Coded column (claims.partition.coded_columns) or a
+    categorical one (claims.partition.frame_of), both from Arrow's dictionary encoding, gives its codes and
+    distinct values as they are, without a hash per line."""
+    if isinstance(values, Coded):
+        return values.ids, values.values
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy(np.int64), np.asarray(values.cat.categories, dtype=object)
     ids, uniques = pd.factorize(values.to_numpy(dtype=object))
@@ -379,8 +419,9 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return num[ids], blank[ids], (~blank & ~np.isfinite(num))[ids]
 
 
-def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split a list-valued column: (line index per token, position in the line, token).
+def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) -> tuple[np.ndarray, ...]:
+    """Split a list-valued column: (line index per token, position in the line, token); with_ids also the
+    token's index in the distinct cleaned tokens, and those.
 
     The distinct values are joined into one string and split once (C speed), so the cost does not grow with
     Python work per line or per distinct value; clean() runs once per distinct token.
@@ -388,7 +429,8 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
     ids, uniques = _factorize(values)
     n = len(ids)
     if not len(uniques):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object))
+        return (*empty, np.zeros(0, np.int64), np.array([], dtype=object)) if with_ids else empty
     # The distinct values are joined with a mark between them. The mark must not occur in any value: a value
     # holding it (a "\x1e" diagnosis) was taken for a boundary and moved every later code to the next claim.
     # It is looked for in the joined string (one C-speed count); when a value holds it, each value's pieces are
@@ -406,8 +448,10 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
         pieces = np.array(sep.join(uniques).split(sep), dtype=object)
     tok_ids, tok_u = pd.factorize(pieces)
     cleaned = np.array([clean(t) for t in tok_u], dtype=object)
-    tok = cleaned[tok_ids]
-    keep = tok != ""
+    clean_ids, vocab = pd.factorize(cleaned)  # the distinct cleaned tokens ("e11.9" and "E11.9" are one)
+    vocab = np.asarray(vocab, dtype=object)
+    tok = clean_ids[tok_ids]
+    keep = cleaned[tok_ids] != ""
     owner, tok = owner[keep], tok[keep]
     counts_u = np.bincount(owner, minlength=len(uniques)).astype(np.int64)
     starts_u = np.concatenate([[0], np.cumsum(counts_u)[:-1]])
@@ -415,25 +459,48 @@ def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, np.nd
     total = int(counts.sum())
     line_idx = np.repeat(np.arange(n), counts)
     pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return line_idx, pos, tok[np.repeat(starts_u[ids], counts) + pos]
+    token_ids = tok[np.repeat(starts_u[ids], counts) + pos].astype(np.int64)
+    if with_ids:
+        return line_idx, pos, vocab[token_ids], token_ids, vocab
+    return line_idx, pos, vocab[token_ids]
 
 
-def parse_lines(frame: pd.DataFrame) -> Lines:
-    """Type every column of a chunk; unreadable values become malformed-field rows, never exceptions."""
-    n = len(frame)
+@dataclass(frozen=True)
+class Coded:
+    """A column as Arrow's dictionary encoding gives it (claims.partition.coded_columns): a code per line into
+    its distinct strings, with none of a pandas Categorical's checks."""
+
+    ids: np.ndarray  # (n,) int64
+    values: np.ndarray  # the distinct strings, object
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        return self.values[self.ids[idx]]
+
+
+def parse_lines(frame: pd.DataFrame | dict) -> Lines:
+    """Type every column of a chunk; unreadable values become malformed-field rows, never exceptions. frame: a
+    DataFrame of the claim columns (strings or categoricals) and optionally _row, or a dict of Coded columns and
+    _row (claims.partition.coded_columns)."""
+    coded = isinstance(frame, dict)
+    n = len(frame["_row"]) if coded else len(frame)
     bad: list[pd.DataFrame] = []
 
     def flag(mask: np.ndarray, field: str, values, expected: str) -> None:
         idx = np.flatnonzero(mask)
         if len(idx):
-            if isinstance(values, pd.Series):
+            if isinstance(values, Coded):
+                vals = values.take(idx)
+            elif isinstance(values, pd.Series):
                 vals = values.take(idx).to_numpy(dtype=object)
             else:
                 vals = np.asarray(values, dtype=object)[idx] if not isinstance(values, str) else values
             bad.append(object_frame({"i": idx, "field": np.full(len(idx), field, dtype=object),
                                      "value": vals, "expected": np.full(len(idx), expected, dtype=object)}))
 
-    raw = {c: frame[c] if isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
+    raw = {c: frame[c] if coded or isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
            for c in CLAIM_COLUMNS}
     strip_ids, strip_u = _per_unique(raw["claim_id"], str.strip)
     claim_id = strip_u[strip_ids] if n else np.array([], object)
@@ -504,13 +571,13 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     mod_ids[m_line[keep], m_pos[keep]] = tok_ids
 
     # Diagnoses: up to twelve, separated by ';', the first is primary; dots and case do not matter.
-    x_line, x_pos, x_tok = _split_tokens(raw["diagnosis_codes"], ";",
-                                         lambda t: t.strip().upper().replace(".", ""))
+    x_line, x_pos, x_tok, x_ids, dx_vocab = _split_tokens(raw["diagnosis_codes"], ";",
+                                                          lambda t: t.strip().upper().replace(".", ""), True)
     x_count = np.bincount(x_line, minlength=n)
     flag(x_count > MAX_DIAGNOSES, "diagnosis_codes", raw["diagnosis_codes"],
          f"holds more than {MAX_DIAGNOSES} diagnosis codes; a claim holds at most {MAX_DIAGNOSES}")
     keep = x_pos < MAX_DIAGNOSES
-    dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep]})
+    dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep], "cid": x_ids[keep]})
 
     # one key per stripped claim id (factorized on the distinct ids, not on the lines)
     claim_key = pd.factorize(strip_u)[0].astype(np.int64)[strip_ids] if n else np.zeros(0, np.int64)
@@ -522,19 +589,21 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     # The key CMS applies the PTP edits and the date-of-service MUEs by, across claims: the beneficiary, the
     # rendering provider and the date of service (a file without provider_npi: the beneficiary and date).
     if n:
-        who = pd.factorize(patient_u)[0][patient_ids].astype(np.int64) * np.int64(len(npi_u) + 1) + pd.factorize(
-            npi_u)[0][npi_ids]
+        patient_key = pd.factorize(patient_u)[0][patient_ids].astype(np.int64)  # one per stripped patient id
+        who = patient_key * np.int64(len(npi_u) + 1) + pd.factorize(npi_u)[0][npi_ids]
         who = pd.factorize(who)[0].astype(np.int64)
         provider_day = np.where(has_day, pd.factorize(np.where(has_day, who * 1_000_000 + (day - base), -1))[0],
                                 -1).astype(np.int64)
     else:
-        provider_day = np.zeros(0, np.int64)
+        provider_day = patient_key = np.zeros(0, np.int64)
 
     out = object_frame({
-        "row": frame["_row"].to_numpy(np.int64) if "_row" in frame else np.arange(n, dtype=np.int64) + 2,
+        "row": (np.asarray(frame["_row"], np.int64) if coded else frame["_row"].to_numpy(np.int64)) if "_row" in frame
+        else np.arange(n, dtype=np.int64) + 2,
         "claim_id": claim_id,
         "line": line,
         "patient_id": patient_u[patient_ids] if n else np.array([], object),
+        "patient_key": patient_key,
         "sex": sex_u[sex_ids] if n else np.array([], object),
         "npi": npi_u[npi_ids] if n else np.array([], object),
         "payer": payer_u[payer_ids] if n else np.array([], object),
@@ -555,4 +624,4 @@ def parse_lines(frame: pd.DataFrame) -> Lines:
     malformed = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(
         {c: pd.Series(dtype=object if c != "i" else np.int64) for c in MALFORMED_COLUMNS})
     return Lines(out, mods, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
-                 pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object))
+                 pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object), dx_vocab)

@@ -226,6 +226,15 @@ class EditReference:
             memo["now"][key] = memo["last"][key] if key in memo["last"] else getattr(self.edits, method)(*args)
         return memo["now"][key]
 
+    def _derived(self, key: tuple, make):
+        """make(), kept while the next partition asks the same key (as _memo: a frame made from the stored
+        rows, the same for partitions of the same codes and dates)."""
+        memo = self.__dict__.setdefault("_answers", {"now": {}, "last": {}})
+        key = ("derived", *key)
+        if key not in memo["now"]:
+            memo["now"][key] = memo["last"][key] if key in memo["last"] else make()
+        return memo["now"][key]
+
     def _next_partition(self) -> None:
         memo = self.__dict__.setdefault("_answers", {"now": {}, "last": {}})
         memo["last"], memo["now"] = memo["now"], {}
@@ -287,8 +296,9 @@ class EditReference:
                 return []
             windows = self.edits.windows_between("mue", first, last)
             frames = self._memo("mue_frames", tuple(sorted(codes)), first, last, self.setting)
-            return [MueTable(_day(w.start), _day(w.end), mue_frame(frame))
-                    for w, frame in zip(windows, frames, strict=True)]
+            return self._derived(("mue", tuple(sorted(codes)), first, last), lambda: [
+                MueTable(_day(w.start), _day(w.end), mue_frame(frame))
+                for w, frame in zip(windows, frames, strict=True)])
         if not codes:
             return []
         return [MueTable(None, None, mue_frame(self.edits.rows("mue", t.pinned, codes, setting=self.setting)))]
@@ -312,14 +322,26 @@ class EditReference:
         n = len(dos)
         covered, spans = self._quarters("pfs", dos, dated, first, last)
         ctx.gaps["pfs"] = Gap(dated & ~covered, uncovered("pfs"))
-        out = {k: np.full(n, "", dtype=object) for k in ("global_days", "pctc", "bilat", "status", "release")}
+        names = ("global_days", "pctc", "bilat", "status", "release")
         found = np.zeros(n, bool)
         if not spans or not codes:
-            return FeeLines(covered, found, **out)
+            return FeeLines(covered, found, **{k: np.full(n, "", dtype=object) for k in names})
         vocab = lines.code_vocab
+        # each line's row in the spans' rows, one after another (-1: none), then every column taken once
+        at_row = np.full(n, -1, dtype=np.int64)
+        columns: dict[str, list] = {k: [] for k in names}
+        offset = 0
         for release, start, end in spans:
-            rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
-            rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+            def global_rows(release=release):
+                rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
+                rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
+                return rows, {"global_days": rows["global_days"].fillna("").to_numpy(object),
+                              "pctc": rows["pctc"].fillna("").to_numpy(object),
+                              "bilat": rows["bilat_surg"].fillna("").to_numpy(object),
+                              "status": rows["status"].fillna("").to_numpy(object),
+                              "release": np.full(len(rows), self.edits.label("pfs", release), dtype=object)}
+
+            rows, values = self._derived(("pfs", release, tuple(sorted(codes))), global_rows)
             m = covered.copy()
             if start is not None:
                 m &= (dos >= _day(start)) & (dos < _day(end))
@@ -328,13 +350,12 @@ class EditReference:
             at = pd.Index(rows["code"].astype(object)).get_indexer(vocab)  # per distinct code of the chunk
             pos = at[lines.code_ids]
             hit = m & (pos >= 0)
-            k = pos[hit]
-            out["global_days"][hit] = rows["global_days"].fillna("").to_numpy(object)[k]
-            out["pctc"][hit] = rows["pctc"].fillna("").to_numpy(object)[k]
-            out["bilat"][hit] = rows["bilat_surg"].fillna("").to_numpy(object)[k]
-            out["status"][hit] = rows["status"].fillna("").to_numpy(object)[k]
-            out["release"][hit] = self.edits.label("pfs", release)
+            at_row[hit] = offset + pos[hit]
+            for k in names:
+                columns[k].append(values[k])
+            offset += len(rows)
             found |= hit
+        out = {k: np.concatenate([*columns[k], np.array([""], dtype=object)])[at_row] for k in names}
         return FeeLines(covered, found, **out)
 
     def _aoc(self, ctx, dos, dated, codes, first, last) -> pd.DataFrame:
@@ -344,9 +365,12 @@ class EditReference:
         ctx.gaps["aoc"] = Gap(dated & ~covered, uncovered("aoc"))
         frames = []
         for release, start, end in spans if codes else []:
-            table = pa.concat_tables([self._memo("rows", "aoc", release, tuple(sorted(codes))),
-                                      self._memo("addon_primaries", release, tuple(sorted(codes)))])
-            frames.append(aoc_frame(table, start, end))
+            def clipped(release=release, start=start, end=end):
+                table = pa.concat_tables([self._memo("rows", "aoc", release, tuple(sorted(codes))),
+                                          self._memo("addon_primaries", release, tuple(sorted(codes)))])
+                return aoc_frame(table, start, end)
+
+            frames.append(self._derived(("aoc", release, tuple(sorted(codes)), start, end), clipped))
         frames = [f for f in frames if len(f)]
         if not frames:
             return empty_aoc()

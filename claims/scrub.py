@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from claims.partition import frame_of, in_claim_order, iter_partitions
+from claims.partition import coded_columns, in_claim_order, iter_partitions
 from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
@@ -42,7 +42,9 @@ def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray
     for literal, name, _spec, _conv in string.Formatter().parse(template):
         out = out + literal
         if name is not None:
-            values = cols[name].astype(str).to_numpy(object)
+            values = cols[name].to_numpy(object)
+            if pd.api.types.infer_dtype(values, skipna=False) != "string":  # (all strings: taken as they are)
+                values = cols[name].astype(str).to_numpy(object)
             empty |= values == ""
             out = out + values
     if blank_if_empty:
@@ -117,7 +119,7 @@ class Scrubber:
         """Findings of one partition (claims.partition: every line of its patients, the claim columns as
         strings and _row), sorted. What a Dask or Spark worker runs on its partition (README: Scale-out); the
         not-checked counts add up in self.context.skipped."""
-        return sort_findings(self.scrub_lines(parse_lines(frame_of(in_claim_order(table)))))
+        return sort_findings(self.scrub_lines(parse_lines(coded_columns(in_claim_order(table)))))
 
     def scrub_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Findings of a DataFrame of claim lines (strings, the claim columns), sorted: one partition."""
@@ -136,7 +138,7 @@ class Scrubber:
         across claims (PTP, date-of-service MUEs, global periods, add-on codes, KX) see every claim of a
         patient."""
         self.reset()
-        parsed = (parse_lines(frame_of(t)) for t in iter_partitions(path, chunk_lines, allow_unknown_columns,
+        parsed = (parse_lines(coded_columns(t)) for t in iter_partitions(path, chunk_lines, allow_unknown_columns,
                                                                      spill_dir))
         for lines in prefetch(parsed):
             yield sort_findings(self.scrub_lines(lines))
@@ -214,16 +216,38 @@ def prefetch(items: Iterator, depth: int = 1) -> Iterator:
         worker.join(timeout=5)
 
 
+def _rank(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among the distinct values, in Python's string order (a sort of the distinct values)."""
+    ids, uniques = pd.factorize(values)
+    rank = np.empty(len(uniques), np.int64)
+    rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+    return rank[ids]
+
+
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """Sorted by claim_id, line (numerically when it is a number), rule, then row and message."""
+    """Sorted by claim_id, line (numerically when it is a number; other lines after), rule, then row and
+    message: a lexsort of integer ranks, the messages ranked only where the other keys tie."""
     if not len(findings):
         return findings.reset_index(drop=True)
-    line_num = pd.to_numeric(findings["line"], errors="coerce")
-    order = object_frame({"c": findings["claim_id"].to_numpy(object), "ln": line_num.to_numpy(float),
-                          "l": findings["line"].to_numpy(object), "r": findings["rule"].to_numpy(object),
-                          "row": findings["row"].to_numpy(), "m": findings["message"].to_numpy(object)})
-    idx = order.sort_values(["c", "ln", "l", "r", "row", "m"], na_position="last", kind="stable").index
-    return findings.take(idx).reset_index(drop=True)
+    line_num = pd.to_numeric(findings["line"], errors="coerce").to_numpy(float)
+    no_num = np.isnan(line_num)
+    keys = [_rank(findings["claim_id"].to_numpy(object)), no_num, np.where(no_num, 0.0, line_num),
+            _rank(findings["line"].to_numpy(object)), _rank(findings["rule"].to_numpy(object)),
+            findings["row"].to_numpy(np.int64)]
+    order = np.lexsort(keys[::-1])
+    tie = np.ones(len(order) - 1, bool)
+    for k in keys:
+        ks = k[order]
+        tie &= ks[1:] == ks[:-1]
+    if tie.any():  # findings equal but for the message: ranked by their messages among the tied ones
+        tied = np.zeros(len(order), bool)
+        tied[1:] |= tie
+        tied[:-1] |= tie
+        message = np.zeros(len(order), np.int64)
+        at = order[tied]
+        message[at] = _rank(findings["message"].to_numpy(object)[at])
+        order = np.lexsort([message, *keys[::-1]])
+    return findings.take(order).reset_index(drop=True)
 
 
 def summary(findings: pd.DataFrame) -> dict:

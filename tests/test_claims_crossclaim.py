@@ -13,12 +13,14 @@ import random
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import claims.partition as partition
 from claims.partition import iter_partitions
 from claims.scrub import Scrubber
 from ingest.edits import EditTables
+from ingest.model import ParseError
 from tests.test_claims_edits_store import ingest_sample_edits
 from tests.test_claims_professional import PROFESSIONAL
 from tests.test_claims_professional import scrubber as professional_scrubber
@@ -166,3 +168,38 @@ def test_a_file_pyarrow_refuses_is_read_by_pandas_with_the_same_result(tmp_path,
     got = findings(s, path, chunk_lines=2)
     assert [t[:3] for t in got] == [t[:3] for t in want] == [("M1", "1", "mue-units"), ("M2", "1", "mue-units"),
                                                             ("X2", "1", "ncci-ptp")]
+
+
+def two_patient_claim_lines(split: bool, n: int) -> list[str]:
+    """Claim K's lines 1 and 3 are patient P-K's, line 2 another patient's: one in another of n partitions
+    (split) or in the same one; claims of other patients around it."""
+    def part(patient: str) -> int:
+        return int(partition.partition_of(pa.table({"patient_id": [patient]}), n)[0])
+
+    other = next(p for p in (f"P-{k}" for k in range(100)) if (part(p) != part("P-K")) == split)
+    return [pt("A1", "97110", "P-A"), pt("K", "97110", "P-K", n=1), pt("B1", "97110", "P-B"),
+            pt("K", "97530", f" {other} ", n=2), pt("K", "97112", "P-K", n=3), pt("C1", "97110", "P-C")]
+
+
+@pytest.mark.parametrize(("chunk_lines", "split"), [(None, False), (2, True), (2, False)])
+def test_a_claim_whose_lines_carry_two_patient_ids_is_an_error_naming_the_file_claim_and_lines(
+        tmp_path, store, chunk_lines, split):
+    """Lines are grouped by patient, so a claim of two patient ids would be split between partitions (or read as
+    two patients' claims) without anyone noticing: it is an error, in one partition or many, whichever patient
+    the partitions put where."""
+    lines = two_patient_claim_lines(split, partition.partition_count(6, chunk_lines))
+    other = lines[3].split(",")[2].strip()
+    path = claims_csv(tmp_path, lines)
+    with pytest.raises(ParseError) as err:
+        scrubber(store, tmp_path).scrub_file(path, chunk_lines=chunk_lines)
+    assert str(err.value) == (
+        f"{path}:5: claim K has lines of 2 patients, P-K (lines 3, 6) and {other} (line 5): the lines of a claim "
+        "are one patient's (correct the patient_id, or give the other patient's lines a claim of their own)")
+
+
+def test_split_claim_found_in_the_partition_pass_with_many_partitions(tmp_path):
+    """The claim's two patients in two of many partitions: found when the spill files are written."""
+    lines = two_patient_claim_lines(True, partition.partition_count(26, 3)) + [
+        pt(f"F{k}", "97110", f"P-F{k}") for k in range(20)]
+    with pytest.raises(ParseError, match=r"claims.csv:5: claim K has lines of 2 patients, P-K \(lines 3, 6\)"):
+        list(iter_partitions(claims_csv(tmp_path, lines), chunk_lines=3))

@@ -73,6 +73,8 @@ class Context:
     gaps: dict[str, Gap] = field(default_factory=dict)  # ptp | mue | pfs | aoc -> lines no table answers for
     state: dict = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)  # (rule, what) -> lines not checked
+    # answers that depend only on the reference data (a code's texts on a date), kept across partitions
+    memo: dict = field(default_factory=dict)
     pfs_fallback: str = "not-checked"  # reference.pfs_fallback: not-checked | lists
     setting: str = "practitioner"  # reference.setting
     fee_stored: bool = False  # some stored PFS quarter can answer (in force on some date, or pinned)
@@ -215,12 +217,13 @@ class Rule:
 
 
 def line_events(lines: Lines, i: np.ndarray, **cols) -> pd.DataFrame:
-    """The rows a rule across claims keeps of lines i: the line's identity (claim, line, row, patient, provider,
-    day, code, date text, modifiers) and the rule's own columns."""
+    """The rows a rule across claims keeps of lines i: the line's identity (claim, line, row, patient and its
+    integer key, provider, day, code, date text) and the rule's own columns."""
     f = lines.frame
     i = np.asarray(i, dtype=np.int64)
     data = {"i": i, "claim_id": f["claim_id"].to_numpy(object)[i], "line": f["line"].to_numpy(object)[i],
             "row": f["row"].to_numpy(np.int64)[i], "patient": f["patient_id"].to_numpy(object)[i],
+            "pkey": f["patient_key"].to_numpy(np.int64)[i],
             "npi": f["npi"].to_numpy(object)[i], "day": f["day"].to_numpy(np.int64)[i],
             "code": f["code"].to_numpy(object)[i], "dos": f["dos_text"].to_numpy(object)[i]}
     for k, v in cols.items():
@@ -231,9 +234,9 @@ def line_events(lines: Lines, i: np.ndarray, **cols) -> pd.DataFrame:
 def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Pairs of rows of two event frames for the same patient and provider: the same NPI, or either blank
     (a file without provider_npi matches on the patient alone). Columns ea, eb (row positions) and the days."""
-    left = object_frame({"ea": np.arange(len(a)), "p": a["patient"].to_numpy(object),
+    left = object_frame({"ea": np.arange(len(a)), "p": a["pkey"].to_numpy(np.int64),
                          "na": a["npi"].to_numpy(object), "da": a["day"].to_numpy(np.int64)})
-    right = object_frame({"eb": np.arange(len(b)), "p": b["patient"].to_numpy(object),
+    right = object_frame({"eb": np.arange(len(b)), "p": b["pkey"].to_numpy(np.int64),
                           "nb": b["npi"].to_numpy(object), "db": b["day"].to_numpy(np.int64)})
     pairs = left.merge(right, on="p")
     na, nb = pairs["na"].to_numpy(object), pairs["nb"].to_numpy(object)

@@ -38,10 +38,10 @@ class CodeInvalidOnDos(Rule):
         dated = sel & ~np.isnat(f["dos"].to_numpy())
         parts = []
         if p["check_procedures"]:
-            m = dated & (f["code_kind"] == "hcpcs").to_numpy()
+            m = dated & lines.equals("code_kind", "hcpcs")
             parts.append(self._check(ctx, "hcpcs", "procedure", np.flatnonzero(m), f["code"].to_numpy()[m],
-                                     f["dos"].to_numpy()[m]))
-            other = np.flatnonzero(sel & (f["code_kind"] == "other").to_numpy())
+                                     f["dos"].to_numpy()[m], lines.code_ids[m]))
+            other = np.flatnonzero(sel & lines.equals("code_kind", "other"))
             parts.append(_result(other, kind="procedure", code=f["code"].to_numpy()[other],
                                  dos=f["dos_text"].to_numpy(object)[other],
                                  reason="not a CPT or HCPCS Level II code", replacements=""))
@@ -49,28 +49,57 @@ class CodeInvalidOnDos(Rule):
             di = lines.dx["i"].to_numpy(np.int64)
             m = dated[di]
             parts.append(self._check(ctx, "icd10cm", "diagnosis", di[m], lines.dx["code"].to_numpy()[m],
-                                     f["dos"].to_numpy()[di[m]]))
+                                     f["dos"].to_numpy()[di[m]], lines.dx["cid"].to_numpy(np.int64)[m]))
         if p["check_place_of_service"]:
-            m = dated & (f["pos"] != "").to_numpy()
+            m = dated & ~lines.equals("pos", "")
             parts.append(self._check(ctx, "pos", "place of service", np.flatnonzero(m), f["pos"].to_numpy()[m],
                                      f["dos"].to_numpy()[m]))
         parts = [x for x in parts if len(x)]
         return pd.concat(parts, ignore_index=True) if parts else _result(np.zeros(0))
 
-    def _check(self, ctx, system, kind, idx, codes, dos):
+    def _check(self, ctx, system, kind, idx, codes, dos, ids=None):
+        """ids: each code's index in the partition's distinct codes (Lines.code_ids, dx["cid"]), else
+        factorized here."""
         if not len(idx):
             return _result(idx)
-        # validate() works once per distinct (code, date); a code's status only changes on the days its code
-        # set's history changes something (segment_days), so each date is asked as the first day of its segment
+        # A code's status only changes on the days its code set's history changes something (segment_days), so
+        # each date is asked as the first day of its segment, and validate() is asked once per distinct
+        # (code, segment): the pairs found on integer keys, the answers spread back to the lines.
         asked = segment_days(ctx.history, system, dos)
-        v = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(asked), system)
-        covered = v["covered"].to_numpy()
+        if ids is None:
+            ids = pd.factorize(codes)[0]
+        day = asked.astype("datetime64[D]").astype(np.int64)
+        nat = np.isnat(asked)
+        day = np.where(nat, 0, day - (day[~nat].min() if (~nat).any() else 0) + 1)
+        pair_ids, pairs = pd.factorize(np.asarray(ids, np.int64) * np.int64(int(day.max()) + 1) + day)
+        first = np.zeros(len(pairs), dtype=np.int64)
+        first[pair_ids[::-1]] = np.arange(len(pair_ids))[::-1]
+        v = ctx.history.validate(pd.Series(codes[first], dtype=object), pd.Series(asked[first]), system)
+        covered = v["covered"].to_numpy(bool)[pair_ids]
         ctx.skip(self.id, f"{kind} codes on dates no loaded {SYSTEM_NAMES[system]} release covers",
                  (~covered).sum())
-        bad = covered & (v["status"] != "valid").to_numpy()
+        bad = covered & (v["status"] != "valid").to_numpy()[pair_ids]
         if not bad.any():
             return _result(np.zeros(0))
-        d = ctx.history.validate(pd.Series(codes[bad], dtype=object), pd.Series(asked[bad]), system, detail=True)
+        # the texts once per distinct bad (code, segment), kept for the next partitions (which bill the same)
+        bad_lines = np.flatnonzero(bad)
+        bad_pairs, at = np.unique(pair_ids[bad_lines], return_inverse=True)
+        rows = first[bad_pairs]
+        keys = list(zip(codes[rows].tolist(), asked[rows].astype(np.int64).tolist(), strict=True))
+        memo = ctx.memo.setdefault(("code-invalid-on-dos", system), {})
+        todo = [k for k, key in enumerate(keys) if key not in memo]
+        if todo:
+            r = rows[todo]
+            for key, texts in zip([keys[k] for k in todo], self._texts(ctx, system, codes[r], asked[r]), strict=True):
+                memo[key] = texts
+        shown, reason, reps = (np.array([memo[key][j] for key in keys], dtype=object)[at] for j in range(3))
+        return _result(idx[bad_lines], kind=kind, code=shown, dos=dates(dos[bad_lines]), reason=reason,
+                       replacements=reps)
+
+    @staticmethod
+    def _texts(ctx, system, codes, asked):
+        """(display code, reason, replacements) of each invalid code on its date."""
+        d = ctx.history.validate(pd.Series(codes, dtype=object), pd.Series(asked), system, detail=True)
         status = d["status"].to_numpy(object)
         since = np.where(d["since"].isna(), "", dates(d["since"].to_numpy()))
         present = d["present"].to_numpy(bool)
@@ -84,8 +113,8 @@ class CodeInvalidOnDos(Rule):
              "deleted on " + since, "not effective until " + since],
             default="not in the " + name + " release in force (" + release + ")").astype(object)
         reps = np.array([short_list([c for c, _ in r]) for r in d["replacement_list"]], dtype=object)
-        return _result(idx[bad], kind=kind, code=d["display_code"].to_numpy(object), dos=dates(dos[bad]),
-                       reason=reason, replacements=reps)
+        return list(zip(d["display_code"].to_numpy(object).tolist(), reason.tolist(), reps.tolist(),
+                        strict=True))
 
 
 def segment_days(history, system: str, dos: np.ndarray) -> np.ndarray:
@@ -124,17 +153,18 @@ class SexDiagnosis(Rule):
         if not len(dx):
             return _result(np.zeros(0))
         di = dx["i"].to_numpy(np.int64)
-        sex = lines.frame["sex"].to_numpy(object)[di]
-        ids, uniq = pd.factorize(dx["code"].to_numpy(object))
+        ids, uniq = dx["cid"].to_numpy(np.int64), lines.dx_vocab
         fem, male = tuple(p["female_only"]), tuple(p["male_only"])
         fem_u = np.array([c.startswith(fem) for c in uniq], dtype=bool)
         male_u = np.array([c.startswith(male) for c in uniq], dtype=bool)
-        is_f = pd.Series(sex, dtype=object).isin(list(p["female_values"])).to_numpy()
-        is_m = pd.Series(sex, dtype=object).isin(list(p["male_values"])).to_numpy()
-        k = np.flatnonzero(sel[di] & ((is_m & fem_u[ids]) | (is_f & male_u[ids])))
+        sex_line = lines.frame["sex"].to_numpy(object)
+        sex_ids, sex_u = pd.factorize(sex_line)  # a few distinct values: each looked up once
+        is_f = pd.Index(sex_u, dtype=object).isin(list(p["female_values"]))[sex_ids]
+        is_m = pd.Index(sex_u, dtype=object).isin(list(p["male_values"]))[sex_ids]
+        k = np.flatnonzero(sel[di] & ((is_m[di] & fem_u[ids]) | (is_f[di] & male_u[ids])))
         codes = dx["code"].to_numpy(object)[k]
         shown = np.array([c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in codes], dtype=object)
-        return _result(di[k], code=shown, sex=sex[k],
+        return _result(di[k], code=shown, sex=sex_line[di[k]],
                        specific_to=np.where(fem_u[ids][k], "female", "male").astype(object))
 
 
@@ -173,9 +203,10 @@ class UnknownModifier(Rule):
         shape_ok, ask = shape_v[mid], shape_v[mid] & ~cpt_v[mid]
         seg = segment_days(ctx.history, "hcpcs", f["dos"].to_numpy()[i])
         day = np.where(np.isnat(seg), 0, seg.astype("datetime64[D]").astype(np.int64))
-        status = np.full(len(i), "valid", dtype=object)
-        covered = np.zeros(len(i), bool)
-        since = np.full(len(i), "", dtype=object)
+        # each (modifier, date) asked once; pair[e]: the pair of entry e (-1: not asked), answers per pair
+        pair = np.full(len(i), -1, dtype=np.int64)
+        status_p, covered_p, since_p = (np.array(["valid"], dtype=object), np.zeros(1, bool),
+                                        np.array([""], dtype=object))
         dated = ~np.isnat(f["dos"].to_numpy()[i])
         ask_dated = ask & dated
         if ask_dated.any():
@@ -187,20 +218,24 @@ class UnknownModifier(Rule):
             first[pair_ids[::-1]] = a[::-1]
             v = ctx.history.validate(pd.Series(vocab[mid[first]], dtype=object),
                                      pd.Series(seg[first]), "hcpcs")
-            status[a] = v["status"].to_numpy(object)[pair_ids]
-            covered[a] = v["covered"].to_numpy(bool)[pair_ids]
-            since[a] = np.where(v["since"].isna(), "", dates(v["since"].to_numpy()))[pair_ids]
+            pair[a] = pair_ids
+            # the last slot answers for the entries not asked (-1): valid, not covered
+            status_p = np.append(v["status"].to_numpy(object), "valid").astype(object)
+            covered_p = np.append(v["covered"].to_numpy(bool), False)
+            since_p = np.append(np.where(v["since"].isna(), "", dates(v["since"].to_numpy())), "").astype(object)
+        covered = covered_p[pair]
         unchecked = ask & ~covered
         ctx.skip(self.id, "Level II modifiers on dates no loaded HCPCS Level II release covers",
                  np.count_nonzero(unchecked & dated))
         ctx.skip(self.id, "Level II modifiers on lines with no readable date", np.count_nonzero(unchecked & ~dated))
-        ok = (shape_ok & ~ask) | (ask & covered & (status == "valid")) | unchecked
+        ok = (shape_ok & ~ask) | (ask & covered & (status_p == "valid")[pair]) | unchecked
+        k = np.flatnonzero(~ok)  # the texts for the modifiers found only
+        status_k, since_k = status_p[pair[k]], since_p[pair[k]]
         reason = np.select(
-            [~shape_ok, status == "deleted", status == "not-yet-effective"],
-            ["not a modifier: modifiers are two letters or digits", "discontinued on " + since,
-             "not effective until " + since],
+            [~shape_ok[k], status_k == "deleted", status_k == "not-yet-effective"],
+            ["not a modifier: modifiers are two letters or digits", "discontinued on " + since_k,
+             "not effective until " + since_k],
             default="neither a CPT modifier nor a HCPCS Level II modifier in the release in force").astype(object)
-        k = np.flatnonzero(~ok)
         return _result(i[k], modifier=vocab[mid[k]], code=f["code"].to_numpy(object)[i[k]],
-                       dos=f["dos_text"].to_numpy(object)[i[k]], reason=reason[k],
+                       dos=f["dos_text"].to_numpy(object)[i[k]], reason=reason,
                        suggestion="correct or remove the modifier")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from claims.read import object_frame
+from claims.read import any_slot, object_frame
 from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
 
 
@@ -65,21 +65,27 @@ class NcciPtp(Rule):
         ind = hits["indicator"].to_numpy(object)
         never = ind == "0"
         with_em = em[a] | em[b]
-        em_code = np.where(em[b], code[b], code[a]).astype(object)
-        reason = np.where(never, "the pair is never paid together (modifier not allowed)",
-                          np.where(with_em, "no modifier 25 (or 57) on the E/M " + em_code,
-                                   "no NCCI-associated modifier (59, XE, XS, XP, XU or an anatomic modifier)"))
-        suggestion = np.where(
-            never, "remove " + code[b] + "; it is not paid with " + code[a],
-            np.where(with_em, "if the E/M " + em_code + " was significant and separately identifiable from the "
-                     "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise remove "
-                     + code[b],
-                     "if " + code[b] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
-                     "modifier of its site); otherwise remove it"))
+        # each text built for the findings of its branch only
+        reason = np.full(len(b), "no NCCI-associated modifier (59, XE, XS, XP, XU or an anatomic modifier)",
+                         dtype=object)
+        suggestion = np.empty(len(b), dtype=object)
+        k = np.flatnonzero(never)
+        reason[k] = "the pair is never paid together (modifier not allowed)"
+        suggestion[k] = "remove " + code[b[k]] + "; it is not paid with " + code[a[k]]
+        k = np.flatnonzero(~never & with_em)
+        em_code = np.where(em[b[k]], code[b[k]], code[a[k]]).astype(object)
+        reason[k] = "no modifier 25 (or 57) on the E/M " + em_code
+        suggestion[k] = ("if the E/M " + em_code + " was significant and separately identifiable from the "
+                         "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise remove "
+                         + code[b[k]])
+        k = np.flatnonzero(~never & ~with_em)
+        suggestion[k] = ("if " + code[b[k]] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
+                         "modifier of its site); otherwise remove it")
         claim = f["claim_id"].to_numpy(object)
         other = claim[a] != claim[b]
-        other_line = f["line"].to_numpy(object)[a].astype(str).astype(object)
-        other_line = np.where(other, other_line + " of claim " + claim[a].astype(str), other_line).astype(object)
+        other_line = f["line"].to_numpy(object)[a]  # (a copy: a fancy index)
+        k = np.flatnonzero(other)
+        other_line[k] = other_line[k] + " of claim " + claim[a[k]]
         return _result(
             b, code=code[b], column1=code[a], other_line=other_line,
             other_claim=np.where(other, claim[a], "").astype(object),
@@ -96,11 +102,15 @@ class NcciPtp(Rule):
         def any_of(values) -> np.ndarray:
             return lines.has_mod(values)[mine]  # a look-up per distinct modifier of the partition, cached
 
-        anatomic = lines.mods_isin(p["anatomic_modifiers"])[mine]
-        mid, oid = lines.mod_ids[mine], lines.mod_ids[other]
-        shared = ((mid[:, :, None] == oid[:, None, :]) & (mid[:, :, None] >= 0)).any(axis=2)
-        procedure_ok = (any_of(p["distinct_modifiers"]) | (anatomic & ~shared).any(axis=1)
-                        | any_of(p["procedure_modifiers"]))
+        # an anatomic modifier the other line does not carry: compared on the pairs with one only
+        with_anatomic = np.flatnonzero(any_of(p["anatomic_modifiers"]))
+        unshared = np.zeros(len(mine), bool)
+        if len(with_anatomic):
+            anatomic = lines.mods_isin(p["anatomic_modifiers"])[mine[with_anatomic]]
+            mid, oid = lines.mod_ids[mine[with_anatomic]], lines.mod_ids[other[with_anatomic]]
+            shared = ((mid[:, :, None] == oid[:, None, :]) & (mid[:, :, None] >= 0)).any(axis=2)
+            unshared[with_anatomic] = any_slot(anatomic & ~shared)
+        procedure_ok = any_of(p["distinct_modifiers"]) | unshared | any_of(p["procedure_modifiers"])
         return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
 
 

@@ -40,7 +40,7 @@ class TelehealthPosModifier(Rule):
                 parts.append(self._r(lines, i, "telehealth POS " + pos[i] + f" without modifier {mods}, which "
                                      "this payer requires on telehealth lines", f"append modifier {mods}"))
             if not p["allow_modifier_in_person"]:
-                i = np.flatnonzero(tele_mod & ~tele_pos & (f["pos"] != "").to_numpy())
+                i = np.flatnonzero(tele_mod & ~tele_pos & ~lines.equals("pos", ""))
                 parts.append(self._r(lines, i, f"telehealth modifier {mods} with in-person POS " + pos[i],
                                      f"bill POS {places} for a telehealth visit, or remove {mods} if the patient "
                                      "was seen in person"))
@@ -202,7 +202,7 @@ class NcciModifierUse(Rule):
 
     def run(self, ctx, lines, sel, p):
         f = lines.frame
-        m = sel & (lines.mod_ids >= 0).any(axis=1)
+        m = sel & lines.any_mod()
         if not m.any():
             return _result(np.zeros(0))
         em = code_in(lines, p["em_codes"])
@@ -213,7 +213,7 @@ class NcciModifierUse(Rule):
         def mods_on(values) -> np.ndarray:
             """The first of values on each line ('' where none)."""
             slots = lines.mods_isin(values)
-            hit = slots.any(axis=1)
+            hit = lines.has_mod(values)
             first = np.full(len(f), "", dtype=object)
             first[hit] = lines.mods[np.flatnonzero(hit), slots[hit].argmax(axis=1)]
             return first

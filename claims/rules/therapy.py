@@ -42,17 +42,18 @@ class TimedUnits(Rule):
                            total_allowed=_ints(allowed[k]), lines=line[k], reason=reason,
                            distribution=_ints(allowed[k]) + _unit_word(allowed[k]) + code[k],
                            method="per code: each line's own minutes")
-        return self._cms(i, f["visit_key"].to_numpy()[i], code, dos, units[i], minutes, line)
+        return self._cms(i, f["visit_key"].to_numpy()[i], code, dos, units[i], minutes, line, lines.code_key()[i])
 
-    def _cms(self, i, visit, code, dos, units, minutes, line):
+    def _cms(self, i, visit, code, dos, units, minutes, line, code_key):
         """The CMS method (Pub. 100-04 ch. 5 section 20.2): the visit's timed minutes give its total units
         (8-22 minutes 1 unit, 23-37 2, ...); each code takes a unit per full 15 of its own minutes, and the
         units left go to the codes with the most minutes left over. A code billed more units than that
         allows (a tie in the minutes left over may give the unit to either code) is flagged on its first
         line; a visit billing more units in all, with no code over its own share, on its first timed line."""
-        g = object_frame({"i": i, "v": visit, "c": code, "u": units, "min": minutes, "line": line, "dos": dos})
-        per = g.groupby(["v", "c"], sort=False).agg(i=("i", "min"), u=("u", "sum"), min=("min", "sum"),
-                                                    dos=("dos", "first"))
+        g = object_frame({"i": i, "v": visit, "c": code, "ck": code_key, "u": units, "min": minutes, "line": line,
+                          "dos": dos})
+        per = g.groupby(["v", "ck"], sort=False).agg(i=("i", "min"), u=("u", "sum"), min=("min", "sum"),
+                                                     dos=("dos", "first"), c=("c", "first"))
         per = per.reset_index()
         visit_min = per.groupby("v", sort=False)["min"].transform("sum").to_numpy(float)
         total = (visit_min + 7) // 15
@@ -81,10 +82,11 @@ class TimedUnits(Rule):
             return _result(k)
         # the texts, for the flagged visits only
         dist: dict = {}
+        per_code = per["c"].to_numpy(object)
         for r in np.flatnonzero(np.isin(v, v[k])):
             if expected[r] > 0:
                 word = " unit of " if expected[r] == 1 else " units of "
-                dist.setdefault(v[r], []).append(f"{int(expected[r])}{word}{per['c'].iat[r]}")
+                dist.setdefault(v[r], []).append(f"{int(expected[r])}{word}{per_code[r]}")
         lines_of = g[g["v"].isin(v[k])].groupby("v", sort=False)["line"].agg(", ".join)
         vk = v[k]
         distribution = np.array([" and ".join(dist.get(x, [])) or "no timed units" for x in vk], dtype=object) + (
@@ -159,8 +161,10 @@ class TherapyKx(Rule):
     def finish(self, ctx, ev, p):
         # One running total per (patient, year, bucket), in date-of-service order (claim and line order within
         # a day: the partition's order, claims.partition.in_claim_order), whatever the order of the file.
-        key = pd.factorize(ev["patient"].astype(str) + "\x1f" + ev["year"].astype(str) + "\x1f"
-                           + ev["ot"].astype(str))[0]
+        year = ev["year"].to_numpy(np.int64)
+        year = year - (year.min() if len(year) else 0)
+        key = pd.factorize((ev["pkey"].to_numpy(np.int64) * np.int64(int(year.max(initial=0)) + 1) + year) * 2
+                           + ev["ot"].to_numpy(bool))[0]
         order = np.lexsort((ev["i"].to_numpy(np.int64), ev["day"].to_numpy(np.int64), key))
         charge = ev["charge"].to_numpy(float)[order]
         running = pd.Series(charge).groupby(key[order], sort=False).cumsum().to_numpy()
