@@ -26,6 +26,7 @@ The index, under lookup/data/ beside the page:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 
@@ -49,6 +50,7 @@ def date_of(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(n))
 
 
+@functools.lru_cache(maxsize=4096)  # the index names a few distinct days many times
 def _iso(n) -> str:
     return date_of(n).isoformat() if n is not None else ""
 
@@ -168,25 +170,27 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
     dates = pd.Series(pd.to_datetime(probe, unit="D"))
     answers = history.validate(pd.Series(spans["code"].to_numpy(), dtype=object), dates, system, detail=True)
     shards: dict[str, dict] = {}
-    cols = {c: answers[c].to_numpy() for c in ("code", "status", "display_code", "description", "release", "since",
-                                                 "replacement_list", "message", "since_undocumented")}
+    cols = {c: answers[c].to_numpy().tolist() for c in ("code", "status", "display_code", "description", "release",
+                                                          "replacement_list", "message", "since_undocumented")}
     first, last = spans["first"].to_numpy(), spans["last"].to_numpy()
     since_days = answers["since"].to_numpy(dtype="datetime64[D]")
     no_since = np.isnat(since_days)
-    since_days = np.where(no_since, 0, since_days.astype(np.int64))
+    since_l = np.where(no_since, 0, since_days.astype(np.int64)).tolist()
     release_days = np.array([d for _, d in releases], dtype=np.int64)
     in_force = np.array([r for r, _ in releases], dtype=object)[np.searchsorted(release_days, probe, "right") - 1]
     status_ix = {s: i for i, s in enumerate(STATUSES)}
-    for i in range(len(spans)):
+    probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
+    last_l = [None if x == NO_END else x for x in last.tolist()]
+    for i, first_day in enumerate(first.tolist()):
         code, disp = cols["code"][i], cols["display_code"][i]
-        since_day = None if no_since[i] else int(since_days[i])
+        since_day = None if no_since_l[i] else since_l[i]
         release = cols["release"][i] or ""
         reps = list(cols["replacement_list"][i])
-        probe_iso = _iso(probe[i]) if probe[i] != first[i] else None
+        probe_iso = _iso(probe_l[i]) if probe_l[i] != first_day else None
         t = _template(cols["message"][i], code=disp, on=probe_iso, since=_iso(since_day), release=release,
                       reps=[c for c, _ in reps])
-        stored_release = None if release == in_force[i] else release
-        row = [int(first[i]), None if last[i] == NO_END else int(last[i]), status_ix[cols["status"][i]],
+        stored_release = None if release == in_force_l[i] else release
+        row = [first_day, last_l[i], status_ix[cols["status"][i]],
                cols["description"][i], since_day, stored_release,
                pack_replacements([(c, sources(s)) for c, s in reps], disp),
                messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
