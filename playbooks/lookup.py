@@ -25,6 +25,7 @@ The index, under lookup/data/ beside the page:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -88,16 +89,22 @@ def _template(message: str, *, code: str, on: str | None, since: str, release: s
     return t if ok and "{" not in message else None
 
 
-def pack_replacements(reps: list[tuple[str, int]], code: str) -> list:
-    """[(display code, source index)] as [[source index, "code code ..."], ...], one group per run of one
-    source; a code that starts with `code` (a header's children) is written "~" and the rest."""
+def pack_replacements(reps: list[tuple[str, str]], code: str, source=lambda s: s) -> list:
+    """[(display code, source)] as [[source(source), "code code ..."], ...], one group per run of one
+    source (source: the source's index in meta.json, asked once per group); a code that starts with `code`
+    (a header's children) is written "~" and the rest."""
     out: list = []
+    n = len(code)
+    group, last = None, None
     for c, s in reps:
-        text = "~" + c[len(code):] if c.startswith(code) and c != code else c
-        if out and out[-1][0] == s:
-            out[-1][1] += " " + text
+        text = "~" + c[n:] if c != code and c.startswith(code) else c
+        if group is not None and s == last:
+            group.append(text)
         else:
-            out.append([s, text])
+            group, last = [text], s
+            out.append([source(s), group])
+    for entry in out:
+        entry[1] = " ".join(entry[1])
     return out
 
 
@@ -181,18 +188,23 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
     status_ix = {s: i for i, s in enumerate(STATUSES)}
     probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
     last_l = [None if x == NO_END else x for x in last.tolist()]
+    prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
     for i, first_day in enumerate(first.tolist()):
         code, disp = cols["code"][i], cols["display_code"][i]
         since_day = None if no_since_l[i] else since_l[i]
         release = cols["release"][i] or ""
-        reps = list(cols["replacement_list"][i])
+        reps = cols["replacement_list"][i]
+        if disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
+            rep_codes, packed = prev[2], prev[3]
+        else:
+            rep_codes, packed = [c for c, _ in reps], pack_replacements(reps, disp, sources)
+            prev = (disp, reps, rep_codes, packed)
         probe_iso = _iso(probe_l[i]) if probe_l[i] != first_day else None
         t = _template(cols["message"][i], code=disp, on=probe_iso, since=_iso(since_day), release=release,
-                      reps=[c for c, _ in reps])
+                      reps=rep_codes)
         stored_release = None if release == in_force_l[i] else release
         row = [first_day, last_l[i], status_ix[cols["status"][i]],
-               cols["description"][i], since_day, stored_release,
-               pack_replacements([(c, sources(s)) for c, s in reps], disp),
+               cols["description"][i], since_day, stored_release, packed,
                messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
         entry = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])
         rows = entry[1]
@@ -265,6 +277,27 @@ def build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tabl
           billed: Iterable[str] = ()) -> dict[str, str]:
     """Every file of the index: {path under the generated folder: text}. billed: the inventory's procedure
     codes (the edit tables' lines of large tables are indexed for these only)."""
+    with gc_paused():
+        return _build(history, labels, edit_tables, billed)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """The cyclic garbage collector off: the index is millions of small lists and tuples that make no
+    cycles, which the collector would only walk again and again (a fifth of the build)."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tables, billed: Iterable[str]
+           ) -> dict[str, str]:
     messages, sources = _Strings(), _Strings()
     meta: dict = {"statuses": list(STATUSES), "systems": {}, "short_list": SHORT_LIST, "shard_width": SHARD_WIDTH,
                   "cpt": {"message": CPT_MESSAGE, "code": registry.REGISTRY["cpt"].kind("code").pattern},
@@ -416,7 +449,8 @@ def build_from_store(out, codesets, labels: dict[tuple[str, str], str], billed: 
     from ingest.edits import EditTables
     from ingest.repository import ReleaseRepository
 
-    return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
+    with gc_paused():
+        return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
 
 
 def start_build(repo, inventory_rows):
