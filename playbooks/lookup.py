@@ -465,11 +465,13 @@ def start_build(repo, inventory_rows):
     return pool.submit(build_from_store, repo.out, repo.codesets, labels, billed_procedures(inventory_rows)), pool
 
 
-def pages(site, history: ReleaseHistory | None, edit_tables=None, files: dict[str, str] | None = None
-          ) -> dict[str, str]:
+def pages(site, history: ReleaseHistory | None, edit_tables=None, files=None) -> dict[str, str]:
     """The lookup page and its index, {path under the generated folder: text}; the page alone when no
-    history is given (a site rendered from hand-made data). files: the index already built (start_build)."""
+    history is given (a site rendered from hand-made data). files: the index already built (start_build),
+    or a function that returns it (waits for the second process)."""
     labels = {(s, r["id"]): r["label"] for s, rs in site.data.releases.items() for r in rs}
+    if callable(files):
+        files = files()
     if files is not None:
         files = dict(files)
     else:
