@@ -65,19 +65,6 @@ class UpdateResult:
 
 
 def run_update(opts: UpdateOptions) -> UpdateResult:
-    """Every stage in order (the module's docstring), with the cyclic collector run less often: the stages
-    make millions of short-lived containers and few cycles (a tenth of the run went to collections)."""
-    import gc
-
-    threshold = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        return _run_update(opts)
-    finally:
-        gc.set_threshold(*threshold)
-
-
-def _run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.build import ingest_releases, select_releases
     from ingest.discover import discover
     from ingest.inventory import load_inventory

@@ -449,8 +449,7 @@ def build_from_store(out, codesets, labels: dict[tuple[str, str], str], billed: 
     from ingest.edits import EditTables
     from ingest.repository import ReleaseRepository
 
-    with gc_paused():
-        return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
+    return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
 
 
 def start_build(repo, inventory_rows):
