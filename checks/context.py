@@ -21,6 +21,7 @@ class Gates:
 
     def __init__(self, data_docs: Path | None = None):
         # checks/__init__.py has set GX_ANALYTICS_ENABLED=false before this first import
+        import_gx()
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
@@ -91,14 +92,41 @@ def _no_batch_fingerprint() -> None:
         pandas_execution_engine.HASH_THRESHOLD = 0
 
 
+def import_gx() -> None:
+    """Import Great Expectations, with scipy.stats deferred (defer_import)."""
+    defer_import("scipy.stats")
+    import great_expectations  # noqa: F401
+    from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
+
+
 def preload() -> threading.Thread:
     """Import Great Expectations in a background thread (it costs seconds), so `codegov update` can start
     on it while worker processes ingest; the first Gates() waits for the import to finish (the import lock)."""
 
-    def load() -> None:
-        import great_expectations  # noqa: F401
-        from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
-
-    thread = threading.Thread(target=load, name="gx-import", daemon=True)
+    thread = threading.Thread(target=import_gx, name="gx-import", daemon=True)
     thread.start()
     return thread
+
+
+def defer_import(name: str) -> None:
+    """Make `name` a module that is executed on its first attribute access (importlib.util.LazyLoader).
+    Great Expectations imports scipy.stats (about a second) for an expectation the suites never use
+    (KL divergence); deferred, it costs nothing unless used. The parent package gets the module as its
+    attribute, so `from scipy import stats` takes it without touching it (Python 3.11 would load a
+    deferred module on the import system's __spec__ check)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(importlib.import_module(parent), child, module)

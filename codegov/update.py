@@ -237,7 +237,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
                                 rules_file=opts.codesets / "rules" / "scrub.yml",
                                 releases=(result.statuses, result.freshness, result.publishers_checked),
                                 edits=(edits, result.edit_changes, inventory, opts.on), denials=result.denials,
-                                lookup_files=_taken(lookup_job))
+                                lookup_files=lambda: _taken(lookup_job))
         result.changed_files += list(rendered.written) + list(rendered.removed)
         result.say(f"render  {generated}: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
                    f"{len(rendered.removed)} removed")
@@ -253,7 +253,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
 def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
                  checks: dict | None = None, rules_file: Path | None = None, releases: tuple | None = None,
-                 edits: tuple | None = None, denials: dict | None = None, lookup_files: dict | None = None):
+                 edits: tuple | None = None, denials: dict | None = None, lookup_files=None):
     """Stage 5, also `codegov render`: the site's pages from the repository's releases and change sets, the
     inventory, the playbooks, the check results (this run's, else the last run's in checks_json), the
     claim scrubber's rule pages and the edit tables' pages (edits: (EditTables, [EditChanges], inventory,
@@ -270,7 +270,9 @@ def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_js
                   checks_path=str(checks_json) if checks is not None else "", releases=releases)
     if edits is not None:
         data.edit_tables = edits[0]  # the lookup page's edit-table facts
-    data.lookup_files = lookup_files  # the lookup index, when a second process built it (None: built here)
+    # the lookup index, when a second process builds it (a function that waits for it, called once the other
+    # pages are rendered); None: built here
+    data.lookup_files = lookup_files
     extra = dict(site_pages(rules_file)) if rules_file else {}
     if edits is not None and not edits[0].empty():
         from ingest.edit_changes import billed_codes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -98,6 +99,7 @@ def _days(values: pd.Series, missing: int) -> np.ndarray:
     return days
 
 
+@functools.lru_cache(maxsize=4096)  # a few distinct days (release dates, rows' dates) stand for many rows
 def _day_to_date(day: int) -> dt.date | None:
     if day in (NO_START, NO_END):
         return None
@@ -143,48 +145,60 @@ class _SystemHistory:
         if (self.release_days == NO_START).any():
             bad = [r for r, d in zip(self.release_ids, self.release_days, strict=True) if d == NO_START]
             raise CodegovError(f"{system}: release ids must be ISO effective dates, found {bad}")
-        frames = []
+        nrel = len(self.release_ids)
+        # the releases' rows as one set of columns (numpy object arrays: no frame is built and read back)
+        names = ("display_code", "kind", "billable", "desc", "start_s", "end_s", "xrefs", "short", "rel_end_s")
+        parts: dict[str, list] = {n: [] for n in ("raw", "rel", *names)}
         for i, rid in enumerate(self.release_ids):
             t = tables[rid]
+            n = len(t)
+
+            def col(name, t=t, n=n):
+                return t[name].to_numpy(dtype=object) if name and name in t else np.full(n, "", dtype=object)
+
             desc = t["long_desc"].where(t["long_desc"] != "", t["short_desc"]) if "short_desc" in t else t[
                 "long_desc"]
-            frames.append(pd.DataFrame({
-                "code": [normalize_code(c, system) for c in t["code"]],
-                "rel": np.int32(i),
-                "display_code": t["display_code"].to_numpy(dtype=object),
-                "kind": t["kind"].to_numpy(dtype=object),
-                "billable": (t["billable"] == "1").to_numpy(),
-                "desc": desc.to_numpy(dtype=object),
-                "start_s": t[self._start_col].to_numpy(dtype=object) if self._start_col else "",
-                "end_s": t[self._end_col].to_numpy(dtype=object) if self._end_col else "",
-                "xrefs": t["xrefs"].to_numpy(dtype=object) if "xrefs" in t else "",
-                "short": t["short_desc"].to_numpy(dtype=object) if "short_desc" in t else "",
-                "rel_end_s": t["effective_end"].to_numpy(dtype=object) if "effective_end" in t else "",
-            }))
-        rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["code", "rel", "display_code", "kind", "billable", "desc", "start_s", "end_s", "xrefs",
-                     "short", "rel_end_s"])
-        rows = rows.drop_duplicates(["code", "rel"], keep="last").reset_index(drop=True)
-        codes, uniques = pd.factorize(rows["code"])
+            parts["raw"].append(t["code"].to_numpy(dtype=object))
+            parts["rel"].append(np.full(n, i, dtype=np.int64))
+            parts["display_code"].append(t["display_code"].to_numpy(dtype=object))
+            parts["kind"].append(t["kind"].to_numpy(dtype=object))
+            parts["billable"].append((t["billable"] == "1").to_numpy())
+            parts["desc"].append(desc.to_numpy(dtype=object))
+            parts["start_s"].append(col(self._start_col))
+            parts["end_s"].append(col(self._end_col))
+            for name, column in (("xrefs", "xrefs"), ("short", "short_desc"), ("rel_end_s", "effective_end")):
+                parts[name].append(col(column))
+        empty = {"rel": np.array([], dtype=np.int64), "billable": np.array([], dtype=bool)}
+        cols = {k: np.concatenate(v) if v else empty.get(k, np.array([], dtype=object)) for k, v in parts.items()}
+        # each distinct stored code normalised once (the releases repeat most codes)
+        raw_ids, raw_uniques = pd.factorize(cols["raw"], use_na_sentinel=False)
+        norm = np.array([normalize_code(c, system) for c in raw_uniques] or [""], dtype=object)[raw_ids]
+        codes, uniques = pd.factorize(norm)
+        rel_all = cols["rel"]
+        keep = ~pd.Series(codes * max(nrel, 1) + rel_all).duplicated(keep="last").to_numpy()
+        if not keep.all():  # a code twice in one release (a hand-made table): its last row
+            codes, uniques = pd.factorize(norm[keep])
+        else:
+            keep = slice(None)
         self.codes = pd.Index(uniques, dtype=object)
         self.code_id = codes.astype(np.int64)
-        self.rel = rows["rel"].to_numpy(np.int64)
-        self.display = rows["display_code"].to_numpy(object)
-        self.kind = rows["kind"].to_numpy(object)
-        self.billable = rows["billable"].to_numpy(bool)
-        self.desc = pd.Categorical(rows["desc"].astype(object))
-        self.xrefs = rows["xrefs"].to_numpy(object)
-        self.short = rows["short"].to_numpy(object)
-        self.end_s = rows["end_s"].to_numpy(object)
-        self.start = _days(rows["start_s"], NO_START) if self._start_col else np.full(len(rows), NO_START)
-        self.end = _days(rows["end_s"], NO_END) if self._end_col else np.full(len(rows), NO_END)
-        nrel = len(self.release_ids)
+        self.rel = rel_all[keep]
+        self.display = cols["display_code"][keep]
+        self.kind = cols["kind"][keep]
+        self.billable = cols["billable"][keep].astype(bool)
+        self.desc = pd.Categorical(cols["desc"][keep])
+        self.xrefs = cols["xrefs"][keep]
+        self.short = cols["short"][keep]
+        self.end_s = cols["end_s"][keep]
+        n_rows = len(self.rel)
+        self.start = _days(cols["start_s"][keep], NO_START) if self._start_col else np.full(n_rows, NO_START)
+        self.end = _days(self.end_s, NO_END) if self._end_col else np.full(n_rows, NO_END)
         self.presence = np.full((len(uniques), max(nrel, 1)), -1, dtype=np.int64)
-        self.presence[self.code_id, self.rel] = np.arange(len(rows))
+        self.presence[self.code_id, self.rel] = np.arange(n_rows)
         # The newest release covers until its rows' effective_end (ICD-10-CM fiscal year) or the horizon.
         self.cover_end = NO_END
         if nrel:
-            last = rows.loc[rows["rel"] == nrel - 1, "rel_end_s"]
+            last = cols["rel_end_s"][keep][self.rel == nrel - 1]
             ends = _days(last[last != ""], NO_END) if self.cs.headers else np.array([], np.int64)
             if len(ends) and (ends != NO_END).any():
                 self.cover_end = int(ends[ends != NO_END].max())
@@ -392,9 +406,8 @@ class ReleaseHistory:
         h = self._systems[system]
         out: list[tuple[str, str]] = []
         if status in ("header", "deleted") and release_id in h.release_ids:
-            found = self.engine(system, release_id).for_code(
+            out += self.engine(system, release_id).pairs(
                 code, row=h.row_fields(ref_row) if ref_row >= 0 and not h.cs.headers else None)
-            out += [(r["display_code"], r["kind"].split(", ")[0]) for r in found]
             for source in self._sources[system]:
                 out += [(c, s) for c, s in source(code, release_id) if (c, s) not in out]
         return out
@@ -473,21 +486,22 @@ class ReleaseHistory:
 
     def _detail(self, h: _SystemHistory, codes: np.ndarray, days: np.ndarray, res: dict) -> dict:
         name = SYSTEM_NAMES.get(h.system, h.system)
-        n = len(codes)
         display, desc, reps, rep_lists, messages = [], [], [], [], []
         cats = np.asarray(h.desc.categories, dtype=object)
         desc_codes = h.desc.codes
-        for i in range(n):
-            code, st, ref = codes[i], int(res["status"][i]), int(res["ref_row"][i])
-            rel = int(res["rel"][i])
-            release = h.release_ids[rel] if res["covered"][i] and rel >= 0 else None
-            day = _day_to_date(int(days[i]))
-            since = _day_to_date(int(res["since"][i]))
+        # the per-row answers read from lists (an index asks about hundreds of thousands of spans)
+        st_l, ref_l, rel_l, row_l = (res[k].tolist() for k in ("status", "ref_row", "rel", "row"))
+        covered_l, since_l, days_l = res["covered"].tolist(), res["since"].tolist(), np.asarray(days).tolist()
+        for i, code in enumerate(codes.tolist()):
+            st, ref, rel, covered = st_l[i], ref_l[i], rel_l[i], covered_l[i]
+            release = h.release_ids[rel] if covered and rel >= 0 else None
+            day = _day_to_date(days_l[i])
+            since = _day_to_date(since_l[i])
             disp = str(h.display[ref]) if ref >= 0 else h.cs.display(code)
             display.append(disp)
             desc.append(str(cats[desc_codes[ref]]) if ref >= 0 and desc_codes[ref] >= 0 else "")
             status = STATUSES[st]
-            if status == "deleted" and h.cs.headers and int(res["row"][i]) >= 0:
+            if status == "deleted" and h.cs.headers and row_l[i] >= 0:
                 rep_release = release  # became a header: its children in the release in force
             elif status == "deleted" and since is not None:
                 later = [r for r in h.release_ids if r <= since.isoformat()]
@@ -497,8 +511,7 @@ class ReleaseHistory:
             rep = self.replacements(h.system, code, rep_release, status, ref)
             rep_lists.append(rep)
             reps.append(" ".join(c for c, _ in rep))
-            messages.append(_message(name, disp, status, day, since, release, rep, h, int(res["row"][i]),
-                                     bool(res["covered"][i])))
+            messages.append(_message(name, disp, status, day, since, release, rep, h, row_l[i], bool(covered)))
         return {"display_code": np.array(display, dtype=object), "description": np.array(desc, dtype=object),
                 "replacements": np.array(reps, dtype=object),
                 "replacement_list": pd.Series(rep_lists, dtype=object).to_numpy(),

@@ -13,6 +13,7 @@ xref, successor) beside the reader's `source` text; sources of one code are join
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 
@@ -99,6 +100,8 @@ class ReleaseReplacements:
         self._conversion = (conversion, conversion_label)
         self._conversion_index: ConversionIndex | None = None
         self._by_short: dict[tuple[str, str], list[int]] | None = None
+        self._pair_calls = 0
+        self._as_lists: tuple[list, list, list] | None = None
 
     def _at(self, name: str, i: int):
         """One value of a column: read from the table for a diff's few lookups, from the whole column
@@ -197,6 +200,35 @@ class ReleaseReplacements:
                     self._by_short.setdefault((str(s), str(a)), []).append(i)
         hits = [str(self.codes[i]) for i in self._by_short.get((short, day_after), []) if self.codes[i] != code]
         return hits, day_after
+
+    def pairs(self, code: str, row: dict | None = None) -> list[tuple[str, str]]:
+        """[(display code, first kind)] of for_code(code, row): what a lookup names, without the descriptors.
+        The children rule on whole columns (a lookup index asks about every header of a release: hundreds of
+        thousands of children); the other rules, and the first _EAGER_AFTER questions, through for_code."""
+        rules = self.cs.replacement_rules
+        self._pair_calls += 1
+        if "xref" in rules or "successor" in rules or "children" not in rules or self._pair_calls <= _EAGER_AFTER:
+            return [(r["display_code"], r["kind"].split(", ")[0]) for r in self.for_code(code, row)]
+        codes, billable, display = self._lists()
+        lo = bisect.bisect_left(codes, code)
+        hi = bisect.bisect_left(codes, code + "\uffff", lo)
+        kids = [i for i in range(lo, hi) if billable[i] and codes[i] != code]
+        out = [(display[i], "children") for i in kids]
+        if "conversion" in rules and self.conversion is not None:
+            extra = self.conversion.current_for(code).difference(codes[i] for i in kids)
+            if extra:  # conversion targets that are not children, merged in code order
+                found = {codes[i]: pair for i, pair in zip(kids, out, strict=True)}
+                for c in extra:
+                    found[c] = (self.describe(c)[0], "conversion")
+                out = [found[c] for c in sorted(found)]
+        return out
+
+    def _lists(self) -> tuple[list, list, list]:
+        """codes, billable and display codes as Python lists (pairs() reads them element by element)."""
+        if self._as_lists is None:
+            display = self._col("display_code") if "display_code" in self._table else self.codes
+            self._as_lists = (self.codes.tolist(), self.billable.tolist(), [str(d) for d in display])
+        return self._as_lists
 
     def for_code(self, code: str, row: dict | None = None, *, fallback_row: dict | None = None,
                  children_label: str = CHILDREN_LABEL) -> list[dict]:

@@ -25,7 +25,9 @@ The index, under lookup/data/ beside the page:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 
@@ -49,6 +51,7 @@ def date_of(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(n))
 
 
+@functools.lru_cache(maxsize=4096)  # the index names a few distinct days many times
 def _iso(n) -> str:
     return date_of(n).isoformat() if n is not None else ""
 
@@ -86,16 +89,22 @@ def _template(message: str, *, code: str, on: str | None, since: str, release: s
     return t if ok and "{" not in message else None
 
 
-def pack_replacements(reps: list[tuple[str, int]], code: str) -> list:
-    """[(display code, source index)] as [[source index, "code code ..."], ...], one group per run of one
-    source; a code that starts with `code` (a header's children) is written "~" and the rest."""
+def pack_replacements(reps: list[tuple[str, str]], code: str, source=lambda s: s) -> list:
+    """[(display code, source)] as [[source(source), "code code ..."], ...], one group per run of one
+    source (source: the source's index in meta.json, asked once per group); a code that starts with `code`
+    (a header's children) is written "~" and the rest."""
     out: list = []
+    n = len(code)
+    group, last = None, None
     for c, s in reps:
-        text = "~" + c[len(code):] if c.startswith(code) and c != code else c
-        if out and out[-1][0] == s:
-            out[-1][1] += " " + text
+        text = "~" + c[n:] if c != code and c.startswith(code) else c
+        if group is not None and s == last:
+            group.append(text)
         else:
-            out.append([s, text])
+            group, last = [text], s
+            out.append([source(s), group])
+    for entry in out:
+        entry[1] = " ".join(entry[1])
     return out
 
 
@@ -168,27 +177,34 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
     dates = pd.Series(pd.to_datetime(probe, unit="D"))
     answers = history.validate(pd.Series(spans["code"].to_numpy(), dtype=object), dates, system, detail=True)
     shards: dict[str, dict] = {}
-    cols = {c: answers[c].to_numpy() for c in ("code", "status", "display_code", "description", "release", "since",
-                                                 "replacement_list", "message", "since_undocumented")}
+    cols = {c: answers[c].to_numpy().tolist() for c in ("code", "status", "display_code", "description", "release",
+                                                          "replacement_list", "message", "since_undocumented")}
     first, last = spans["first"].to_numpy(), spans["last"].to_numpy()
     since_days = answers["since"].to_numpy(dtype="datetime64[D]")
     no_since = np.isnat(since_days)
-    since_days = np.where(no_since, 0, since_days.astype(np.int64))
+    since_l = np.where(no_since, 0, since_days.astype(np.int64)).tolist()
     release_days = np.array([d for _, d in releases], dtype=np.int64)
     in_force = np.array([r for r, _ in releases], dtype=object)[np.searchsorted(release_days, probe, "right") - 1]
     status_ix = {s: i for i, s in enumerate(STATUSES)}
-    for i in range(len(spans)):
+    probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
+    last_l = [None if x == NO_END else x for x in last.tolist()]
+    prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
+    for i, first_day in enumerate(first.tolist()):
         code, disp = cols["code"][i], cols["display_code"][i]
-        since_day = None if no_since[i] else int(since_days[i])
+        since_day = None if no_since_l[i] else since_l[i]
         release = cols["release"][i] or ""
-        reps = list(cols["replacement_list"][i])
-        probe_iso = _iso(probe[i]) if probe[i] != first[i] else None
+        reps = cols["replacement_list"][i]
+        if disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
+            rep_codes, packed = prev[2], prev[3]
+        else:
+            rep_codes, packed = [c for c, _ in reps], pack_replacements(reps, disp, sources)
+            prev = (disp, reps, rep_codes, packed)
+        probe_iso = _iso(probe_l[i]) if probe_l[i] != first_day else None
         t = _template(cols["message"][i], code=disp, on=probe_iso, since=_iso(since_day), release=release,
-                      reps=[c for c, _ in reps])
-        stored_release = None if release == in_force[i] else release
-        row = [int(first[i]), None if last[i] == NO_END else int(last[i]), status_ix[cols["status"][i]],
-               cols["description"][i], since_day, stored_release,
-               pack_replacements([(c, sources(s)) for c, s in reps], disp),
+                      reps=rep_codes)
+        stored_release = None if release == in_force_l[i] else release
+        row = [first_day, last_l[i], status_ix[cols["status"][i]],
+               cols["description"][i], since_day, stored_release, packed,
                messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
         entry = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])
         rows = entry[1]
@@ -261,6 +277,27 @@ def build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tabl
           billed: Iterable[str] = ()) -> dict[str, str]:
     """Every file of the index: {path under the generated folder: text}. billed: the inventory's procedure
     codes (the edit tables' lines of large tables are indexed for these only)."""
+    with gc_paused():
+        return _build(history, labels, edit_tables, billed)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """The cyclic garbage collector off: the index is millions of small lists and tuples that make no
+    cycles, which the collector would only walk again and again (a fifth of the build)."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(history: ReleaseHistory, labels: dict[tuple[str, str], str], edit_tables, billed: Iterable[str]
+           ) -> dict[str, str]:
     messages, sources = _Strings(), _Strings()
     meta: dict = {"statuses": list(STATUSES), "systems": {}, "short_list": SHORT_LIST, "shard_width": SHARD_WIDTH,
                   "cpt": {"message": CPT_MESSAGE, "code": registry.REGISTRY["cpt"].kind("code").pattern},
@@ -427,11 +464,13 @@ def start_build(repo, inventory_rows):
     return pool.submit(build_from_store, repo.out, repo.codesets, labels, billed_procedures(inventory_rows)), pool
 
 
-def pages(site, history: ReleaseHistory | None, edit_tables=None, files: dict[str, str] | None = None
-          ) -> dict[str, str]:
+def pages(site, history: ReleaseHistory | None, edit_tables=None, files=None) -> dict[str, str]:
     """The lookup page and its index, {path under the generated folder: text}; the page alone when no
-    history is given (a site rendered from hand-made data). files: the index already built (start_build)."""
+    history is given (a site rendered from hand-made data). files: the index already built (start_build),
+    or a function that returns it (waits for the second process)."""
     labels = {(s, r["id"]): r["label"] for s, rs in site.data.releases.items() for r in rs}
+    if callable(files):
+        files = files()
     if files is not None:
         files = dict(files)
     else:

@@ -74,7 +74,9 @@ class SiteData:
     publishers_checked: str = ""
     history: Any = None  # ingest.history.ReleaseHistory of every release (the lookup page's index); None: none
     edit_tables: Any = None  # ingest.edits.EditTables (the lookup page's edit-table facts); None: none
-    lookup_files: Any = None  # the lookup index already built (playbooks.lookup.start_build); None: built here
+    # the lookup index built elsewhere: its files, or a function that waits for them (playbooks.lookup.start_build,
+    # taken once the other pages are rendered); None: built here
+    lookup_files: Any = None
     cpt_descriptors: dict[str, str] = field(default_factory=dict)  # ingest.cpt.for_site: {} unless allowed
 
     def current_releases(self) -> dict[str, dict]:
@@ -547,8 +549,7 @@ class Site:
         includes it, so it is empty when no freshness data was given). The navigation is playbooks.write's."""
         from playbooks import lookup
 
-        pages: dict[str, str] = lookup.pages(self, self.data.history, self.data.edit_tables,
-                                             files=self.data.lookup_files)
+        pages: dict[str, str] = {}
         for pb in self.data.playbooks:
             pages[f"playbooks/{pb['id']}.md"] = self.playbook(pb)
             pages[f"playbooks/{pb['id']}-card.md"] = self.playbook_card(pb)
@@ -565,7 +566,9 @@ class Site:
         if self.data.freshness:
             pages["releases.md"] = self.releases()
             pages[HOME_FILE] = self.home()
-        return pages
+        # the lookup page last (its index may still be building in a second process), listed first
+        return {**lookup.pages(self, self.data.history, self.data.edit_tables, files=self.data.lookup_files),
+                **pages}
 
     def nav(self) -> list:
         """The sections of the generated pages, paths relative to the generated folder (site_nav orders them
