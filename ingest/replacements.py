@@ -215,13 +215,24 @@ class ReleaseReplacements:
         kids = [i for i in range(lo, hi) if billable[i] and codes[i] != code]
         out = [(display[i], "children") for i in kids]
         if "conversion" in rules and self.conversion is not None:
-            extra = self.conversion.current_for(code).difference(codes[i] for i in kids)
+            extra = set(self.conversion_targets(code)).difference(codes[i] for i in kids)
             if extra:  # conversion targets that are not children, merged in code order
                 found = {codes[i]: pair for i, pair in zip(kids, out, strict=True)}
                 for c in extra:
                     found[c] = (self.describe(c)[0], "conversion")
                 out = [found[c] for c in sorted(found)]
         return out
+
+    def conversion_targets(self, code: str) -> list[str]:
+        """The conversion table's current codes for code, sorted, each one billable here: a target that is a
+        header in this release (E78.01, expanded in FY2026 after the table mapped E78.0 to it in FY2017) stands
+        for its billable children, since a header cannot be billed."""
+        out: set[str] = set()
+        for c in self.conversion.current_for(code):
+            i = self.position(c)
+            kids = self.children(c) if i >= 0 and not self.billable[i] else []
+            out.update(kids or [c])
+        return sorted(out)
 
     def _lists(self) -> tuple[list, list, list]:
         """codes, billable and display codes as Python lists (pairs() reads them element by element)."""
@@ -251,7 +262,7 @@ class ReleaseReplacements:
             for i in self.children_at(code):
                 add(str(self.codes[i]), "children", children_label, i)
         if "conversion" in rules and self.conversion is not None:
-            for c in sorted(self.conversion.current_for(code)):
+            for c in self.conversion_targets(code):
                 add(c, "conversion", self.conversion.label)
         xrefs = self.xrefs(row) or self.xrefs(fallback_row) if "xref" in rules else []
         for c in xrefs:

@@ -322,3 +322,19 @@ def test_lookup_agrees_with_the_official_addenda(real_history, year, effective):
     assert set(after["status"]) == {"valid"}
     assert set(before["status"]) == {"not-yet-effective"}
     assert len(new_billable) > 200
+
+
+@pytest.mark.realdata
+def test_every_replacement_named_on_a_release_day_is_billable_that_day(real_history):
+    """'bill one of ...' names billable codes only: a conversion target that is itself a header in the release
+    (E78.01: FY2017's table maps E78.0 to it, FY2026 expands it) stands for its billable children."""
+    effective = D(2025, 10, 1)
+    v = real_history.lookup("E78.0", effective, "icd10cm")
+    assert v.status == "header"
+    assert [r for r, _ in v.replacements] == ["E78.00", "E78.010", "E78.011", "E78.019"]
+    assert dict(v.replacements)["E78.010"] == "children"
+    headers = ["E78.0", "E78.01", "G35", "E11.A", "M62.5", "R40.2"]
+    named = sorted({r for code in headers for r, _ in real_history.lookup(code, effective, "icd10cm").replacements})
+    assert named
+    checked = real_history.lookup_many(named, [effective] * len(named), "icd10cm")
+    assert {(c, a.status) for c, a in zip(named, checked, strict=True) if a.status != "valid"} == set()
