@@ -62,7 +62,7 @@ CASES = [  # code as typed, date, status, message
     ("E7801", "2025-10-01", "deleted", "E78.01 became a header on 2025-10-01: it needs more characters; replaced "
      "by E78.010, E78.011, E78.019"),
     ("E78.0", "2025-10-01", "header", "E78.0 is a header on 2025-10-01, not billable: it needs more characters; "
-     "bill one of E78.01, E78.010, E78.011, E78.019"),
+     "bill one of E78.010, E78.011, E78.019"),  # E78.01 is a header that day: never a code to bill
     ("G35.A", "2025-09-30", "not-yet-effective", "G35.A is not yet effective on 2025-09-30: it takes effect on "
      "2025-10-01"),
     ("K0903", "2019-01-01", "deleted", "K0903 was deleted on 2019-01-01; replaced by A5514"),
