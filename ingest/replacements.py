@@ -155,9 +155,9 @@ class ReleaseReplacements:
                 return self.cs.display(code), ""
             display = self._at("display_code", i) if "display_code" in self._table else code
             return str(display), str(self._at("long_desc", i))
-        # a known position: a caller describing many codes (a header's children); whole columns, read once
-        return str(self._col("display_code")[i] if "display_code" in self._table else code), \
-            str(self._col("long_desc")[i])
+        # a known position: a header's children; whole columns once a caller has described many codes
+        return str(self._at("display_code", i) if "display_code" in self._table else code), \
+            str(self._at("long_desc", i))
 
     # -- the rules ---------------------------------------------------------------------------------------
 

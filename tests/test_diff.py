@@ -138,3 +138,37 @@ def test_change_sets_are_typed_records_whose_mapping_is_their_json_form(sample_c
     assert data["inventory"]["deleted"][0] == dict(a) | {"replacements": list(a.replacements)}
     assert cs == data  # a change set equals its JSON form
     assert cs["from"] == cs.from_release and cs.get("inventory") is cs.inventory
+
+
+def _frame(codes, descs):
+    import pandas as pd
+
+    return pd.DataFrame({"code": codes, "billable": ["1"] * len(codes), "long_desc": descs}).astype(str)
+
+
+@pytest.mark.parametrize("codes_a, codes_b", [
+    (["A00", "A000", "A001", "B20", "Z99"], ["A000", "A0001", "B20", "C1", "Z99"]),  # prefixes: "A00" < "A000"
+    (["A0", "A00000000", "B"], ["A00000000", "B", "C"]),  # longer than 8 characters: the hash path
+    (["A0", "É1", "Z"], ["É1", "Z"]),  # not ASCII: the hash path
+    ([], ["A1"]),
+    (["A1"], []),
+])
+def test_changed_rows_merge_by_integer_keys_agrees_with_the_hash_path(codes_a, codes_b):
+    from ingest import diff
+
+    a = _frame(codes_a, [f"d{c}" for c in codes_a])
+    b = _frame(codes_b, [("revised" if c == "Z99" else f"d{c}") for c in codes_b])
+    gone, came = diff._changed_rows(a, b, ("billable", "long_desc"))
+    shared = set(codes_a) & set(codes_b)
+    assert gone["code"].tolist() == [c for c in codes_a if c not in shared or c == "Z99"]
+    assert came["code"].tolist() == [c for c in codes_b if c not in shared or c == "Z99"]
+    short = all(c.isascii() and len(c) <= 8 for c in codes_a + codes_b)
+    assert (diff._sorted_keys(diff._arrow(a, "code")) is not None) == (short and len(codes_a) > 0)
+
+
+def test_changed_rows_out_of_order_tables_are_an_error():
+    from ingest import diff
+    from ingest.model import CodegovError
+
+    with pytest.raises(CodegovError, match="sorted by code"):
+        diff._changed_rows(_frame(["A1", "B1", "C1"], ["x"] * 3), _frame(["C1", "B1", "A1"], ["x"] * 3), ("long_desc",))
