@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from claims.partition import coded_columns, in_claim_order, iter_partitions
+from claims.partition import coded_partition, iter_coded_partitions
 from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
@@ -119,7 +119,7 @@ class Scrubber:
         """Findings of one partition (claims.partition: every line of its patients, the claim columns as
         strings and _row), sorted. What a Dask or Spark worker runs on its partition (README: Scale-out); the
         not-checked counts add up in self.context.skipped."""
-        return sort_findings(self.scrub_lines(parse_lines(coded_columns(in_claim_order(table)))))
+        return sort_findings(self.scrub_lines(parse_lines(coded_partition(table))))
 
     def scrub_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Findings of a DataFrame of claim lines (strings, the claim columns), sorted: one partition."""
@@ -138,8 +138,7 @@ class Scrubber:
         across claims (PTP, date-of-service MUEs, global periods, add-on codes, KX) see every claim of a
         patient."""
         self.reset()
-        parsed = (parse_lines(coded_columns(t)) for t in iter_partitions(path, chunk_lines, allow_unknown_columns,
-                                                                     spill_dir))
+        parsed = (parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir))
         for lines in prefetch(parsed):
             yield sort_findings(self.scrub_lines(lines))
 
