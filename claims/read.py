@@ -301,8 +301,10 @@ def object_frame(columns: dict) -> pd.DataFrame:
     """A DataFrame whose object arrays stay object dtype (pandas 3 would re-infer them as its str dtype), on the
     arrays given, not copies (pandas 3's Series copies an array unless told not to: a copy of every column of
     every frame was a tenth of the scrub); the caller hands the arrays over and does not write to them after."""
+    # the column labels an object Index: pandas 3 would make them an Arrow string array, a cost of every frame
     return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and
-                         v.dtype == object else v for k, v in columns.items()}, copy=False)
+                         v.dtype == object else v for k, v in columns.items()},
+                        columns=pd.Index(list(columns), dtype=object), copy=False)
 
 
 @dataclass
