@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from claims.read import Lines, object_frame
 from claims.rules.params import _param
@@ -145,6 +147,25 @@ def one_of(values: np.ndarray, options) -> np.ndarray:
     for o in options:
         out |= values == o
     return out
+
+
+def join_text(*pieces) -> np.ndarray:
+    """Literal strings and object arrays of strings (all of one length) joined element-wise, as an object
+    array: "remove " + code + "; ..." in one pass of pyarrow's binary_join_element_wise, where numpy's object
+    addition makes a new Python string per piece and element."""
+    arrays = [p for p in pieces if not isinstance(p, str)]
+    n = len(arrays[0]) if arrays else 0
+    if not arrays or not n:
+        return np.full(n, "".join(p for p in pieces if isinstance(p, str)), dtype=object)
+    try:
+        joined = pc.binary_join_element_wise(*[p if isinstance(p, str) else pa.array(p, type=pa.string())
+                                               for p in pieces if not isinstance(p, str) or p], "")
+        return joined.to_numpy(zero_copy_only=False).astype(object)
+    except (pa.ArrowException, UnicodeError):  # a string Arrow cannot hold (a lone surrogate): added in Python
+        out = np.full(n, "", dtype=object)
+        for p in pieces:
+            out = out + p
+        return out
 
 
 def texts(template: str, i: np.ndarray, **arrays) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import any_slot
-from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
+from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text
 
 
 class NcciPtp(Rule):
@@ -92,21 +92,21 @@ class NcciPtp(Rule):
         suggestion = np.empty(len(b), dtype=object)
         k = np.flatnonzero(never)
         reason[k] = "the pair is never paid together (modifier not allowed)"
-        suggestion[k] = "remove " + code[b[k]] + "; it is not paid with " + code[a[k]]
+        suggestion[k] = join_text("remove ", code[b[k]], "; it is not paid with ", code[a[k]])
         k = np.flatnonzero(~never & with_em)
         em_code = np.where(em[b[k]], code[b[k]], code[a[k]]).astype(object)
-        reason[k] = "no modifier 25 (or 57) on the E/M " + em_code
-        suggestion[k] = ("if the E/M " + em_code + " was significant and separately identifiable from the "
-                         "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise remove "
-                         + code[b[k]])
+        reason[k] = join_text("no modifier 25 (or 57) on the E/M ", em_code)
+        suggestion[k] = join_text("if the E/M ", em_code, " was significant and separately identifiable from the "
+                                  "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise "
+                                  "remove ", code[b[k]])
         k = np.flatnonzero(~never & ~with_em)
-        suggestion[k] = ("if " + code[b[k]] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
-                         "modifier of its site); otherwise remove it")
+        suggestion[k] = join_text("if ", code[b[k]], " was a distinct service, append 59 or XE/XS/XP/XU (or the "
+                                  "anatomic modifier of its site); otherwise remove it")
         claim = f["claim_id"].to_numpy(object)
         other = claim[a] != claim[b]
         other_line = f["line"].to_numpy(object)[a]  # (a copy: a fancy index)
         k = np.flatnonzero(other)
-        other_line[k] = other_line[k] + " of claim " + claim[a[k]]
+        other_line[k] = join_text(other_line[k], " of claim ", claim[a[k]])
         return _result(
             b, code=code[b], column1=code[a], other_line=other_line,
             other_claim=np.where(other, claim[a], "").astype(object),
