@@ -12,6 +12,7 @@ from ingest.history import NO_END, NO_START, short_list
 from ingest.model import SYSTEM_NAMES
 
 _MODIFIER_SHAPE = re.compile(r"[A-Z0-9]{2}")
+STATUS_MEMO = 500_000  # (code, day) answers of code-invalid-on-dos kept across partitions
 
 
 class MalformedField(Rule):
@@ -74,11 +75,11 @@ class CodeInvalidOnDos(Rule):
         pair_ids, pairs = pd.factorize(np.asarray(ids, np.int64) * np.int64(int(day.max()) + 1) + day)
         first = np.zeros(len(pairs), dtype=np.int64)
         first[pair_ids[::-1]] = np.arange(len(pair_ids))[::-1]
-        v = ctx.history.validate(pd.Series(codes[first], dtype=object), pd.Series(asked[first]), system)
-        covered = v["covered"].to_numpy(bool)[pair_ids]
+        covered_p, valid_p = self._status(ctx, system, codes[first], asked[first])
+        covered = covered_p[pair_ids]
         ctx.skip(self.id, f"{kind} codes on dates no loaded {SYSTEM_NAMES[system]} release covers",
                  (~covered).sum())
-        bad = covered & (v["status"] != "valid").to_numpy()[pair_ids]
+        bad = covered & ~valid_p[pair_ids]
         if not bad.any():
             return _result(np.zeros(0))
         # the texts once per distinct bad (code, segment), kept for the next partitions (which bill the same)
@@ -95,6 +96,24 @@ class CodeInvalidOnDos(Rule):
         shown, reason, reps = (np.array([memo[key][j] for key in keys], dtype=object)[at] for j in range(3))
         return _result(idx[bad_lines], kind=kind, code=shown, dos=dates(dos[bad_lines]), reason=reason,
                        replacements=reps)
+
+    @staticmethod
+    def _status(ctx, system, codes, asked) -> tuple[np.ndarray, np.ndarray]:
+        """(covered, valid) of distinct (code, segment day) pairs: validate() asked for the pairs no partition
+        before asked (the answers depend on the history only), at most STATUS_MEMO of them kept."""
+        memo = ctx.memo.setdefault(("code-invalid-on-dos status", system), {})
+        keys = list(zip(codes.tolist(), asked.astype(np.int64).tolist(), strict=True))
+        todo = [k for k, key in enumerate(keys) if key not in memo]
+        if todo:
+            if len(memo) + len(todo) > STATUS_MEMO:  # forget the answers of the partitions before
+                memo.clear()
+                todo = list(range(len(keys)))
+            v = ctx.history.validate(pd.Series(codes[todo], dtype=object), pd.Series(asked[todo]), system)
+            for k, cov, ok in zip(todo, v["covered"].to_numpy(bool).tolist(),
+                                  (v["status"] == "valid").to_numpy(bool).tolist(), strict=True):
+                memo[keys[k]] = (cov, ok)
+        answers = [memo[key] for key in keys]
+        return (np.array([a[0] for a in answers], dtype=bool), np.array([a[1] for a in answers], dtype=bool))
 
     @staticmethod
     def _texts(ctx, system, codes, asked):
