@@ -496,7 +496,7 @@ def _tokens(ids: np.ndarray, n_u: int, owner: np.ndarray, tok_ids: np.ndarray, t
     clean_ids, vocab = pd.factorize(cleaned)  # the distinct cleaned tokens ("e11.9" and "E11.9" are one)
     vocab = np.asarray(vocab, dtype=object)
     tok = clean_ids[tok_ids]
-    keep = cleaned[tok_ids] != ""
+    keep = (cleaned != "")[tok_ids]
     owner, tok = owner[keep], tok[keep]
     counts_u = np.bincount(owner, minlength=n_u).astype(np.int64)
     starts_u = np.concatenate([[0], np.cumsum(counts_u)[:-1]])
@@ -576,9 +576,12 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     sex_ids, sex_u = _per_unique(raw["patient_sex"], lambda v: v.strip().upper())
     npi_ids, npi_u = _per_unique(raw["provider_npi"], str.strip)
 
-    for name, values in (("claim_id", claim_id), ("line", line), ("procedure_code", code),
-                         ("place_of_service", pos)):
-        flag(values == "", name, values, "is empty: it is required on every line")
+    for name, values, ids_u, values_u in (("claim_id", claim_id, strip_ids, strip_u), ("line", line, line_ids, line_u),
+                                          ("procedure_code", code, code_ids, code_u),
+                                          ("place_of_service", pos, pos_ids, pos_u)):
+        # compared once per distinct value
+        empty = (values_u == "")[ids_u] if n else np.zeros(0, bool)
+        flag(empty, name, values, "is empty: it is required on every line")
 
     # Dates: ISO first, then MM/DD/YYYY; anything else is malformed and the line gets no date. Parsed at day
     # precision (pandas picks the unit; 9999-12-31 fits it, but not datetime64[ns], where it wraps to 1816), then

@@ -137,10 +137,14 @@ def _result(i: np.ndarray, **cols) -> pd.DataFrame:
 
 
 def one_of(values: np.ndarray, options) -> np.ndarray:
-    """values (an object array of strings) isin options: a comparison per option for a few of them, by hashing
-    for more (np.isin would sort the objects)."""
+    """values (an object array of strings) isin options: for a long array, the distinct values compared once
+    (numpy compares object arrays a Python string at a time, each option a pass); else a comparison per option
+    for a few of them, by hashing for more (np.isin would sort the objects)."""
     values = np.asarray(values, dtype=object)
     options = list(options)
+    if len(values) > 1000:
+        ids, uniques = pd.factorize(values, use_na_sentinel=False)
+        return one_of(np.asarray(uniques, dtype=object), options)[ids]
     if len(options) > 8:
         return pd.Index(options, dtype=object).get_indexer(values) >= 0
     out = np.zeros(len(values), bool)
