@@ -260,9 +260,13 @@ def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Pairs of rows of two event frames for the same patient and provider: the same NPI, or either blank
     (a file without provider_npi matches on the patient alone). Columns ea, eb (row positions) and the days."""
     left = object_frame({"ea": np.arange(len(a)), "p": a["pkey"].to_numpy(np.int64),
-                         "na": a["npi"].to_numpy(object), "da": a["day"].to_numpy(np.int64)})
+                         "da": a["day"].to_numpy(np.int64)})
     right = object_frame({"eb": np.arange(len(b)), "p": b["pkey"].to_numpy(np.int64),
-                          "nb": b["npi"].to_numpy(object), "db": b["day"].to_numpy(np.int64)})
+                          "db": b["day"].to_numpy(np.int64)})
     pairs = left.merge(right, on="p")
-    na, nb = pairs["na"].to_numpy(object), pairs["nb"].to_numpy(object)
-    return pairs[(na == nb) | (na == "") | (nb == "")].reset_index(drop=True)
+    # the provider ids compared as integers: one per distinct id of either frame, blank -1
+    ids, uniques = pd.factorize(np.concatenate([a["npi"].to_numpy(object), b["npi"].to_numpy(object)]),
+                                use_na_sentinel=False)
+    ids = np.where((np.asarray(uniques, dtype=object) == "")[ids], -1, ids) if len(ids) else ids
+    na, nb = ids[:len(a)][pairs["ea"].to_numpy(np.int64)], ids[len(a):][pairs["eb"].to_numpy(np.int64)]
+    return pairs[(na == nb) | (na < 0) | (nb < 0)].reset_index(drop=True)

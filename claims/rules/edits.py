@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import any_slot
-from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text
+from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, one_of
 
 
 class NcciPtp(Rule):
@@ -79,7 +79,7 @@ class NcciPtp(Rule):
         ind = sub["modifier_indicator"].to_numpy(object)[row]
         em = code_in(lines, p["em_codes"])
         ok = self._bypassed(lines, a, b, em, p) | self._bypassed(lines, b, a, em, p)
-        flag = in_force & ((ind == "0") | ((ind == "1") & ~ok))
+        flag = in_force & (one_of(ind, ("0",)) | (one_of(ind, ("1",)) & ~ok))
         k = np.flatnonzero(flag)
         k = k[np.r_[True, pair[k][1:] != pair[k][:-1]]] if len(k) else k  # a pair's first flagged edit
         a, b, row = a[k], b[k], row[k]

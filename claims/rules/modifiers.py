@@ -88,6 +88,7 @@ class BilateralModifier(Rule):
             return _result(np.zeros(0))
         both_one_line = rt & lt & ~m50
         pair = self._rt_lt_pairs(lines, m & ~m50 & (rt ^ lt) & (one | two))
+        paired = ~one_of(pair, ("",))
 
         def add(mask, reason: str, suggestion: str) -> None:
             i = np.flatnonzero(mask)
@@ -102,12 +103,12 @@ class BilateralModifier(Rule):
         else:
             add(one & both_one_line, "RT and LT on one line; this payer wants modifier 50 for both sides",
                 "bill {code} once with modifier 50 instead of RT and LT")
-            add(one & (pair != ""), "billed for both sides on two lines ({pair}) without modifier 50",
+            add(one & paired, "billed for both sides on two lines ({pair}) without modifier 50",
                 "bill {code} once with modifier 50 instead of RT and LT lines")
         once = "bill {code} once, without 50, RT or LT: its payment already covers both sides"
         add(two & m50, "modifier 50 on a code that is bilateral by definition (bilateral surgery indicator 2)", once)
         add(two & both_one_line, "RT and LT on a code that is bilateral by definition (indicator 2)", once)
-        add(two & (pair != ""), "billed for both sides ({pair}), but the code is bilateral by definition "
+        add(two & paired, "billed for both sides ({pair}), but the code is bilateral by definition "
                                 "(indicator 2)", once)
         add(three & (m50 | both_one_line),
             "bilateral surgery indicator 3: each side is paid on its own, modifier 50 does not apply",
