@@ -13,9 +13,12 @@ order gives the same findings as the sorted one. A partition is a plain table of
 and `_row` (the CSV record number): the same function scrubs it on one machine (claims.scrub.Scrubber
 .scrub_partition) or on a Dask or Spark worker (README: "Scale-out").
 
-The file is read by pyarrow's CSV reader, a block at a time; a file pyarrow refuses (a short or long row, a
-blank line of spaces, bytes that are not UTF-8) is read again by pandas, whose reader gives the one-line
-error or the lenient reading (missing cells empty, invalid bytes replaced) the scrubber has always given.
+The file is read by pyarrow's CSV reader a segment of whole lines at a time (each segment parsed on every
+core; the memory of one segment, where pyarrow's streaming reader read far ahead of the partition pass); a
+file pyarrow refuses (a short or long row, a blank line of spaces, bytes that are not UTF-8) is read again by
+pandas, whose reader gives the one-line error or the lenient reading (missing cells empty, invalid bytes
+replaced) the scrubber has always given. Each partition is dictionary-encoded once (coded_partition): the
+one-patient check, the claim order and claims.read.parse_lines all work on those integer codes.
 """
 
 from __future__ import annotations

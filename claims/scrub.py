@@ -147,15 +147,20 @@ class Scrubber:
         partitions of about chunk_lines lines (claims.partition), whatever the order of its lines; the edits
         across claims (PTP, date-of-service MUEs, global periods, add-on codes, KX) see every claim of a
         patient."""
+        for findings in self._iter_unsorted(path, chunk_lines, allow_unknown_columns, spill_dir):
+            yield sort_findings(findings)
+
+    def _iter_unsorted(self, path, chunk_lines, allow_unknown_columns, spill_dir=None) -> Iterator[pd.DataFrame]:
+        """iter_file's findings, each partition's unsorted."""
         self.reset()
         parsed = (parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir))
         for lines in prefetch(parsed):
-            yield sort_findings(self.scrub_lines(lines))
+            yield self.scrub_lines(lines)
 
     def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                    allow_unknown_columns: bool = False) -> pd.DataFrame:
-        """All findings of a claims file, sorted by claim_id, line, rule."""
-        parts = list(self.iter_file(path, chunk_lines, allow_unknown_columns))
+        """All findings of a claims file, sorted by claim_id, line, rule (sorted once, not per partition too)."""
+        parts = [f for f in self._iter_unsorted(path, chunk_lines, allow_unknown_columns) if len(f)]
         return sort_findings(pd.concat(parts, ignore_index=True)) if parts else empty_findings()
 
     def notes(self) -> list[str]:
