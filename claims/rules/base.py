@@ -143,8 +143,9 @@ def one_of(values: np.ndarray, options) -> np.ndarray:
     values = np.asarray(values, dtype=object)
     options = list(options)
     if len(values) > 1000:
-        ids, uniques = pd.factorize(values, use_na_sentinel=False)
-        return one_of(np.asarray(uniques, dtype=object), options)[ids]
+        ids, uniques = pd.factorize(values)  # (use_na_sentinel=False would scan the array for NA first)
+        if not (ids < 0).any():  # (a missing value: compared one by one below)
+            return one_of(np.asarray(uniques, dtype=object), options)[ids]
     if len(options) > 8:
         return pd.Index(options, dtype=object).get_indexer(values) >= 0
     out = np.zeros(len(values), bool)
@@ -265,8 +266,7 @@ def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
                           "db": b["day"].to_numpy(np.int64)})
     pairs = left.merge(right, on="p")
     # the provider ids compared as integers: one per distinct id of either frame, blank -1
-    ids, uniques = pd.factorize(np.concatenate([a["npi"].to_numpy(object), b["npi"].to_numpy(object)]),
-                                use_na_sentinel=False)
-    ids = np.where((np.asarray(uniques, dtype=object) == "")[ids], -1, ids) if len(ids) else ids
+    ids, uniques = pd.factorize(np.concatenate([a["npi"].to_numpy(object), b["npi"].to_numpy(object)]))
+    ids = np.where((np.asarray(uniques, dtype=object) == "")[ids], -1, ids) if len(uniques) else ids
     na, nb = ids[:len(a)][pairs["ea"].to_numpy(np.int64)], ids[len(a):][pairs["eb"].to_numpy(np.int64)]
     return pairs[(na == nb) | (na < 0) | (nb < 0)].reset_index(drop=True)
