@@ -19,7 +19,7 @@ from claims.partition import coded_partition, iter_coded_partitions
 from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
-from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text
+from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
 from claims.rules.settings import RuleSettings
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
@@ -47,7 +47,8 @@ def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray
             values = cols[name].to_numpy(object)
             if pd.api.types.infer_dtype(values, skipna=False) != "string":  # (all strings: taken as they are)
                 values = cols[name].astype(str).to_numpy(object)
-            empty |= values == ""
+            if blank_if_empty:
+                empty |= one_of(values, ("",))
             pieces.append(values)
     out = _joined(pieces, n)
     if blank_if_empty:
