@@ -13,9 +13,12 @@ order gives the same findings as the sorted one. A partition is a plain table of
 and `_row` (the CSV record number): the same function scrubs it on one machine (claims.scrub.Scrubber
 .scrub_partition) or on a Dask or Spark worker (README: "Scale-out").
 
-The file is read by pyarrow's CSV reader, a block at a time; a file pyarrow refuses (a short or long row, a
-blank line of spaces, bytes that are not UTF-8) is read again by pandas, whose reader gives the one-line
-error or the lenient reading (missing cells empty, invalid bytes replaced) the scrubber has always given.
+The file is read by pyarrow's CSV reader a segment of whole lines at a time (each segment parsed on every
+core; the memory of one segment, where pyarrow's streaming reader read far ahead of the partition pass); a
+file pyarrow refuses (a short or long row, a blank line of spaces, bytes that are not UTF-8) is read again by
+pandas, whose reader gives the one-line error or the lenient reading (missing cells empty, invalid bytes
+replaced) the scrubber has always given. Each partition is dictionary-encoded once (coded_partition): the
+one-patient check, the claim order and claims.read.parse_lines all work on those integer codes.
 """
 
 from __future__ import annotations
@@ -74,16 +77,41 @@ def _normalise(table: pa.Table, first_row: int) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=SCHEMA)
 
 
+def _segments(path: Path, size: int) -> Iterator[bytes]:
+    """The file's bytes in pieces of about `size` bytes, each ending at a line feed (the last one at the end of
+    the file): every line feed ends a record (check_raw_lines refuses a value running onto the next line)."""
+    with path.open("rb") as fh:
+        carry = b""
+        while data := fh.read(size):
+            data = carry + data if carry else data
+            end = data.rfind(b"\n") + 1
+            if not end:  # no line ends in it yet
+                carry = data
+                continue
+            carry = data[end:]
+            yield data[:end] if carry else data
+        if carry:
+            yield carry
+
+
 def _arrow_blocks(path: Path, header: list[str]) -> Iterator[pa.Table]:
+    """The file read by pyarrow a segment of READ_BLOCK_BYTES at a time, each segment parsed on every core: the
+    memory of one segment. (pyarrow's streaming reader reads ahead of its consumer without a bound that
+    matters here: it held 660 MB of a ten-million-line file while the partitions were written.)"""
     types = {name: pa.string() for name in header}
-    read = pacsv.ReadOptions(block_size=READ_BLOCK_BYTES, encoding="utf8")
     convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
+    parse = pacsv.ParseOptions(newlines_in_values=False)
+    names = None  # the header's names as pyarrow read them from the first segment, given to the others
     try:
-        reader = pacsv.open_csv(path, read_options=read, convert_options=convert,
-                                parse_options=pacsv.ParseOptions(newlines_in_values=False))
-        for batch in reader:
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+        for segment in _segments(path, READ_BLOCK_BYTES):
+            read = pacsv.ReadOptions(encoding="utf8", column_names=names)
+            table = pacsv.read_csv(pa.BufferReader(segment), read_options=read, parse_options=parse,
+                                   convert_options=convert)
+            del segment
+            if names is None:
+                names = table.column_names
+            if table.num_rows:
+                yield table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
         raise _Refused(str(exc)) from None
 
@@ -157,7 +185,12 @@ def partition_of(table: pa.Table, n: int) -> np.ndarray:
 
 def _stripped(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(id per line, distinct values) of a column of ids stripped as the rules compare them."""
-    encoded = (column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
+    return _stripped_encoded((column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+                              ).dictionary_encode())
+
+
+def _stripped_encoded(encoded: pa.DictionaryArray) -> tuple[np.ndarray, np.ndarray]:
+    """_stripped of a column already dictionary-encoded."""
     values = stripped(encoded.dictionary)
     if not len(values):
         return np.zeros(0, np.int64), values
@@ -186,14 +219,20 @@ def check_one_patient_per_claim(path: Path, table: pa.Table) -> None:
     its lines read as two patients' claims."""
     if table.num_rows < 2:
         return
-    claim, claim_u = _stripped(table.column("claim_id"))
-    patient, patient_u = _stripped(table.column("patient_id"))
+    _check_one_patient(path, table.column("claim_id").combine_chunks().dictionary_encode(),
+                       table.column("patient_id").combine_chunks().dictionary_encode(), table.column(ROW).to_numpy())
+
+
+def _check_one_patient(path: Path, claim_codes: pa.DictionaryArray, patient_codes: pa.DictionaryArray,
+                       rows: np.ndarray) -> None:
+    """check_one_patient_per_claim on the claim and patient columns already dictionary-encoded."""
+    claim, claim_u = _stripped_encoded(claim_codes)
+    patient, patient_u = _stripped_encoded(patient_codes)
     pair = np.unique(claim * np.int64(len(patient_u)) + patient)
     per_claim = np.bincount(pair // np.int64(len(patient_u)), minlength=len(claim_u))
     bad = np.flatnonzero(per_claim > 1)
     if not len(bad):
         return
-    rows = table.column(ROW).to_numpy()
     first_bad = bad[np.argmin([rows[claim == c].min() for c in bad])]  # the claim met first in the file
     at = np.flatnonzero(claim == first_bad)
     raise _claim_of_two_patients(path, str(claim_u[first_bad]), rows[at], patient_u[patient[at]])
@@ -203,19 +242,48 @@ def in_claim_order(table: pa.Table) -> pa.Table:
     """The lines in claim id (stripped), line number and record order: the order of the file no longer matters."""
     if table.num_rows < 2:
         return table
-    claim = table.column("claim_id").combine_chunks().dictionary_encode()
+    order = _claim_order(table.column("claim_id").combine_chunks().dictionary_encode(),
+                         table.column("line").combine_chunks().dictionary_encode(), table.column(ROW).to_numpy())
+    return table if order is None else table.take(pa.array(order))
+
+
+def _claim_order(claim: pa.DictionaryArray, line: pa.DictionaryArray, rows: np.ndarray) -> np.ndarray | None:
+    """The order of in_claim_order from the claim and line columns dictionary-encoded; None: as they are."""
     names = stripped(claim.dictionary)
     rank = np.empty(len(names), np.int64)
     rank[np.argsort(names, kind="stable")] = np.arange(len(names))  # ids sorted as strings
     key = rank[claim.indices.to_numpy(zero_copy_only=False)]
-    line = table.column("line").combine_chunks().dictionary_encode()
     line_u = pd.to_numeric(pd.Series(line.dictionary.to_pylist(), dtype=object).str.strip(),
                            errors="coerce").to_numpy(float)
     line_num = line_u[line.indices.to_numpy(zero_copy_only=False)] if len(line_u) else np.zeros(0)
-    order = np.lexsort((table.column(ROW).to_numpy(), np.nan_to_num(line_num, nan=np.inf), key))
+    order = np.lexsort((rows, np.nan_to_num(line_num, nan=np.inf), key))
     if (order == np.arange(len(order))).all():
-        return table
-    return table.take(pa.array(order))
+        return None
+    return order
+
+
+def coded_partition(table: pa.Table, path: Path | None = None) -> dict:
+    """coded_columns(in_claim_order(table)), with check_one_patient_per_claim first when path is given, each
+    column dictionary-encoded once: the lines are put in claim order by permuting the codes (integers), not the
+    strings, and each column's distinct values are then renumbered in order of first appearance, as Arrow's
+    dictionary encoding of the reordered table numbers them."""
+    encoded = {c: table.column(c).combine_chunks().dictionary_encode() for c in CLAIM_COLUMNS}
+    rows = table.column(ROW).to_numpy()
+    order = None
+    if table.num_rows >= 2:
+        if path is not None:
+            _check_one_patient(path, encoded["claim_id"], encoded["patient_id"], rows)
+        order = _claim_order(encoded["claim_id"], encoded["line"], rows)
+    data: dict = {}
+    for c in CLAIM_COLUMNS:
+        ids = encoded[c].indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        values = encoded[c].dictionary
+        if order is not None:
+            ids, first = pd.factorize(ids[order])
+            ids, values = ids.astype(np.int64, copy=False), values.take(pa.array(first))
+        data[c] = Coded(ids, arrow=values)
+    data[ROW] = rows if order is None else rows[order]
+    return data
 
 
 def partition_count(lines: int, chunk_lines: int | None) -> int:
@@ -231,6 +299,22 @@ def iter_partitions(path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LI
     order; at most about chunk_lines lines of the file in memory at a time but for a partition being handed
     on. Spill files go to a temporary folder (in spill_dir when given) removed at the end."""
     path = Path(path)
+    for table in _raw_partitions(path, chunk_lines, allow_unknown, spill_dir):
+        check_one_patient_per_claim(path, table)
+        yield in_claim_order(table)
+
+
+def iter_coded_partitions(path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
+                          allow_unknown: bool = False, spill_dir: str | Path | None = None) -> Iterator[dict]:
+    """iter_partitions, each partition as coded_columns gives it (what claims.read.parse_lines takes), checked
+    and put in claim order on its dictionary codes (coded_partition)."""
+    path = Path(path)
+    for table in _raw_partitions(path, chunk_lines, allow_unknown, spill_dir):
+        yield coded_partition(table, path)
+
+
+def _raw_partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_dir) -> Iterator[pa.Table]:
+    """The partitions as read back, in file order, neither checked nor ordered."""
     try:
         yield from _partitions(path, chunk_lines, allow_unknown, spill_dir, pandas_only=False)
     except _Restart:
@@ -249,9 +333,7 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
     n = partition_count(raw.lines - 1, chunk_lines)
     if n == 1:
         tables = [first, *blocks]
-        table = pa.concat_tables(tables) if len(tables) > 1 else first
-        check_one_patient_per_claim(path, table)
-        yield in_claim_order(table)
+        yield pa.concat_tables(tables) if len(tables) > 1 else first
         return
     folder = Path(tempfile.mkdtemp(prefix="codegov-scrub-", dir=spill_dir))
     try:
@@ -280,8 +362,7 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
             spill = folder / f"part-{p:05d}.arrow"
             with pa.memory_map(str(spill)) as source:
                 table = ipc.open_file(source).read_all()
-            check_one_patient_per_claim(path, table)
-            yield in_claim_order(table)
+            yield table
             del table
             spill.unlink()
     finally:
@@ -346,8 +427,7 @@ def coded_columns(table: pa.Table) -> dict:
     data: dict = {}
     for c in CLAIM_COLUMNS:
         col = table.column(c).combine_chunks().dictionary_encode()
-        data[c] = Coded(col.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                        col.dictionary.to_numpy(zero_copy_only=False).astype(object))
+        data[c] = Coded(col.indices.to_numpy(zero_copy_only=False).astype(np.int64), arrow=col.dictionary)
     data[ROW] = table.column(ROW).to_numpy()
     return data
 

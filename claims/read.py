@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.model import ParseError
 from ingest.systems import CPT, HCPCS
@@ -299,8 +301,10 @@ def object_frame(columns: dict) -> pd.DataFrame:
     """A DataFrame whose object arrays stay object dtype (pandas 3 would re-infer them as its str dtype), on the
     arrays given, not copies (pandas 3's Series copies an array unless told not to: a copy of every column of
     every frame was a tenth of the scrub); the caller hands the arrays over and does not write to them after."""
+    # the column labels an object Index: pandas 3 would make them an Arrow string array, a cost of every frame
     return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and
-                         v.dtype == object else v for k, v in columns.items()}, copy=False)
+                         v.dtype == object else v for k, v in columns.items()},
+                        columns=pd.Index(list(columns), dtype=object), copy=False)
 
 
 @dataclass
@@ -410,13 +414,34 @@ def _code_kind(code: str) -> str:
     return "other" if code else "empty"
 
 
-def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value per line as float, blank mask, unreadable mask); '$1,250.00' reads as 1250."""
-    ids, uniques = _factorize(values)
+# A number pyarrow and pandas read alike (at most 15 significant digits: both round it correctly), and that
+# str.strip and the '$' and ',' removal leave as it is.
+_PLAIN_NUMBER = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
+
+
+def _numbers(values: pd.Series | Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value per line as float, blank mask, unreadable mask); '$1,250.00' reads as 1250. A Coded column's plain
+    numbers (_PLAIN_NUMBER) are cast by pyarrow, the other distinct values read as below."""
+    if isinstance(values, Coded) and values.arrow is not None:
+        ids, arrow = values.ids, values.arrow
+        num, blank = np.full(len(arrow), np.nan), np.zeros(len(arrow), bool)
+        plain = pc.match_substring_regex(arrow, _PLAIN_NUMBER).to_numpy(zero_copy_only=False) if len(arrow) else blank
+        if plain.any():
+            num[plain] = pc.cast(arrow.filter(pa.array(plain)), pa.float64()).to_numpy()
+        rest = np.flatnonzero(~plain)
+        if len(rest):
+            num[rest], blank[rest] = _read_numbers(arrow.take(pa.array(rest)).to_numpy(zero_copy_only=False))
+    else:
+        ids, uniques = _factorize(values)
+        num, blank = _read_numbers(uniques)
+    return num[ids], blank[ids], (~blank & ~np.isfinite(num))[ids]
+
+
+def _read_numbers(uniques) -> tuple[np.ndarray, np.ndarray]:
+    """(value as float, blank) of distinct strings: stripped, a leading '$' and every ',' removed."""
     text = pd.Series(uniques, dtype=object).str.strip()
     num = pd.to_numeric(text.str.replace(r"^\$|,", "", regex=True), errors="coerce").to_numpy(float)
-    blank = (text == "").to_numpy(bool)
-    return num[ids], blank[ids], (~blank & ~np.isfinite(num))[ids]
+    return num, (text == "").to_numpy(bool)
 
 
 def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) -> tuple[np.ndarray, ...]:
@@ -426,11 +451,23 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
     The distinct values are joined into one string and split once (C speed), so the cost does not grow with
     Python work per line or per distinct value; clean() runs once per distinct token.
     """
-    ids, uniques = _factorize(values)
-    n = len(ids)
-    if not len(uniques):
+    if isinstance(values, Coded) and values.arrow is not None:
+        ids, n_u = values.ids, len(values.arrow)
+    else:
+        ids, uniques = _factorize(values)
+        n_u = len(uniques)
+    if not n_u:
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object))
         return (*empty, np.zeros(0, np.int64), np.array([], dtype=object)) if with_ids else empty
+    if isinstance(values, Coded) and values.arrow is not None:
+        # split by pyarrow: each distinct value's pieces (as str.split gives them), numbered in order of first
+        # appearance as pd.factorize numbers them
+        split = pc.split_pattern(values.arrow, sep)
+        owner = np.repeat(np.arange(n_u), pc.list_value_length(split).to_numpy(zero_copy_only=False))
+        encoded = pc.list_flatten(split).dictionary_encode()
+        tok_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        tok_u = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+        return _tokens(ids, n_u, owner, tok_ids, tok_u, clean, with_ids)
     # The distinct values are joined with a mark between them. The mark must not occur in any value: a value
     # holding it (a "\x1e" diagnosis) was taken for a boundary and moved every later code to the next claim.
     # It is looked for in the joined string (one C-speed count); when a value holds it, each value's pieces are
@@ -447,13 +484,21 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
         owner = np.repeat(np.arange(len(uniques)), per_value)
         pieces = np.array(sep.join(uniques).split(sep), dtype=object)
     tok_ids, tok_u = pd.factorize(pieces)
+    return _tokens(ids, len(uniques), owner, tok_ids, tok_u, clean, with_ids)
+
+
+def _tokens(ids: np.ndarray, n_u: int, owner: np.ndarray, tok_ids: np.ndarray, tok_u, clean, with_ids: bool
+            ) -> tuple[np.ndarray, ...]:
+    """_split_tokens from the pieces of the distinct values: owner (the distinct value of each piece), tok_ids
+    (each piece's index in tok_u, the distinct pieces)."""
+    n = len(ids)
     cleaned = np.array([clean(t) for t in tok_u], dtype=object)
     clean_ids, vocab = pd.factorize(cleaned)  # the distinct cleaned tokens ("e11.9" and "E11.9" are one)
     vocab = np.asarray(vocab, dtype=object)
     tok = clean_ids[tok_ids]
-    keep = cleaned[tok_ids] != ""
+    keep = (cleaned != "")[tok_ids]
     owner, tok = owner[keep], tok[keep]
-    counts_u = np.bincount(owner, minlength=len(uniques)).astype(np.int64)
+    counts_u = np.bincount(owner, minlength=n_u).astype(np.int64)
     starts_u = np.concatenate([[0], np.cumsum(counts_u)[:-1]])
     counts = counts_u[ids]
     total = int(counts.sum())
@@ -465,18 +510,32 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
     return line_idx, pos, vocab[token_ids]
 
 
-@dataclass(frozen=True)
 class Coded:
     """A column as Arrow's dictionary encoding gives it (claims.partition.coded_columns): a code per line into
-    its distinct strings, with none of a pandas Categorical's checks."""
+    its distinct strings, with none of a pandas Categorical's checks. The distinct strings are an object array,
+    or an Arrow array (`arrow`) made into Python strings only when asked for (`values`): the columns parsed in
+    Arrow (numbers, diagnosis and modifier lists) never make a Python string per distinct value."""
 
-    ids: np.ndarray  # (n,) int64
-    values: np.ndarray  # the distinct strings, object
+    __slots__ = ("ids", "arrow", "_values")
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray | None = None, arrow: pa.Array | None = None):
+        self.ids = ids  # (n,) int64
+        self.arrow = arrow
+        self._values = values
+
+    @property
+    def values(self) -> np.ndarray:
+        """The distinct strings, object."""
+        if self._values is None:
+            self._values = self.arrow.to_numpy(zero_copy_only=False).astype(object)
+        return self._values
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, idx: np.ndarray) -> np.ndarray:
+        if self._values is None:
+            return self.arrow.take(pa.array(self.ids[idx])).to_numpy(zero_copy_only=False).astype(object)
         return self.values[self.ids[idx]]
 
 
@@ -517,9 +576,12 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     sex_ids, sex_u = _per_unique(raw["patient_sex"], lambda v: v.strip().upper())
     npi_ids, npi_u = _per_unique(raw["provider_npi"], str.strip)
 
-    for name, values in (("claim_id", claim_id), ("line", line), ("procedure_code", code),
-                         ("place_of_service", pos)):
-        flag(values == "", name, values, "is empty: it is required on every line")
+    for name, values, ids_u, values_u in (("claim_id", claim_id, strip_ids, strip_u), ("line", line, line_ids, line_u),
+                                          ("procedure_code", code, code_ids, code_u),
+                                          ("place_of_service", pos, pos_ids, pos_u)):
+        # compared once per distinct value
+        empty = (values_u == "")[ids_u] if n else np.zeros(0, bool)
+        flag(empty, name, values, "is empty: it is required on every line")
 
     # Dates: ISO first, then MM/DD/YYYY; anything else is malformed and the line gets no date. Parsed at day
     # precision (pandas picks the unit; 9999-12-31 fits it, but not datetime64[ns], where it wraps to 1816), then

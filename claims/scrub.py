@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from claims.partition import coded_columns, in_claim_order, iter_partitions
+from claims.partition import coded_partition, iter_coded_partitions
 from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
-from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED
+from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
 from claims.rules.settings import RuleSettings
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
@@ -34,22 +34,33 @@ def empty_findings() -> pd.DataFrame:
 
 
 def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray:
-    """Vectorised str.format: literal text and columns added element-wise; '' when a field is empty and
-    blank_if_empty (a fix that has nothing to suggest)."""
+    """Vectorised str.format: literal text and columns joined element-wise (pyarrow's binary_join_element_wise,
+    one pass for the whole template); '' when a field is empty and blank_if_empty (a fix that has nothing to
+    suggest)."""
     n = len(cols)
-    out = np.full(n, "", dtype=object)
+    pieces: list = []
     empty = np.zeros(n, dtype=bool)
     for literal, name, _spec, _conv in string.Formatter().parse(template):
-        out = out + literal
+        if literal:
+            pieces.append(literal)
         if name is not None:
             values = cols[name].to_numpy(object)
             if pd.api.types.infer_dtype(values, skipna=False) != "string":  # (all strings: taken as they are)
                 values = cols[name].astype(str).to_numpy(object)
-            empty |= values == ""
-            out = out + values
+            if blank_if_empty:
+                empty |= one_of(values, ("",))
+            pieces.append(values)
+    out = _joined(pieces, n)
     if blank_if_empty:
         out = np.where(empty, "", out)
     return out.astype(object)
+
+
+def _joined(pieces: list, n: int) -> np.ndarray:
+    """The pieces (literal strings, object arrays of n strings) joined element-wise, as an object array."""
+    if not any(not isinstance(p, str) for p in pieces) or not n:
+        return np.full(n, "".join(p for p in pieces if isinstance(p, str)), dtype=object)
+    return join_text(*pieces)
 
 
 @dataclass
@@ -119,7 +130,7 @@ class Scrubber:
         """Findings of one partition (claims.partition: every line of its patients, the claim columns as
         strings and _row), sorted. What a Dask or Spark worker runs on its partition (README: Scale-out); the
         not-checked counts add up in self.context.skipped."""
-        return sort_findings(self.scrub_lines(parse_lines(coded_columns(in_claim_order(table)))))
+        return sort_findings(self.scrub_lines(parse_lines(coded_partition(table))))
 
     def scrub_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Findings of a DataFrame of claim lines (strings, the claim columns), sorted: one partition."""
@@ -137,16 +148,20 @@ class Scrubber:
         partitions of about chunk_lines lines (claims.partition), whatever the order of its lines; the edits
         across claims (PTP, date-of-service MUEs, global periods, add-on codes, KX) see every claim of a
         patient."""
+        for findings in self._iter_unsorted(path, chunk_lines, allow_unknown_columns, spill_dir):
+            yield sort_findings(findings)
+
+    def _iter_unsorted(self, path, chunk_lines, allow_unknown_columns, spill_dir=None) -> Iterator[pd.DataFrame]:
+        """iter_file's findings, each partition's unsorted."""
         self.reset()
-        parsed = (parse_lines(coded_columns(t)) for t in iter_partitions(path, chunk_lines, allow_unknown_columns,
-                                                                     spill_dir))
+        parsed = (parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir))
         for lines in prefetch(parsed):
-            yield sort_findings(self.scrub_lines(lines))
+            yield self.scrub_lines(lines)
 
     def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                    allow_unknown_columns: bool = False) -> pd.DataFrame:
-        """All findings of a claims file, sorted by claim_id, line, rule."""
-        parts = list(self.iter_file(path, chunk_lines, allow_unknown_columns))
+        """All findings of a claims file, sorted by claim_id, line, rule (sorted once, not per partition too)."""
+        parts = [f for f in self._iter_unsorted(path, chunk_lines, allow_unknown_columns) if len(f)]
         return sort_findings(pd.concat(parts, ignore_index=True)) if parts else empty_findings()
 
     def notes(self) -> list[str]:

@@ -190,3 +190,40 @@ def test_prefetch_keeps_order_raises_in_order_and_stops_when_closed():
     time.sleep(0.3)
     assert not any(t.name == "codegov-prefetch" and t.is_alive() for t in threading.enumerate())
     assert len(produced) <= 3  # bounded: one item handed over, one waiting, one being made
+
+
+def _lines_equal(a, b) -> None:
+    """Two parsed chunks (claims.read.Lines) hold the same values, column for column."""
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    pd.testing.assert_frame_equal(a.dx.reset_index(drop=True), b.dx.reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.malformed.reset_index(drop=True), b.malformed.reset_index(drop=True))
+    assert (a.mods == b.mods).all() and (a.mod_ids == b.mod_ids).all() and list(a.dx_vocab) == list(b.dx_vocab)
+    assert list(a.code_vocab[a.code_ids]) == list(b.code_vocab[b.code_ids])
+
+
+def test_the_arrow_parse_of_a_partition_equals_the_python_parse_of_its_strings():
+    """A partition parsed from its Arrow dictionaries (numbers cast by pyarrow, diagnosis and modifier lists split
+    by pyarrow, the lines put in claim order on their codes) gives the values the string path gives, for plain
+    and for awkward values: padded, '$1,250.00', exponents, fractions, blanks, empty list pieces, long numbers."""
+    import pyarrow as pa
+
+    from claims.partition import coded_partition, in_claim_order
+
+    rows = [
+        ["C2", "2", "P1", "F", "2025-06-03", "MEDICARE", "11", "97110", "GP", "2", "32", "93.38", "M54.5;I10", "1"],
+        ["C1", "1", "P1", "f", " 06/04/2025", "medicare", "2", " 97112 ", "gp  xu", " 1 ", "7.5", "$1,250.00",
+         " e11.9 ;;I10;", ""],
+        ["C2", "1", "P2", "M", "2025-02-30", "ACME", "11", "99213", "", "1e0", "", "", "", "1"],
+        ["C1", "10", "P1", "F", "2025-06-03", "MEDICARE", "11", "97530", "GP XU 59 25 KX", "3.0", "15.000",
+         "12345678901.5", "Z00.00;Z00.01;Z00.02;Z00.03;Z00.04;Z00.05;Z00.06;Z00.07;Z00.08;Z00.09;Z00.10;Z00.11;Z00.12",
+         "1"],
+        ["C3", "x", "P3", "", "", "", "", "", "ZZZZ", "-1", "-4", "abc", ";", " 1 "],
+        ["C1", "2", "P1", "F", "2025-06-03", "MEDICARE", "11", "97110", "GP", "0.5", "1,000", "0012.50", "I10", "1"],
+    ]
+    table = pa.table({c: pa.array([r[k] for r in rows], pa.string()) for k, c in enumerate(CLAIM_COLUMNS)}
+                     ).append_column("_row", pa.array(np.arange(2, 2 + len(rows), dtype=np.int64)))
+    strings = in_claim_order(table)
+    frame = pd.DataFrame({c: pd.Series(strings.column(c).to_pylist(), dtype=object) for c in CLAIM_COLUMNS})
+    frame["_row"] = strings.column("_row").to_numpy()
+    _lines_equal(parse_lines(coded_partition(table)), parse_lines(frame))
+    _lines_equal(parse_lines(coded_partition(table)), parse_lines(frame_of(strings)))

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from claims.read import Lines, object_frame
 from claims.rules.params import _param
@@ -135,16 +137,40 @@ def _result(i: np.ndarray, **cols) -> pd.DataFrame:
 
 
 def one_of(values: np.ndarray, options) -> np.ndarray:
-    """values (an object array of strings) isin options: a comparison per option for a few of them, by hashing
-    for more (np.isin would sort the objects)."""
+    """values (an object array of strings) isin options: for a long array, the distinct values compared once
+    (numpy compares object arrays a Python string at a time, each option a pass); else a comparison per option
+    for a few of them, by hashing for more (np.isin would sort the objects)."""
     values = np.asarray(values, dtype=object)
     options = list(options)
+    if len(values) > 1000:
+        ids, uniques = pd.factorize(values)  # (use_na_sentinel=False would scan the array for NA first)
+        if not (ids < 0).any():  # (a missing value: compared one by one below)
+            return one_of(np.asarray(uniques, dtype=object), options)[ids]
     if len(options) > 8:
         return pd.Index(options, dtype=object).get_indexer(values) >= 0
     out = np.zeros(len(values), bool)
     for o in options:
         out |= values == o
     return out
+
+
+def join_text(*pieces) -> np.ndarray:
+    """Literal strings and object arrays of strings (all of one length) joined element-wise, as an object
+    array: "remove " + code + "; ..." in one pass of pyarrow's binary_join_element_wise, where numpy's object
+    addition makes a new Python string per piece and element."""
+    arrays = [p for p in pieces if not isinstance(p, str)]
+    n = len(arrays[0]) if arrays else 0
+    if not arrays or not n:
+        return np.full(n, "".join(p for p in pieces if isinstance(p, str)), dtype=object)
+    try:
+        joined = pc.binary_join_element_wise(*[p if isinstance(p, str) else pa.array(p, type=pa.string())
+                                               for p in pieces if not isinstance(p, str) or p], "")
+        return joined.to_numpy(zero_copy_only=False).astype(object)
+    except (pa.ArrowException, UnicodeError):  # a string Arrow cannot hold (a lone surrogate): added in Python
+        out = np.full(n, "", dtype=object)
+        for p in pieces:
+            out = out + p
+        return out
 
 
 def texts(template: str, i: np.ndarray, **arrays) -> np.ndarray:
@@ -235,9 +261,12 @@ def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Pairs of rows of two event frames for the same patient and provider: the same NPI, or either blank
     (a file without provider_npi matches on the patient alone). Columns ea, eb (row positions) and the days."""
     left = object_frame({"ea": np.arange(len(a)), "p": a["pkey"].to_numpy(np.int64),
-                         "na": a["npi"].to_numpy(object), "da": a["day"].to_numpy(np.int64)})
+                         "da": a["day"].to_numpy(np.int64)})
     right = object_frame({"eb": np.arange(len(b)), "p": b["pkey"].to_numpy(np.int64),
-                          "nb": b["npi"].to_numpy(object), "db": b["day"].to_numpy(np.int64)})
+                          "db": b["day"].to_numpy(np.int64)})
     pairs = left.merge(right, on="p")
-    na, nb = pairs["na"].to_numpy(object), pairs["nb"].to_numpy(object)
-    return pairs[(na == nb) | (na == "") | (nb == "")].reset_index(drop=True)
+    # the provider ids compared as integers: one per distinct id of either frame, blank -1
+    ids, uniques = pd.factorize(np.concatenate([a["npi"].to_numpy(object), b["npi"].to_numpy(object)]))
+    ids = np.where((np.asarray(uniques, dtype=object) == "")[ids], -1, ids) if len(uniques) else ids
+    na, nb = ids[:len(a)][pairs["ea"].to_numpy(np.int64)], ids[len(a):][pairs["eb"].to_numpy(np.int64)]
+    return pairs[(na == nb) | (na < 0) | (nb < 0)].reset_index(drop=True)

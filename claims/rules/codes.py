@@ -12,6 +12,7 @@ from ingest.history import NO_END, NO_START, short_list
 from ingest.model import SYSTEM_NAMES
 
 _MODIFIER_SHAPE = re.compile(r"[A-Z0-9]{2}")
+STATUS_MEMO = 500_000  # (code, day) answers of code-invalid-on-dos kept across partitions
 
 
 class MalformedField(Rule):
@@ -65,7 +66,7 @@ class CodeInvalidOnDos(Rule):
         # A code's status only changes on the days its code set's history changes something (segment_days), so
         # each date is asked as the first day of its segment, and validate() is asked once per distinct
         # (code, segment): the pairs found on integer keys, the answers spread back to the lines.
-        asked = segment_days(ctx.history, system, dos)
+        asked = segment_days(ctx.history, system, dos, ctx.memo)
         if ids is None:
             ids = pd.factorize(codes)[0]
         day = asked.astype("datetime64[D]").astype(np.int64)
@@ -74,11 +75,11 @@ class CodeInvalidOnDos(Rule):
         pair_ids, pairs = pd.factorize(np.asarray(ids, np.int64) * np.int64(int(day.max()) + 1) + day)
         first = np.zeros(len(pairs), dtype=np.int64)
         first[pair_ids[::-1]] = np.arange(len(pair_ids))[::-1]
-        v = ctx.history.validate(pd.Series(codes[first], dtype=object), pd.Series(asked[first]), system)
-        covered = v["covered"].to_numpy(bool)[pair_ids]
+        covered_p, valid_p = self._status(ctx, system, codes[first], asked[first])
+        covered = covered_p[pair_ids]
         ctx.skip(self.id, f"{kind} codes on dates no loaded {SYSTEM_NAMES[system]} release covers",
                  (~covered).sum())
-        bad = covered & (v["status"] != "valid").to_numpy()[pair_ids]
+        bad = covered & ~valid_p[pair_ids]
         if not bad.any():
             return _result(np.zeros(0))
         # the texts once per distinct bad (code, segment), kept for the next partitions (which bill the same)
@@ -95,6 +96,24 @@ class CodeInvalidOnDos(Rule):
         shown, reason, reps = (np.array([memo[key][j] for key in keys], dtype=object)[at] for j in range(3))
         return _result(idx[bad_lines], kind=kind, code=shown, dos=dates(dos[bad_lines]), reason=reason,
                        replacements=reps)
+
+    @staticmethod
+    def _status(ctx, system, codes, asked) -> tuple[np.ndarray, np.ndarray]:
+        """(covered, valid) of distinct (code, segment day) pairs: validate() asked for the pairs no partition
+        before asked (the answers depend on the history only), at most STATUS_MEMO of them kept."""
+        memo = ctx.memo.setdefault(("code-invalid-on-dos status", system), {})
+        keys = list(zip(codes.tolist(), asked.astype(np.int64).tolist(), strict=True))
+        todo = [k for k, key in enumerate(keys) if key not in memo]
+        if todo:
+            if len(memo) + len(todo) > STATUS_MEMO:  # forget the answers of the partitions before
+                memo.clear()
+                todo = list(range(len(keys)))
+            v = ctx.history.validate(pd.Series(codes[todo], dtype=object), pd.Series(asked[todo]), system)
+            for k, cov, ok in zip(todo, v["covered"].to_numpy(bool).tolist(),
+                                  (v["status"] == "valid").to_numpy(bool).tolist(), strict=True):
+                memo[keys[k]] = (cov, ok)
+        answers = [memo[key] for key in keys]
+        return (np.array([a[0] for a in answers], dtype=bool), np.array([a[1] for a in answers], dtype=bool))
 
     @staticmethod
     def _texts(ctx, system, codes, asked):
@@ -117,29 +136,41 @@ class CodeInvalidOnDos(Rule):
                         strict=True))
 
 
-def segment_days(history, system: str, dos: np.ndarray) -> np.ndarray:
+def segment_days(history, system: str, dos: np.ndarray, memo: dict | None = None) -> np.ndarray:
     """Each date of service as the first day of its segment of the code set's history: the days between two
     of its change days (a release's first day, the day after its coverage ends, a row's start date or the
     day after its end date), on which every code's status, release and dates are the same
     (ingest.history._SystemHistory.resolve compares a date with these days only). The dates themselves when
-    the history is not one it can read so."""
+    the history is not one it can read so. memo (Context.memo): the change days kept, made once per history
+    rather than once per partition."""
     h = getattr(history, "_systems", {}).get(system)
     dos = np.asarray(dos, dtype="datetime64[ns]")
     if h is None or not hasattr(h, "release_days"):
         return dos
-    marks = [np.asarray(h.release_days, np.int64), np.array([h.cover_end], np.int64) + 1]
-    for name, shift in (("start", 0), ("end", 1)):
-        values = np.asarray(getattr(h, name, np.zeros(0)), np.int64)
-        values = values[(values != NO_START) & (values != NO_END)]
-        marks.append(np.unique(values) + shift)
-    marks = np.unique(np.concatenate(marks))
-    marks = marks[(marks > -(1 << 40)) & (marks < (1 << 40))]
+    kept = memo.get(("segment-days", system)) if memo is not None else None
+    if kept is not None and kept[0] is h:
+        marks = kept[1]
+    else:
+        marks = _change_days(h)
+        if memo is not None:
+            memo[("segment-days", system)] = (h, marks)
     day = dos.astype("datetime64[D]").astype(np.int64)
     at = np.searchsorted(marks, day, side="right") - 1
     known = ~np.isnat(dos) & (at >= 0)
     out = dos.copy()
     out[known] = marks[at[known]].astype("datetime64[D]").astype("datetime64[ns]")
     return out
+
+
+def _change_days(h) -> np.ndarray:
+    """The days a code set's history (ingest.history._SystemHistory) changes something, sorted."""
+    marks = [np.asarray(h.release_days, np.int64), np.array([h.cover_end], np.int64) + 1]
+    for name, shift in (("start", 0), ("end", 1)):
+        values = np.asarray(getattr(h, name, np.zeros(0)), np.int64)
+        values = values[(values != NO_START) & (values != NO_END)]
+        marks.append(np.unique(values) + shift)
+    marks = np.unique(np.concatenate(marks))
+    return marks[(marks > -(1 << 40)) & (marks < (1 << 40))]
 
 
 class SexDiagnosis(Rule):
@@ -201,7 +232,7 @@ class UnknownModifier(Rule):
         shape_v = np.array([bool(_MODIFIER_SHAPE.fullmatch(m)) for m in vocab], dtype=bool)
         cpt_v = lines.mod_vocab.isin(list(p["cpt_modifiers"]))
         shape_ok, ask = shape_v[mid], shape_v[mid] & ~cpt_v[mid]
-        seg = segment_days(ctx.history, "hcpcs", f["dos"].to_numpy()[i])
+        seg = segment_days(ctx.history, "hcpcs", f["dos"].to_numpy()[i], ctx.memo)
         day = np.where(np.isnat(seg), 0, seg.astype("datetime64[D]").astype(np.int64))
         # each (modifier, date) asked once; pair[e]: the pair of entry e (-1: not asked), answers per pair
         pair = np.full(len(i), -1, dtype=np.int64)

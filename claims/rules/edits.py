@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from claims.read import any_slot, object_frame
-from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in
+from claims.read import any_slot
+from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, one_of
 
 
 class NcciPtp(Rule):
@@ -34,35 +34,56 @@ class NcciPtp(Rule):
         if ptp is None or not len(ptp) or not m.any():
             return _result(np.zeros(0))
         code = f["code"].to_numpy(object)
-        vocab = pd.Index(pd.unique(code[m]), dtype=object)
+        # the partition's distinct codes (Lines.code_key), numbered in order of first appearance on the lines of m
+        key = lines.code_key()
+        names = np.asarray(pd.unique(lines.code_vocab.to_numpy(object)), dtype=object)  # code_key -> code
+        used = pd.unique(key[m])
+        vocab = pd.Index(names[used], dtype=object)
         sub = ptp[ptp["column1"].isin(vocab) & ptp["column2"].isin(vocab)]
         if not len(sub):
             return _result(np.zeros(0))
         c1, c2 = vocab.get_indexer(sub["column1"]), vocab.get_indexer(sub["column2"])
-        cid = vocab.get_indexer(code)
+        remap = np.full(len(names), -1, np.int64)
+        remap[used] = np.arange(len(used))
+        cid = remap[key]
         visit = f["provider_day"].to_numpy()
-        ia = np.flatnonzero(m & np.isin(cid, c1))
-        ib = np.flatnonzero(m & np.isin(cid, c2))
-        pairs = object_frame({"ia": ia, "v": visit[ia]}).merge(object_frame({"ib": ib, "v": visit[ib]}), on="v")
-        pairs = pairs[pairs["ia"].to_numpy() != pairs["ib"].to_numpy()]
         v = np.int64(len(vocab))
-        pairs["key"] = cid[pairs["ia"].to_numpy()] * v + cid[pairs["ib"].to_numpy()]
-        edits = object_frame({"key": c1.astype(np.int64) * v + c2, "effective": sub["effective"].to_numpy(),
-                              "deletion": sub["deletion"].to_numpy(),
-                              "indicator": sub["modifier_indicator"].to_numpy(object),
-                              "rationale": sub["rationale"].to_numpy(object)})
-        hits = pairs.merge(edits, on="key")
-        a, b = hits["ia"].to_numpy(np.int64), hits["ib"].to_numpy(np.int64)
+        is1, is2 = np.zeros(len(vocab) + 1, bool), np.zeros(len(vocab) + 1, bool)
+        is1[c1], is2[c2] = True, True  # (cid -1, a code outside m, looks up the last slot: False)
+        ia = np.flatnonzero(m & is1[cid])
+        ib = np.flatnonzero(m & is2[cid])
+        # every (a, b) of lines of one patient, provider and date, in the order of a then b: the lines b sorted
+        # by their day key, each line a paired with the run of its key
+        ob = np.argsort(visit[ib], kind="stable")
+        vb = visit[ib][ob]
+        lo = np.searchsorted(vb, visit[ia], side="left")
+        count = np.searchsorted(vb, visit[ia], side="right") - lo
+        at = np.repeat(np.arange(len(ia)), count)
+        pa_, pb = ia[at], ib[ob[np.repeat(lo, count) + _runs(count)]]
+        keep = pa_ != pb
+        pa_, pb = pa_[keep], pb[keep]
+        # each pair with the edits of its two codes (an edit may have several rows: each of them, in table order)
+        pair_key = cid[pa_] * v + cid[pb]
+        edit_key = c1.astype(np.int64) * v + c2
+        oe = np.argsort(edit_key, kind="stable")
+        ek = edit_key[oe]
+        lo = np.searchsorted(ek, pair_key, side="left")
+        count = np.searchsorted(ek, pair_key, side="right") - lo
+        pair = np.repeat(np.arange(len(pa_)), count)
+        row = oe[np.repeat(lo, count) + _runs(count)]
+        a, b = pa_[pair], pb[pair]
+        effective = sub["effective"].to_numpy()[row]
+        deletion = sub["deletion"].to_numpy()[row]
         day = f["dos"].to_numpy()[b]
-        in_force = (hits["effective"].to_numpy() <= day) & (
-            hits["deletion"].isna().to_numpy() | (day < hits["deletion"].to_numpy()))
-        ind = hits["indicator"].to_numpy(object)
+        in_force = (effective <= day) & (np.isnat(deletion) | (day < deletion))
+        ind = sub["modifier_indicator"].to_numpy(object)[row]
         em = code_in(lines, p["em_codes"])
         ok = self._bypassed(lines, a, b, em, p) | self._bypassed(lines, b, a, em, p)
-        flag = in_force & ((ind == "0") | ((ind == "1") & ~ok))
-        hits = hits[flag].drop_duplicates(["ia", "ib"])
-        a, b = hits["ia"].to_numpy(np.int64), hits["ib"].to_numpy(np.int64)
-        ind = hits["indicator"].to_numpy(object)
+        flag = in_force & (one_of(ind, ("0",)) | (one_of(ind, ("1",)) & ~ok))
+        k = np.flatnonzero(flag)
+        k = k[np.r_[True, pair[k][1:] != pair[k][:-1]]] if len(k) else k  # a pair's first flagged edit
+        a, b, row = a[k], b[k], row[k]
+        ind = sub["modifier_indicator"].to_numpy(object)[row]
         never = ind == "0"
         with_em = em[a] | em[b]
         # each text built for the findings of its branch only
@@ -71,25 +92,25 @@ class NcciPtp(Rule):
         suggestion = np.empty(len(b), dtype=object)
         k = np.flatnonzero(never)
         reason[k] = "the pair is never paid together (modifier not allowed)"
-        suggestion[k] = "remove " + code[b[k]] + "; it is not paid with " + code[a[k]]
+        suggestion[k] = join_text("remove ", code[b[k]], "; it is not paid with ", code[a[k]])
         k = np.flatnonzero(~never & with_em)
         em_code = np.where(em[b[k]], code[b[k]], code[a[k]]).astype(object)
-        reason[k] = "no modifier 25 (or 57) on the E/M " + em_code
-        suggestion[k] = ("if the E/M " + em_code + " was significant and separately identifiable from the "
-                         "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise remove "
-                         + code[b[k]])
+        reason[k] = join_text("no modifier 25 (or 57) on the E/M ", em_code)
+        suggestion[k] = join_text("if the E/M ", em_code, " was significant and separately identifiable from the "
+                                  "procedure, append 25 to it (57 if it was the decision for major surgery); otherwise "
+                                  "remove ", code[b[k]])
         k = np.flatnonzero(~never & ~with_em)
-        suggestion[k] = ("if " + code[b[k]] + " was a distinct service, append 59 or XE/XS/XP/XU (or the anatomic "
-                         "modifier of its site); otherwise remove it")
+        suggestion[k] = join_text("if ", code[b[k]], " was a distinct service, append 59 or XE/XS/XP/XU (or the "
+                                  "anatomic modifier of its site); otherwise remove it")
         claim = f["claim_id"].to_numpy(object)
         other = claim[a] != claim[b]
         other_line = f["line"].to_numpy(object)[a]  # (a copy: a fancy index)
         k = np.flatnonzero(other)
-        other_line[k] = other_line[k] + " of claim " + claim[a[k]]
+        other_line[k] = join_text(other_line[k], " of claim ", claim[a[k]])
         return _result(
             b, code=code[b], column1=code[a], other_line=other_line,
             other_claim=np.where(other, claim[a], "").astype(object),
-            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=hits["rationale"].to_numpy(object),
+            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=sub["rationale"].to_numpy(object)[row],
             reason=reason.astype(object), suggestion=suggestion.astype(object))
 
     @staticmethod
@@ -112,6 +133,12 @@ class NcciPtp(Rule):
             unshared[with_anatomic] = any_slot(anatomic & ~shared)
         procedure_ok = any_of(p["distinct_modifiers"]) | unshared | any_of(p["procedure_modifiers"])
         return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
+
+
+def _runs(count: np.ndarray) -> np.ndarray:
+    """0, 1, ..., count[k] - 1 for each k, concatenated."""
+    total = int(count.sum())
+    return np.arange(total) - np.repeat(np.cumsum(count) - count, count)
 
 
 class MueUnits(Rule):

@@ -75,11 +75,20 @@ class BilateralModifier(Rule):
         ind[lists & code_in(lines, p["codes"])] = "1"
         code, dos = f["code"].to_numpy(object), f["dos_text"].to_numpy(object)
         parts = []
-        one, two, three = ind == "1", ind == "2", ind == "3"
-        if not (one | two | three | one_of(ind, ("0", "9"))).any():
+        # the indicator is '' outside m: compared on the lines of m only
+        sub = np.flatnonzero(m)
+
+        def ind_in(options) -> np.ndarray:
+            out = np.zeros(len(ind), bool)
+            out[sub] = one_of(ind[sub], options)
+            return out
+
+        one, two, three = ind_in(("1",)), ind_in(("2",)), ind_in(("3",))
+        if not (one | two | three | ind_in(("0", "9"))).any():
             return _result(np.zeros(0))
         both_one_line = rt & lt & ~m50
-        pair = self._rt_lt_pairs(lines, m & ~m50 & (rt ^ lt) & one_of(ind, ("1", "2")))
+        pair = self._rt_lt_pairs(lines, m & ~m50 & (rt ^ lt) & (one | two))
+        paired = ~one_of(pair, ("",))
 
         def add(mask, reason: str, suggestion: str) -> None:
             i = np.flatnonzero(mask)
@@ -94,19 +103,19 @@ class BilateralModifier(Rule):
         else:
             add(one & both_one_line, "RT and LT on one line; this payer wants modifier 50 for both sides",
                 "bill {code} once with modifier 50 instead of RT and LT")
-            add(one & (pair != ""), "billed for both sides on two lines ({pair}) without modifier 50",
+            add(one & paired, "billed for both sides on two lines ({pair}) without modifier 50",
                 "bill {code} once with modifier 50 instead of RT and LT lines")
         once = "bill {code} once, without 50, RT or LT: its payment already covers both sides"
         add(two & m50, "modifier 50 on a code that is bilateral by definition (bilateral surgery indicator 2)", once)
         add(two & both_one_line, "RT and LT on a code that is bilateral by definition (indicator 2)", once)
-        add(two & (pair != ""), "billed for both sides ({pair}), but the code is bilateral by definition "
+        add(two & paired, "billed for both sides ({pair}), but the code is bilateral by definition "
                                 "(indicator 2)", once)
         add(three & (m50 | both_one_line),
             "bilateral surgery indicator 3: each side is paid on its own, modifier 50 does not apply",
             "bill {code} on two lines, one with RT and one with LT")
-        add((ind == "0") & m50, "modifier 50 on a code that is not a bilateral procedure (bilateral surgery "
+        add(ind_in(("0",)) & m50, "modifier 50 on a code that is not a bilateral procedure (bilateral surgery "
                                 "indicator 0)", "remove 50 from {code}")
-        add((ind == "9") & m50, "modifier 50 on a code to which the bilateral concept does not apply (bilateral "
+        add(ind_in(("9",)) & m50, "modifier 50 on a code to which the bilateral concept does not apply (bilateral "
                                 "surgery indicator 9)", "remove 50 from {code}")
         parts = [x for x in parts if len(x)]
         if not parts:
@@ -165,8 +174,11 @@ class PctcModifier(Rule):
                  np.count_nonzero(pfs & ~fee.found))
         known = pfs & fee.found
         ind = fee.pctc
-        bad26 = known & m26 & ~one_of(ind, p["allow_26"])
-        badtc = known & mtc & ~one_of(ind, p["allow_tc"])
+        k = np.flatnonzero(known)  # the indicator compared on the known lines only
+        allow26, allowtc = np.zeros(len(ind), bool), np.zeros(len(ind), bool)
+        allow26[k], allowtc[k] = one_of(ind[k], p["allow_26"]), one_of(ind[k], p["allow_tc"])
+        bad26 = known & m26 & ~allow26
+        badtc = known & mtc & ~allowtc
         both = known & m26 & mtc
         i = np.flatnonzero(bad26 | badtc | both)
         code = f["code"].to_numpy(object)[i]
@@ -211,7 +223,7 @@ class NcciModifierUse(Rule):
         found: list[tuple[np.ndarray, np.ndarray, str, str]] = []
 
         def mods_on(values) -> np.ndarray:
-            """The first of values on each line ('' where none)."""
+            """The first of values on each line ('' where none: where lines.has_mod(values) is False)."""
             slots = lines.mods_isin(values)
             hit = lines.has_mod(values)
             first = np.full(len(f), "", dtype=object)
@@ -219,27 +231,28 @@ class NcciModifierUse(Rule):
             return first
 
         em_mod = mods_on(p["em_modifiers"])
-        found.append((m & ~em & (em_mod != ""), em_mod,
+        found.append((m & ~em & lines.has_mod(p["em_modifiers"]), em_mod,
                       "modifier {m} is for an E/M visit (25: significant and separately identifiable on the day of a "
                       "procedure; 57: the decision for major surgery), and {code} is not one",
                       "remove {m} from {code}; if a separate E/M visit took place, bill it with {m}"))
         post = mods_on(p["postop_em_modifiers"])
-        found.append((m & ~em & (post != ""), post,
+        found.append((m & ~em & lines.has_mod(p["postop_em_modifiers"]), post,
                       "modifier {m} is for an E/M visit unrelated to a surgery in its post-operative period, and "
                       "{code} is not an E/M",
                       "remove {m}; a procedure in another's post-operative period takes 58, 78 or 79"))
         proc = mods_on(p["procedure_modifiers"])
-        found.append((m & em & (proc != ""), proc,
+        found.append((m & em & lines.has_mod(p["procedure_modifiers"]), proc,
                       "modifier {m} is for a procedure in another procedure's global period, not for an E/M visit",
                       "replace {m} with 24 if the visit was unrelated to the surgery in whose post-operative period "
                       "it falls; otherwise do not bill the visit"))
         distinct = mods_on(p["distinct_modifiers"])
-        found.append((m & em & (distinct != ""), distinct,
+        found.append((m & em & lines.has_mod(p["distinct_modifiers"]), distinct,
                       "modifier {m} is not used on an E/M visit (NCCI)",
                       "remove {m} from {code}; an E/M billed with a procedure on the same day takes 25 when it was "
                       "significant and separately identifiable (57 when it was the decision for major surgery)"))
-        x_mod = mods_on([x for x in p["distinct_modifiers"] if x != "59"])
-        found.append((m & has_mod(lines, ["59"]) & (x_mod != ""), x_mod,
+        x_mods = [x for x in p["distinct_modifiers"] if x != "59"]
+        x_mod = mods_on(x_mods)
+        found.append((m & has_mod(lines, ["59"]) & lines.has_mod(x_mods), x_mod,
                       "59 and {m} on one line: the X modifiers are the more specific forms of 59 (CMS), one of them "
                       "is enough", "keep {m} if it describes the distinct service, and remove 59"))
         m27 = m & has_mod(lines, ["27"])

@@ -34,7 +34,9 @@ ACROSS_CLAIMS = [
     "The claims file may list its lines in any order. The scrubber groups it by patient first: every line goes "
     "to one of N spill files by a hash of its patient id (about 125,000 lines a file; a file that fits is not "
     "spilled), and each file, holding every claim of its patients, is scrubbed on its own, so memory stays bounded "
-    "for any size of file and a shuffled file gives the same findings as a sorted one.", ""]
+    "for any size of file and a shuffled file gives the same findings as a sorted one. On more than one machine "
+    "the same partitions run on Dask or Spark, not on a scheduler of codegov's own: shuffle the lines by "
+    "`patient_id` and run `Scrubber.scrub_partition` on each partition (the README's Scale-out section).", ""]
 
 
 def _show(value: Any) -> str:

@@ -43,7 +43,8 @@ def _global_days(ctx, rule_id: str, lines, m: np.ndarray, fallback: dict[str, fr
     pfs, lists = ctx.fee_or_lists(rule_id, m, has_lists=bool(fallback))
     out = np.where(pfs & fee.found, fee.global_days, "").astype(object)
     for days, codes in (fallback or {}).items():
-        out[lists & code_in(lines, codes) & (out == "")] = days
+        at = np.flatnonzero(lists & code_in(lines, codes))
+        out[at[out[at] == ""]] = days
     return out
 
 
@@ -200,7 +201,7 @@ class AddonPrimary(Rule):
         aoc = ctx.aoc
         code = f["code"].to_numpy(object)
         fee = ctx.fee_for(len(f))
-        zzz = dated & fee.found & (fee.global_days == "ZZZ")
+        zzz = dated & fee.found & one_of(fee.global_days, ("ZZZ",))
         m = ctx.checkable(self.id, "aoc", dated)
         if aoc is None or not len(aoc) or not m.any():
             ctx.skip(self.id, "add-on codes (ZZZ on the fee schedule) with no add-on code edit in force",

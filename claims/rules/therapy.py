@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.read import object_frame
 from claims.rules.base import Rule, _ints, _money, _result, code_in, has_mod, line_events
 
 
@@ -50,65 +49,101 @@ class TimedUnits(Rule):
         units left go to the codes with the most minutes left over. A code billed more units than that
         allows (a tie in the minutes left over may give the unit to either code) is flagged on its first
         line; a visit billing more units in all, with no code over its own share, on its first timed line."""
-        g = object_frame({"i": i, "v": visit, "c": code, "ck": code_key, "u": units, "min": minutes, "line": line,
-                          "dos": dos})
-        per = g.groupby(["v", "ck"], sort=False).agg(i=("i", "min"), u=("u", "sum"), min=("min", "sum"),
-                                                     dos=("dos", "first"), c=("c", "first"))
-        per = per.reset_index()
-        visit_min = per.groupby("v", sort=False)["min"].transform("sum").to_numpy(float)
+        # one row per (visit, code), in order of first appearance (groupby(sort=False)), on integer keys
+        gid, _ = pd.factorize(np.asarray(visit, np.int64) * np.int64(int(code_key.max(initial=0)) + 1) + code_key)
+        ng = int(gid.max()) + 1 if len(gid) else 0
+        first = np.zeros(ng, np.int64)
+        first[gid[::-1]] = np.arange(len(gid))[::-1]  # each group's first line (i ascending: its smallest i)
+        per_i, v, per_dos, per_code = i[first], np.asarray(visit, np.int64)[first], dos[first], code[first]
+        per_u, per_min = _group_sum(gid, units, ng), _group_sum(gid, minutes, ng)
+        vid, _ = pd.factorize(v)  # the visit of each row, numbered in order of first appearance
+        nv = int(vid.max()) + 1 if len(vid) else 0
+        visit_min = _group_sum(vid, per_min, nv)[vid]
         total = (visit_min + 7) // 15
-        full = per["min"].to_numpy(float) // 15
-        rem = per["min"].to_numpy(float) - 15 * full
-        left = total - pd.Series(full).groupby(per["v"].to_numpy()).transform("sum").to_numpy()
+        full = per_min // 15
+        rem = per_min - 15 * full
+        left = total - _group_sum(vid, full, nv)[vid]
         # rank the codes of each visit by minutes left over (ties: the earlier line first)
-        order = np.lexsort((per["i"].to_numpy(np.int64), -rem, per["v"].to_numpy(np.int64)))
-        rank = np.empty(len(per), np.int64)
-        rank[order] = pd.Series(per["v"].to_numpy()[order]).groupby(per["v"].to_numpy()[order]).cumcount().to_numpy()
+        order = np.lexsort((per_i, -rem, v))
+        vs = v[order]
+        starts = np.flatnonzero(np.r_[True, vs[1:] != vs[:-1]]) if len(vs) else np.zeros(0, np.int64)
+        rank = np.empty(len(v), np.int64)
+        rank[order] = np.arange(len(vs)) - np.repeat(starts, np.diff(np.r_[starts, len(vs)]))
         takes = rank < left
         expected = full + takes
         # the minutes left over of the last code that takes a unit: any code with as many may take it instead
-        cut = pd.Series(np.where(takes, rem, np.nan)).groupby(per["v"].to_numpy()).transform("min").to_numpy()
+        cut = _group_fmin(vid, np.where(takes, rem, np.nan), nv)[vid]
         allowed = full + ((left > 0) & (rem > 0) & (rem >= np.nan_to_num(cut, nan=np.inf)))
-        billed = per["u"].to_numpy(float)
+        billed = per_u
         over = billed > allowed
-        v = per["v"].to_numpy()
-        visit_billed = pd.Series(billed).groupby(v).transform("sum").to_numpy()
+        visit_billed = _group_sum(vid, billed, nv)[vid]
         visit_over = visit_billed > total
-        any_code_over = pd.Series(over).groupby(v).transform("any").to_numpy(bool)
-        first_of_visit = per["i"].to_numpy(np.int64) == pd.Series(per["i"].to_numpy(np.int64)).groupby(v).transform(
-            "min").to_numpy()
+        any_code_over = (np.bincount(vid, weights=over, minlength=nv) > 0)[vid]
+        first_i = np.full(nv, np.iinfo(np.int64).max)
+        np.minimum.at(first_i, vid, per_i)
+        first_of_visit = per_i == first_i[vid]
         k = np.flatnonzero(over | (visit_over & ~any_code_over & first_of_visit))
         if not len(k):
             return _result(k)
         # the texts, for the flagged visits only
         dist: dict = {}
-        per_code = per["c"].to_numpy(object)
         for r in np.flatnonzero(np.isin(v, v[k])):
             if expected[r] > 0:
                 word = " unit of " if expected[r] == 1 else " units of "
                 dist.setdefault(v[r], []).append(f"{int(expected[r])}{word}{per_code[r]}")
-        lines_of = g[g["v"].isin(v[k])].groupby("v", sort=False)["line"].agg(", ".join)
+        at = np.isin(visit, v[k])
+        lines_of = pd.Series(line[at], dtype=object).groupby(np.asarray(visit, np.int64)[at], sort=False).agg(", ".join)
         vk = v[k]
         distribution = np.array([" and ".join(dist.get(x, [])) or "no timed units" for x in vk], dtype=object) + (
             " (" + _ints(total[k]) + np.where(total[k] == 1, " timed unit", " timed units") + " for "
             + _ints(visit_min[k]) + " timed minutes)")
         joined = lines_of.reindex(vk).to_numpy(object)
-        dos_k = per["dos"].to_numpy(object)[k]
-        code_reason = (per["c"].to_numpy(object)[k] + ": " + _ints(billed[k])
+        dos_k = per_dos[k]
+        code_reason = (per_code[k] + ": " + _ints(billed[k])
                        + np.where(billed[k] == 1, " unit", " units") + " billed on " + dos_k + ", but its "
-                       + _ints(per["min"].to_numpy()[k]) + " of the visit's " + _ints(visit_min[k])
+                       + _ints(per_min[k]) + " of the visit's " + _ints(visit_min[k])
                        + " timed minutes support " + _ints(allowed[k]))
         visit_reason = (_ints(visit_billed[k]) + " timed units billed on " + dos_k + " (lines " + joined + "), but "
                         + _ints(visit_min[k]) + " timed minutes support " + _ints(total[k]))
         reason = np.where(over[k], code_reason, visit_reason).astype(object)
-        return _result(per["i"].to_numpy(np.int64)[k], code=per["c"].to_numpy(object)[k],
-                       dos=per["dos"].to_numpy(object)[k], units=_ints(billed[k]),
-                       minutes=_ints(per["min"].to_numpy()[k]),
+        return _result(per_i[k], code=per_code[k],
+                       dos=per_dos[k], units=_ints(billed[k]),
+                       minutes=_ints(per_min[k]),
                        allowed=_ints(allowed[k]), total_units=_ints(visit_billed[k]),
                        total_minutes=_ints(visit_min[k]), total_allowed=_ints(total[k]),
                        distribution=distribution, lines=joined, reason=reason,
                        method="CMS 8-minute rule: the visit's timed minutes give its units, shared by each code's "
                               "minutes")
+
+
+def _group_sum(gid: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Each group's sum of values in row order, compensated as pandas' groupby sum adds (Kahan: the same
+    float result, minute for minute), one vectorised step per position in the groups (a visit's few lines)."""
+    values = np.asarray(values, dtype=float)
+    total, comp = np.zeros(n), np.zeros(n)
+    if not len(gid):
+        return total
+    order = np.argsort(gid, kind="stable")
+    g = gid[order]
+    starts = np.searchsorted(g, np.arange(n))
+    pos = np.arange(len(g)) - starts[g]
+    for k in range(int(pos.max()) + 1):
+        rows = np.flatnonzero(pos == k)
+        grp, val = g[rows], values[order[rows]]
+        y = val - comp[grp]
+        t = total[grp] + y
+        c = t - total[grp] - y
+        comp[grp] = np.where(np.isnan(c), 0.0, c)
+        total[grp] = t
+    return total
+
+
+def _group_fmin(gid: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Each group's smallest value, NaN skipped (NaN for a group of NaN only): groupby min."""
+    out = np.full(n, np.nan)
+    if len(gid):
+        np.fmin.at(out, gid, values)
+    return out
 
 
 class TherapyGp(Rule):
