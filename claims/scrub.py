@@ -23,7 +23,7 @@ from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
 from claims.rules.settings import RuleSettings
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
-from playbooks.text import csv_safe
+from playbooks.text import csv_safe, md_cell
 
 FINDING_COLUMNS = ("claim_id", "line", "rule", "severity", "message", "fix", "row")
 FORMATS = ("csv", "json", "md")
@@ -305,12 +305,8 @@ def render(findings: pd.DataFrame, fmt: str) -> str:
         if s["by_rule"]:
             out += ["| rule | findings |", "|---|---|"] + [f"| {k} | {v} |" for k, v in s["by_rule"].items()]
             out += ["", "| claim | line | rule | severity | message | suggested fix |", "|---|---|---|---|---|---|"]
-
-            def cell(v: object) -> str:
-                return str(v).replace("|", "\\|").replace("\n", " ")
-
             for r in findings.itertuples(index=False):
-                out.append("| " + " | ".join(cell(getattr(r, c)) for c in
+                out.append("| " + " | ".join(md_cell(getattr(r, c)) for c in
                                              ("claim_id", "line", "rule", "severity", "message", "fix")) + " |")
         return "\n".join(out) + "\n"
     raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -413,3 +413,16 @@ def test_render_formats():
     md = render(findings, "md")
     assert md.startswith("# Claim scrub findings") and "| E04 | 2 | ncci-ptp | error |" in md
     assert render(findings.iloc[:0], "md").count("|") == 0
+
+
+def test_markdown_findings_escape_what_a_claims_file_holds():
+    """A claims file is outside input: a claim id or message cannot become a link, HTML or a new cell in the
+    Markdown findings (the one escaper, playbooks.text.md_cell, as in the PR body and the site)."""
+    findings = make_scrubber().scrub_file(FIXTURES / "errors.csv").iloc[:1].copy()
+    findings["claim_id"] = "[x](https://evil.example)<img src=x>|`y`"
+    findings["message"] = "line one\nline two *starred*"
+    md = render(findings, "md")
+    row = md.splitlines()[-1]
+    assert row.startswith("| \\[x\\](https://evil.example)&lt;img src=x&gt;\\|\\`y\\` | ")
+    assert "| line one line two \\*starred\\* |" in row
+    assert row.count(" | ") == 5  # six cells, the escaped bar inside the first one
