@@ -195,8 +195,9 @@ def scrub_once(claims: Path, rules: Path, codesets: Path | None, chunk_lines: in
 
 def scrub_edits_once(claims: Path, rules: Path, releases: Path, chunk_lines: int, stream: bool = False) -> dict:
     """Scrub with the edit quarters stored in `releases` in force (ingest.edits.EditTables) and the synthetic
-    code-set history, in this process; stream: through Scrubber.iter_file, each partition's findings counted
-    and dropped (the memory of a scrub that writes its findings as it goes), else scrub_file (all kept)."""
+    code-set history, in this process; stream: as `codegov scrub` runs, through Scrubber.scrub_to (each
+    partition's findings spilled, merged back in order and written to a CSV file beside the claims, then
+    removed), else scrub_file (all findings kept in memory)."""
     from claims.scrub import Scrubber
     from ingest.edits import EditTables
 
@@ -205,11 +206,16 @@ def scrub_edits_once(claims: Path, rules: Path, releases: Path, chunk_lines: int
     scrubber = Scrubber.from_files(rules, history=history, edits=EditTables(releases))
     by_rule: dict = {}
     if stream:
-        found = 0
-        for part in scrubber.iter_file(claims, chunk_lines):
-            found += len(part)
-            for rule, n in part["rule"].value_counts().items():
-                by_rule[rule] = by_rule.get(rule, 0) + int(n)
+        written = claims.with_name(f".{claims.stem}.findings.csv")
+        try:
+            with open(written, "w", encoding="utf-8", newline="") as out:
+                summary = scrubber.scrub_to(out, "csv", claims, chunk_lines)
+        finally:
+            written.unlink(missing_ok=True)
+        found = summary["findings"]
+        for key, n in summary["by_rule"].items():  # "rule (severity)"
+            rule = key.rsplit(" (", 1)[0]
+            by_rule[rule] = by_rule.get(rule, 0) + n
     else:
         findings = scrubber.scrub_file(claims, chunk_lines)
         found, by_rule = len(findings), findings["rule"].value_counts().to_dict()

@@ -41,7 +41,8 @@ TARGETS: dict[str, str | None] = {
     "denials-reader": None,  # the 835 reader against pyx12 on 100,000 lines: the choice of reader
     # a million generated lines with the full-size quarters in force (issue #15); ratio: to the pyarrow read
     "scrub-edits": "median <= 2 s, peak < 1024 MB, ratio <= 15",
-    # ten million lines streamed (iter_file) in the memory of one million: partitions by patient
+    # ten million lines streamed as `codegov scrub` runs (Scrubber.scrub_to: partitions by patient in, findings
+    # spilled and merged back in order out) in the memory of one million
     "scrub-10m": "peak < 1024 MB",
 }
 
@@ -586,7 +587,7 @@ def scrub_edits(workdir: Path, repeat: int) -> dict:
 
 
 def scrub_10m(workdir: Path, repeat: int) -> list[dict]:
-    """Peak memory of a streamed scrub (Scrubber.iter_file: findings written as they come) of 1,000,000 and of
+    """Peak memory of a streamed scrub (Scrubber.scrub_to, as `codegov scrub` writes its CSV) of 1,000,000 and of
     10,000,000 lines (the million-line file ten times over, as new claims of new patients), with the full-size
     edit quarters in force; one run each, a fresh process each."""
     from bench.bench_scrub import repeat_claims, scrub_edits_run

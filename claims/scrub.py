@@ -1,20 +1,20 @@
-"""Run every enabled rule over a claims file, chunk by chunk, and render the findings as CSV, JSON or Markdown."""
+"""Run every enabled rule over a claims file, partition by partition, and hand the findings to claims.output."""
 
 from __future__ import annotations
 
-import io
-import json
 import queue
 import string
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from claims.output import FINDING_COLUMNS, SpilledFindings, write_findings
 from claims.partition import coded_partition, iter_coded_partitions
 from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
 from claims.reference import EditReference, uncovered
@@ -23,10 +23,6 @@ from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
 from claims.rules.settings import RuleSettings
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
-from playbooks.text import csv_safe, md_cell
-
-FINDING_COLUMNS = ("claim_id", "line", "rule", "severity", "message", "fix", "row")
-FORMATS = ("csv", "json", "md")
 
 
 def empty_findings() -> pd.DataFrame:
@@ -164,6 +160,18 @@ class Scrubber:
         parts = [f for f in self._iter_unsorted(path, chunk_lines, allow_unknown_columns) if len(f)]
         return sort_findings(pd.concat(parts, ignore_index=True)) if parts else empty_findings()
 
+    def scrub_to(self, out: TextIO, fmt: str, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
+                 allow_unknown_columns: bool = False, spill_dir: str | Path | None = None) -> dict:
+        """Scrub a file and write its findings to out in one of FORMATS, in scrub_file's order and bytes, in
+        bounded memory: each partition's findings are spilled as they come and merged back a batch at a time
+        (claims.output.SpilledFindings). Nothing is written before the whole file is scrubbed, so a file that
+        stops with an error writes nothing. Returns the summary."""
+        with SpilledFindings(sort_findings, spill_dir) as spilled:
+            for findings in self.iter_file(path, chunk_lines, allow_unknown_columns, spill_dir):
+                spilled.add(findings)
+            write_findings(out, fmt, spilled.summary, spilled.batches())
+            return spilled.summary
+
     def notes(self) -> list[str]:
         """What was not checked (dates no release covers, years with no threshold), one line each."""
         out = []
@@ -263,50 +271,3 @@ def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
         message[at] = _rank(findings["message"].to_numpy(object)[at])
         order = np.lexsort([message, *keys[::-1]])
     return findings.take(order).reset_index(drop=True)
-
-
-def summary(findings: pd.DataFrame) -> dict:
-    counts = findings.groupby(["rule", "severity"]).size() if len(findings) else pd.Series(dtype=int)
-    return {
-        "findings": int(len(findings)),
-        "errors": int((findings["severity"] == "error").sum()) if len(findings) else 0,
-        "warnings": int((findings["severity"] == "warning").sum()) if len(findings) else 0,
-        "by_rule": {f"{r} ({s})": int(n) for (r, s), n in counts.items()},
-    }
-
-
-def csv_cells(findings: pd.DataFrame) -> pd.DataFrame:
-    """The findings as CSV cells for a spreadsheet: every text cell through playbooks.text.csv_safe, so a claim id
-    or a value quoted in a message that starts with = + - @ (a formula) gets a leading apostrophe; plain numbers
-    (-5) stay. csv_safe runs once per distinct value of a column, not once per cell."""
-    cols = {}
-    for col in FINDING_COLUMNS:
-        values = findings[col].to_numpy(object if col != "row" else None)
-        if col != "row" and len(values):
-            ids, uniques = pd.factorize(values, use_na_sentinel=False)
-            values = np.array([csv_safe(u) for u in uniques], dtype=object)[ids]
-        cols[col] = values
-    return object_frame(cols)
-
-
-def render(findings: pd.DataFrame, fmt: str) -> str:
-    """csv: one row per finding; json: {"summary", "findings"}; md: a summary and a table."""
-    if fmt == "csv":
-        buf = io.StringIO()
-        csv_cells(findings).to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue()
-    if fmt == "json":
-        records = findings.loc[:, list(FINDING_COLUMNS)].astype({"row": int}).to_dict(orient="records")
-        return json.dumps({"summary": summary(findings), "findings": records}, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "md":
-        s = summary(findings)
-        out = ["# Claim scrub findings", "",
-               f"{s['findings']} finding(s): {s['errors']} error(s), {s['warnings']} warning(s).", ""]
-        if s["by_rule"]:
-            out += ["| rule | findings |", "|---|---|"] + [f"| {k} | {v} |" for k, v in s["by_rule"].items()]
-            out += ["", "| claim | line | rule | severity | message | suggested fix |", "|---|---|---|---|---|---|"]
-            for r in findings.itertuples(index=False):
-                out.append("| " + " | ".join(md_cell(getattr(r, c)) for c in
-                                             ("claim_id", "line", "rule", "severity", "message", "fix")) + " |")
-        return "\n".join(out) + "\n"
-    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")

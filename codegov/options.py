@@ -6,11 +6,15 @@ Only the standard library is imported here, so `codegov --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import os
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 # Exit statuses, chosen here once; every command returns one of them and `codegov --help` and the README's
 # Commands section list them (tests/test_cli_exit_status.py holds the three to the same table).
@@ -129,3 +133,21 @@ def write_output(text: str, output: Path | None) -> None:
         atomic_write(output, text.encode("utf-8"))
     else:
         sys.stdout.write(text)
+
+
+@contextlib.contextmanager
+def output_stream(output: Path | None) -> Iterator[TextIO]:
+    """A text stream for output too large to hold as one string: the file (appearing whole, atomically, when
+    the block ends without an error) or standard output."""
+    if not output:
+        yield sys.stdout
+        return
+    from ingest.store import atomic_writer
+
+    with atomic_writer(output) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        try:
+            yield text
+            text.flush()
+        finally:
+            text.detach()  # the binary file stays open for atomic_writer to sync and rename

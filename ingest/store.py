@@ -7,12 +7,15 @@ table rebuilt from its changes is checked against the bytes that were proven."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -58,11 +61,21 @@ def atomic_write(path: Path, data: bytes) -> bool:
     path = Path(path)
     if path.exists() and path.read_bytes() == data:
         return False
+    with atomic_writer(path) as fh:
+        fh.write(data)
+    return True
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write bit by bit that appears at path, whole, when the block ends (a temporary file in
+    the same folder, synced and renamed); on an error the temporary file goes and path keeps what it held."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -70,7 +83,6 @@ def atomic_write(path: Path, data: bytes) -> bool:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return True
 
 
 def table_bytes(table: pd.DataFrame) -> bytes:

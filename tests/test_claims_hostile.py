@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 import claims.read as read
+from claims.output import render
 from claims.partition import frame_of, iter_partitions
 from claims.read import CLAIM_COLUMNS, check_raw_lines, parse_lines
 from claims.rules import load_rules
 from claims.rules.settings import load_yaml_file
-from claims.scrub import render
 from ingest.model import CodegovError, ParseError
 from tests.test_claims_rules import (
     FIXTURES,

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from claims.output import render
 from claims.read import CLAIM_COLUMNS
 from claims.rules import RULES, expand_codes, load_rules, rule_pages
-from claims.scrub import Scrubber, render
+from claims.scrub import Scrubber
 from ingest.history import ReleaseHistory
 from ingest.model import CodegovError
 from tests.conftest import CODESETS, ROOT

@@ -8,7 +8,8 @@ JSON or Markdown. The rules, their severities and per-payer parameters live in a
 lines against the stored NCCI PTP and MUE, fee-schedule and add-on edit quarters in force on their dates
 of service (or the files the rule file names).
 The file may list its lines in any order: it is grouped by patient into partitions of about
---chunk-lines lines (spilled to a temporary folder), so memory stays bounded. Exit status 0, or 3 with
+--chunk-lines lines (spilled to a temporary folder), and the findings are spilled and merged back in order
+(claims.output), so memory stays bounded for the input and the output. Exit status 0, or 3 with
 --fail-on when a finding of that severity is found; 1 on an error.
 """
 
@@ -56,8 +57,8 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def run(args) -> int:
-    from claims.scrub import Scrubber, render
-    from codegov.options import info, releases_folder, write_output
+    from claims.scrub import Scrubber
+    from codegov.options import info, output_stream, releases_folder
     from ingest.edits import EditTables
     from ingest.model import CodegovError
     from ingest.repository import ReleaseRepository
@@ -74,13 +75,12 @@ def run(args) -> int:
     releases = releases_folder(args)
     history = ReleaseRepository(releases, args.codesets).history()
     scrubber = Scrubber.from_files(rules, args.payer_rules, history, EditTables(releases))
-    findings = scrubber.scrub_file(args.claims, args.chunk_lines, args.ignore_unknown_columns)
-    write_output(render(findings, args.format), args.output)
-    errors = int((findings["severity"] == "error").sum())
-    warnings = int((findings["severity"] == "warning").sum())
+    with output_stream(args.output) as out:
+        summary = scrubber.scrub_to(out, args.format, args.claims, args.chunk_lines, args.ignore_unknown_columns)
+    errors, warnings = summary["errors"], summary["warnings"]
     for note in scrubber.notes():
         print(f"note: {note}", file=sys.stderr)
-    info(args, f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s) in {args.claims}",
+    info(args, f"{summary['findings']} finding(s): {errors} error(s), {warnings} warning(s) in {args.claims}",
          file=sys.stderr)
     if args.fail_on == "error" and errors or args.fail_on == "warning" and (errors or warnings):
         return POLICY_EXIT
