@@ -29,7 +29,7 @@ from playbooks.text import csv_safe, md_cell
 FINDING_COLUMNS = ("claim_id", "line", "rule", "severity", "message", "fix", "row")
 FORMATS = ("csv", "json", "md")
 SCHEMA = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in FINDING_COLUMNS])
-_SPILL_BATCH = 8_192  # rows of a spilled record batch, about (cut where a claim ends)
+_SPILL_BATCH = 2_048  # rows of a spilled record batch, about (cut where a claim ends)
 _OUT_BATCH = 65_536  # rows of a merged batch handed to the writer, about
 
 
