@@ -385,9 +385,9 @@ def _ingest_code_releases(sources, releases, out, codesets, *, mirror, cache, of
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["ingest.build", "ingest.parse_icd10cm", "ingest.parse_hcpcs"])
         with ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context) as pool:
-            # the largest first, so no worker starts a big release while the others sit idle at the end
-            futures = {r: pool.submit(build_release, sources, r, f, codesets)
-                       for r, f in sorted(work, key=lambda rf: -sizes[rf[0]])}
+            # in the order they are stored: each is stored here while the workers parse the next ones (largest
+            # first, the first stored was parsed last: nothing was stored until every worker was done)
+            futures = {r: pool.submit(build_release, sources, r, f, codesets) for r, f in work}
             for release, folder in jobs:
                 yield release, folder if isinstance(folder, Exception) else store(futures[release].result())
         return
