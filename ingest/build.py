@@ -100,6 +100,9 @@ class Built:
     data: bytes  # the table as stored
     conversion: bytes | None  # the ICD-10-CM conversion table as stored beside it
     evidence: list[str]
+    # what the proof against the previous release reads of the files, found here (HCPCS: the ANWEB file's line of
+    # each code), so the process that stores the release does not read the files again
+    proof_state: dict | None = None
 
 
 def build_release(sources: Sources, release: Release, folder: Path | None, codesets: Path) -> Built:
@@ -125,7 +128,10 @@ def build_release(sources: Sources, release: Release, folder: Path | None, codes
         conv = parse_conversion(files["conversion"])[["code", "effective", "previous"]]
         conv = conv.sort_values(["code", "previous"], kind="stable")
         conversion = csv_bytes(conv, list(conv.columns))
-    return Built(release, table, files, file_entries, table_bytes(table), conversion, evidence)
+    from ingest.proof import proof_state
+
+    return Built(release, table, files, file_entries, table_bytes(table), conversion, evidence,
+                 proof_state(release, files))
 
 
 def store_release(built: Built, out: Path, *, accept_changed: bool = False,
@@ -143,7 +149,8 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
     release, files, table = built.release, built.files, built.table
     evidence = built.evidence
     if previous is not None:
-        evidence = prove(release, files, table, previous[1], previous[0], evidence=list(built.evidence))
+        evidence = prove(release, files, table, previous[1], previous[0], evidence=list(built.evidence),
+                         state=built.proof_state)
     system = release.system
     old_manifest = read_manifest(out, system, release.id)
     is_torn = torn(out, system, release.id)
