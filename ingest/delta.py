@@ -174,14 +174,19 @@ def apply(old: pd.DataFrame, rows: pd.DataFrame, rule: dict, path: Path, against
         columns[renumber["column"]] = pc.utf8_lpad(pc.cast(pa.array(numbers), text), width=renumber["width"],
                                                    padding="0")
     new = pa.table({c: pa.array(added[c].tolist(), text) for c in COLUMNS})
-    table = pa.concat_tables([pa.table(columns), new])
-    if len(new):  # merge the added rows into the carried ones, both sorted by code (no sort of the whole table)
-        at = np.searchsorted(kept["code"].to_numpy(zero_copy_only=False).astype(object),
-                             np.asarray(added["code"], dtype=object)) + np.arange(len(new))
-        order = np.empty(len(table), dtype=np.int64)
-        is_added = np.zeros(len(table), dtype=bool)
-        is_added[at] = True
-        order[is_added] = len(kept) + np.arange(len(new))
-        order[~is_added] = np.arange(len(kept))
-        table = table.take(pa.array(order))
-    return table.to_pandas()
+    carried_rows = pa.table(columns)
+    if not len(new):
+        return pa.concat_tables([carried_rows, new]).to_pandas()
+    # merge the added rows into the carried ones, both sorted by code (no sort of the whole table): the carried
+    # rows in runs, each added row after the run of those before it, joined once (a copy of whole buffers, not
+    # a gather of every value)
+    at = np.searchsorted(kept["code"].to_numpy(zero_copy_only=False).astype(object),
+                         np.asarray(added["code"], dtype=object))
+    parts, start = [], 0
+    for k, stop in enumerate(at.tolist()):
+        if stop > start:
+            parts.append(carried_rows.slice(start, stop - start))
+            start = stop
+        parts.append(new.slice(k, 1))
+    parts.append(carried_rows.slice(start))
+    return pa.concat_tables(parts).combine_chunks().to_pandas()
