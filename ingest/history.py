@@ -524,7 +524,7 @@ class ReleaseHistory:
                 rep_release = release
             rep = self.replacements(h.system, code, rep_release, status, ref)
             rep_lists.append(rep)
-            reps.append(" ".join(c for c, _ in rep))
+            reps.append(" ".join([c for c, _ in rep]))
             messages.append(_message(name, disp, status, day, since, release, rep, h, row_l[i], bool(covered)))
         return {"display_code": np.array(display, dtype=object), "description": np.array(desc, dtype=object),
                 "replacements": np.array(reps, dtype=object),

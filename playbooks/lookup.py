@@ -189,6 +189,7 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
     probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
     last_l = [None if x == NO_END else x for x in last.tolist()]
     prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
+    last_code, rows = None, []
     name = cs.name
     valid_template = f"{{code}} is valid and billable on {{on}} ({name} release {{release}})"
     for i, first_day in enumerate(first.tolist()):
@@ -196,7 +197,9 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
         since_day = None if no_since_l[i] else since_l[i]
         release = cols["release"][i] or ""
         reps = cols["replacement_list"][i]
-        if disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
+        if not reps:  # what the branches below give for no replacements (and prev would give again)
+            rep_codes, packed = [], []
+        elif disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
             rep_codes, packed = prev[2], prev[3]
         else:
             rep_codes, packed = [c for c, _ in reps], pack_replacements(reps, disp, sources)
@@ -213,8 +216,9 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
         row = [first_day, last_l[i], status_ix[cols["status"][i]],
                cols["description"][i], since_day, stored_release, packed,
                messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
-        entry = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])
-        rows = entry[1]
+        if code != last_code:  # a code's spans are one run: its entry found once
+            rows = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])[1]
+            last_code = code
         if rows and rows[-1][1] is not None and rows[-1][1] + 1 == row[0] and rows[-1][2:] == row[2:]:
             rows[-1][1] = row[1]  # the same answer on the next span: one row
         else:
