@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ingest.model import COLUMNS
-from ingest.store import csv_bytes, read_release, table_bytes
+from ingest.store import csv_bytes, read_release, same_table_bytes, table_bytes
 
 
 def pandas_csv(frame: pd.DataFrame, columns) -> bytes:
@@ -24,6 +24,21 @@ def test_quoting_matches_the_csv_module():
     assert csv_bytes(frame, ["a", "b"]) == pandas_csv(frame, ["a", "b"])
     empty = frame.iloc[:0]
     assert csv_bytes(empty, ["a", "b"]) == pandas_csv(empty, ["a", "b"]) == b"a,b\n"
+
+
+def test_same_table_bytes_is_table_bytes_compared():
+    """same_table_bytes (the writer's check that a changes file rebuilds its table) says what comparing the
+    written bytes says: on text that needs quoting, on object and Arrow-backed columns, and on a null."""
+    texts = ["plain", "with, comma", 'a "quote"', "line\nbreak", "cr\rhere", "", " spaced ", "Patient\u2019s Home"]
+    base = pd.DataFrame({c: texts for c in COLUMNS}, dtype=object)
+    variants = [base.copy(), base.astype("str"), base.assign(code=list(reversed(texts))),
+                base.assign(long_desc=[*texts[:-1], "Patient's Home"]), base.assign(kind=[None, *texts[1:]]),
+                base.assign(kind=["", *texts[1:]]), base.iloc[:-1], base.assign(order_no='with, comma')]
+    for a in variants:
+        for b in variants:
+            assert same_table_bytes(a, b) == (table_bytes(a) == table_bytes(b))
+    assert same_table_bytes(base, base.astype("str"))
+    assert not same_table_bytes(base, base.assign(order_no="with, comma"))
 
 
 def _every_table(folder):
