@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pandas as pd
 import pytest
@@ -63,3 +64,23 @@ def test_every_real_table_writes_the_same_bytes_as_pandas(real_releases):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
         columns = list(frame.columns)
         assert csv_bytes(frame, columns) == pandas_csv(frame, columns) == path.read_bytes(), path
+
+
+def test_the_update_takes_arrow_buffers_from_the_system_allocator_unless_told_otherwise(monkeypatch):
+    """codegov update (codegov.update.system_allocator): Arrow's buffers from the C library's allocator in its
+    process and, through the environment, in the workers it starts; a pool named in the environment wins."""
+    import pyarrow as pa
+
+    from codegov.update import ARROW_POOL, system_allocator
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.delenv(ARROW_POOL, raising=False)
+        system_allocator()
+        assert (pa.default_memory_pool().backend_name, os.environ[ARROW_POOL]) == ("system", "system")
+        pa.set_memory_pool(before)
+        monkeypatch.setenv(ARROW_POOL, "mimalloc")
+        system_allocator()
+        assert pa.default_memory_pool().backend_name == before.backend_name
+    finally:
+        pa.set_memory_pool(before)
