@@ -21,6 +21,7 @@ from ingest.store import (
     manifest_path,
     read_manifest,
     read_release_bytes,
+    same_table_bytes,
     sha256_file,
     table_bytes,
     table_path,
@@ -99,6 +100,9 @@ class Built:
     data: bytes  # the table as stored
     conversion: bytes | None  # the ICD-10-CM conversion table as stored beside it
     evidence: list[str]
+    # what the proof against the previous release reads of the files, found here (HCPCS: the ANWEB file's line of
+    # each code), so the process that stores the release does not read the files again
+    proof_state: dict | None = None
 
 
 def build_release(sources: Sources, release: Release, folder: Path | None, codesets: Path) -> Built:
@@ -124,7 +128,10 @@ def build_release(sources: Sources, release: Release, folder: Path | None, codes
         conv = parse_conversion(files["conversion"])[["code", "effective", "previous"]]
         conv = conv.sort_values(["code", "previous"], kind="stable")
         conversion = csv_bytes(conv, list(conv.columns))
-    return Built(release, table, files, file_entries, table_bytes(table), conversion, evidence)
+    from ingest.proof import proof_state
+
+    return Built(release, table, files, file_entries, table_bytes(table), conversion, evidence,
+                 proof_state(release, files))
 
 
 def store_release(built: Built, out: Path, *, accept_changed: bool = False,
@@ -142,7 +149,8 @@ def store_release(built: Built, out: Path, *, accept_changed: bool = False,
     release, files, table = built.release, built.files, built.table
     evidence = built.evidence
     if previous is not None:
-        evidence = prove(release, files, table, previous[1], previous[0], evidence=list(built.evidence))
+        evidence = prove(release, files, table, previous[1], previous[0], evidence=list(built.evidence),
+                         state=built.proof_state)
     system = release.system
     old_manifest = read_manifest(out, system, release.id)
     is_torn = torn(out, system, release.id)
@@ -230,7 +238,7 @@ def plan_layout(out: Path, built: Built, previous, old_manifest: dict | None, sa
     data = csv_bytes(rows, delta.CHANGES_COLUMNS)
     rebuilt = delta.apply(base, delta.read_changes(changes_path(out, system, rid), data), carry,
                           changes_path(out, system, rid), against)
-    if table_bytes(rebuilt) != built.data:
+    if not same_table_bytes(rebuilt, built.table):  # the changes must give back the very bytes of the table
         return None
     counts = {op: int((rows[delta.OP] == op).sum()) for op in (delta.REMOVED, delta.ADDED)}
     return against, data, carry, counts
@@ -384,9 +392,9 @@ def _ingest_code_releases(sources, releases, out, codesets, *, mirror, cache, of
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["ingest.build", "ingest.parse_icd10cm", "ingest.parse_hcpcs"])
         with ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context) as pool:
-            # the largest first, so no worker starts a big release while the others sit idle at the end
-            futures = {r: pool.submit(build_release, sources, r, f, codesets)
-                       for r, f in sorted(work, key=lambda rf: -sizes[rf[0]])}
+            # in the order they are stored: each is stored here while the workers parse the next ones (largest
+            # first, the first stored was parsed last: nothing was stored until every worker was done)
+            futures = {r: pool.submit(build_release, sources, r, f, codesets) for r, f in work}
             for release, folder in jobs:
                 yield release, folder if isinstance(folder, Exception) else store(futures[release].result())
         return

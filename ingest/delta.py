@@ -101,7 +101,7 @@ def changes(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     differ = np.zeros(len(oi), dtype=bool)
     for column in COLUMNS:
         if column != renumber and column not in carried:
-            differ |= old[column].to_numpy(object)[oi] != new[column].to_numpy(object)[ni]
+            differ |= _unequal(old[column], new[column], oi, ni)
     if renumber:  # the carried rows' order numbers: shifted where codes were added or deleted before them
         rule["renumber"]["shifts"] = _shifts(old[renumber].astype("int64").to_numpy()[oi[~differ]],
                                              new[renumber].astype("int64").to_numpy()[ni[~differ]])
@@ -113,6 +113,25 @@ def changes(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                       new.loc[came, list(COLUMNS)].assign(**{OP: ADDED, "_rank": 1})], ignore_index=True)
     rows = rows.sort_values(["code", "_rank"], kind="stable").reset_index(drop=True)
     return rows.loc[:, list(CHANGES_COLUMNS)], rule
+
+
+def _unequal(old: pd.Series, new: pd.Series, oi: np.ndarray, ni: np.ndarray) -> np.ndarray:
+    """old[oi] != new[ni], element by element, as Python compares the values: in Arrow for text columns with no
+    missing value, with no Python string made; other columns as objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        a, b = (pa.array(s.array, type=pa.large_string(), from_pandas=True) if not hasattr(s.array, "__arrow_array__")
+                else s.array.__arrow_array__() for s in (old, new))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not text: compare as objects
+        return old.to_numpy(object)[oi] != new.to_numpy(object)[ni]
+    if (not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)) or a.type != b.type or a.null_count
+            or b.null_count):  # a missing value (None, NaN) compares as Python compares it
+        return old.to_numpy(object)[oi] != new.to_numpy(object)[ni]
+    unequal = pc.not_equal(a.take(pa.array(oi)), b.take(pa.array(ni)))
+    return unequal.to_numpy(zero_copy_only=False) if isinstance(unequal, pa.Array) else \
+        unequal.combine_chunks().to_numpy(zero_copy_only=False)
 
 
 def read_changes(path: Path, data: bytes) -> pd.DataFrame:
@@ -174,14 +193,19 @@ def apply(old: pd.DataFrame, rows: pd.DataFrame, rule: dict, path: Path, against
         columns[renumber["column"]] = pc.utf8_lpad(pc.cast(pa.array(numbers), text), width=renumber["width"],
                                                    padding="0")
     new = pa.table({c: pa.array(added[c].tolist(), text) for c in COLUMNS})
-    table = pa.concat_tables([pa.table(columns), new])
-    if len(new):  # merge the added rows into the carried ones, both sorted by code (no sort of the whole table)
-        at = np.searchsorted(kept["code"].to_numpy(zero_copy_only=False).astype(object),
-                             np.asarray(added["code"], dtype=object)) + np.arange(len(new))
-        order = np.empty(len(table), dtype=np.int64)
-        is_added = np.zeros(len(table), dtype=bool)
-        is_added[at] = True
-        order[is_added] = len(kept) + np.arange(len(new))
-        order[~is_added] = np.arange(len(kept))
-        table = table.take(pa.array(order))
-    return table.to_pandas()
+    carried_rows = pa.table(columns)
+    if not len(new):
+        return pa.concat_tables([carried_rows, new]).to_pandas()
+    # merge the added rows into the carried ones, both sorted by code (no sort of the whole table): the carried
+    # rows in runs, each added row after the run of those before it, joined once (a copy of whole buffers, not
+    # a gather of every value)
+    at = np.searchsorted(kept["code"].to_numpy(zero_copy_only=False).astype(object),
+                         np.asarray(added["code"], dtype=object))
+    parts, start = [], 0
+    for k, stop in enumerate(at.tolist()):
+        if stop > start:
+            parts.append(carried_rows.slice(start, stop - start))
+            start = stop
+        parts.append(new.slice(k, 1))
+    parts.append(carried_rows.slice(start))
+    return pa.concat_tables(parts).combine_chunks().to_pandas()

@@ -492,8 +492,22 @@ class ReleaseHistory:
         # the per-row answers read from lists (an index asks about hundreds of thousands of spans)
         st_l, ref_l, rel_l, row_l = (res[k].tolist() for k in ("status", "ref_row", "rel", "row"))
         covered_l, since_l, days_l = res["covered"].tolist(), res["since"].tolist(), np.asarray(days).tolist()
+        release_ids = h.release_ids
         for i, code in enumerate(codes.tolist()):
             st, ref, rel, covered = st_l[i], ref_l[i], rel_l[i], covered_l[i]
+            if st == VALID and covered and rel >= 0:
+                # the plain valid answer (most of an index's spans): no replacements, the first message of
+                # _message, without the calls (a code added between two loaded files takes the full path)
+                release, day = release_ids[rel], _day_to_date(days_l[i])
+                when = day.isoformat() if day else None
+                if when is not None and not release > when:
+                    disp = str(h.display[ref])
+                    display.append(disp)
+                    desc.append(str(cats[desc_codes[ref]]) if desc_codes[ref] >= 0 else "")
+                    rep_lists.append([])
+                    reps.append("")
+                    messages.append(f"{disp} is valid and billable on {when} ({name} release {release})")
+                    continue
             release = h.release_ids[rel] if covered and rel >= 0 else None
             day = _day_to_date(days_l[i])
             since = _day_to_date(since_l[i])
@@ -510,7 +524,7 @@ class ReleaseHistory:
                 rep_release = release
             rep = self.replacements(h.system, code, rep_release, status, ref)
             rep_lists.append(rep)
-            reps.append(" ".join(c for c, _ in rep))
+            reps.append(" ".join([c for c, _ in rep]))
             messages.append(_message(name, disp, status, day, since, release, rep, h, row_l[i], bool(covered)))
         return {"display_code": np.array(display, dtype=object), "description": np.array(desc, dtype=object),
                 "replacements": np.array(reps, dtype=object),

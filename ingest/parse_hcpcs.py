@@ -55,8 +55,31 @@ def parse_anweb(path: Path) -> pd.DataFrame:
     return parse_anweb_records(path)[0]
 
 
+_READ: dict = {}  # path -> (its bytes, (table, counts)) of the last file read: the table's build, then its proof
+
+
 def parse_anweb_records(path: Path) -> tuple[pd.DataFrame, RecordCounts]:
-    """parse_anweb's table, and the counts of the record lines it read (for the release's proof)."""
+    """parse_anweb's table, and the counts of the record lines it read (for the release's proof). The last
+    file read is kept with its bytes (the release's build reads it, then its proof): a file with the same
+    bytes is not parsed twice."""
+    key = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        data = None
+    kept = _READ.get(key)
+    if data is None or kept is None or kept[0] != data:
+        _READ.clear()
+        table, counts = _parse_anweb_records(path)
+        if data is not None:
+            _READ[key] = kept = (data, (table, counts))
+        else:
+            return table, counts
+    table, counts = kept[1]
+    return table.copy(deep=False), counts  # a caller's changes to its table stay its own (copy on write)
+
+
+def _parse_anweb_records(path: Path) -> tuple[pd.DataFrame, RecordCounts]:
     layout = load_layout("hcpcs_anweb")
     what = "a HCPCS ANWEB file of 320-character records"
     data = read_official_bytes(path, layout.encoding, what)

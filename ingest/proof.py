@@ -57,13 +57,25 @@ def check_file_years(release: Release, files: dict[str, Path]) -> None:
                                          f"says {month.group(1).upper()}")
 
 
+def proof_state(release: Release, files: dict[str, Path]) -> dict | None:
+    """What prove() against the previous release reads of a release's own files, read once where the release
+    was parsed (HCPCS: {"anweb_lines": {code: line}} of the ANWEB file, from the parse just made); None for
+    the other code sets."""
+    if release.system != "hcpcs" or "anweb" not in files:
+        return None
+    from ingest.proof_hcpcs import anweb_lines
+
+    return {"anweb_lines": anweb_lines(Path(files["anweb"]))}
+
+
 def prove(release: Release, files: dict[str, Path], table: pd.DataFrame, previous: pd.DataFrame | None = None,
-          previous_label: str = "", evidence: list[str] | None = None) -> list[str]:
+          previous_label: str = "", evidence: list[str] | None = None, state: dict | None = None) -> list[str]:
     """The evidence that `table` is what the publisher released, or a ParseError at the first problem.
 
     evidence: what the proof on the release's own files gave (its first run); with it and a previous
     release, HCPCS runs only the comparison with the previous release (the xlsx copy and the transaction
-    report are not read twice) and returns the evidence with its 'not compared' line replaced."""
+    report are not read twice) and returns the evidence with its 'not compared' line replaced; state: proof_state()
+    of the release's files (then the ANWEB file is not parsed again either)."""
     if release.system == "icd10cm":
         from ingest.proof_icd10cm import prove_icd10cm
 
@@ -75,6 +87,7 @@ def prove(release: Release, files: dict[str, Path], table: pd.DataFrame, previou
             return ["HCPCS proof not available"]
         if evidence is not None and previous is not None:
             kept = [e for e in evidence if not e.startswith("action codes against the previous release:")]
-            return kept + prove_hcpcs(files, table, previous, release.id, previous_only=True)
+            return kept + prove_hcpcs(files, table, previous, release.id, previous_only=True,
+                                      lines=(state or {}).get("anweb_lines"))
         return prove_hcpcs(files, table, previous, release.id)
     return ["the curated list is reviewed in git; read_pos_csv checks its rows"]

@@ -58,21 +58,29 @@ _COMPARED = (("kind", "kind"), ("short_desc", "short descriptor"), ("long_desc",
              ("action_code", "action code"), ("add_date", "added date"), ("termination_date", "termination date"))
 
 
+def anweb_lines(anweb: Path) -> dict[str, int]:
+    """{code: the line of its first record} of an ANWEB file (parse_anweb_records keeps the last file read)."""
+    records, _ = parse_anweb_records(anweb)  # raises ParseError for a broken record structure
+    return dict(zip(records["code"], records["line"].astype(int), strict=True))
+
+
 def prove_hcpcs(files: dict[str, Path], table: pd.DataFrame, previous: pd.DataFrame | None,
-                release_id: str, previous_only: bool = False) -> list[str]:
+                release_id: str, previous_only: bool = False, lines: dict[str, int] | None = None) -> list[str]:
     """Prove one HCPCS release (its files by role, `anweb` required; `xlsx` and `transactions` are found
     beside it unless given) and the table built from it against the publisher's own copies and the
     previous release's table. Returns the evidence lines; raises at the first problem.
 
     previous_only: only the comparison with the previous release (the line 'action codes against ...'),
-    for a release already proven on its own files (ingest.build runs the rest in the worker)."""
+    for a release already proven on its own files (ingest.build runs the rest in the worker); lines: with it,
+    anweb_lines() of the file, read where the release was parsed."""
     anweb = Path(files["anweb"])
+    if previous_only:
+        lines = lines if lines is not None else anweb_lines(anweb)
+        return _check_actions(anweb, _table_rows(anweb, table, lines, release_id), lines, previous, release_id)[1:]
     records, counts = parse_anweb_records(anweb)  # raises ParseError for a broken record structure
     lines = dict(zip(records["code"], records["line"].astype(int), strict=True))
     evidence = [_structure(anweb, counts)]
     rows = _table_rows(anweb, table, lines, release_id)
-    if previous_only:
-        return _check_actions(anweb, rows, lines, previous, release_id)[1:]
     evidence.append(_compare_xlsx(anweb, files.get("xlsx") or _beside(anweb, XLSX_COPY, "xlsx copy"), rows,
                                   lines, counts))
     evidence += _check_actions(anweb, rows, lines, previous, release_id)

@@ -102,6 +102,7 @@ class ReleaseReplacements:
         self._by_short: dict[tuple[str, str], list[int]] | None = None
         self._pair_calls = 0
         self._as_lists: tuple[list, list, list] | None = None
+        self._billable_as_lists: tuple[list, list, list] | None = None
 
     def _at(self, name: str, i: int):
         """One value of a column: read from the table for a diff's few lookups, from the whole column
@@ -212,11 +213,16 @@ class ReleaseReplacements:
         codes, billable, display = self._lists()
         lo = bisect.bisect_left(codes, code)
         hi = bisect.bisect_left(codes, code + "\uffff", lo)
-        kids = [i for i in range(lo, hi) if billable[i] and codes[i] != code]
-        out = [(display[i], "children") for i in kids]
+        # the billable codes in [lo, hi), but code itself: a slice of the billable codes (in code order)
+        bpos, bcodes, bdisplay = self._billable_lists()
+        a, b = bisect.bisect_left(bpos, lo), bisect.bisect_left(bpos, hi)
+        while a < b and bcodes[a] == code:  # code sorts first among the codes it starts
+            a += 1
+        out = [(d, "children") for d in bdisplay[a:b]]
         if "conversion" in rules and self.conversion is not None:
-            extra = set(self.conversion_targets(code)).difference(codes[i] for i in kids)
+            extra = set(self.conversion_targets(code)).difference(bcodes[a:b])
             if extra:  # conversion targets that are not children, merged in code order
+                kids = bpos[a:b]
                 found = {codes[i]: pair for i, pair in zip(kids, out, strict=True)}
                 for c in extra:
                     found[c] = (self.describe(c)[0], "conversion")
@@ -233,6 +239,14 @@ class ReleaseReplacements:
             kids = self.children(c) if i >= 0 and not self.billable[i] else []
             out.update(kids or [c])
         return sorted(out)
+
+    def _billable_lists(self) -> tuple[list, list, list]:
+        """The positions, codes and display codes of the billable codes, in table (code) order."""
+        if self._billable_as_lists is None:
+            codes, billable, display = self._lists()
+            bpos = [i for i, b in enumerate(billable) if b]
+            self._billable_as_lists = (bpos, [codes[i] for i in bpos], [display[i] for i in bpos])
+        return self._billable_as_lists
 
     def _lists(self) -> tuple[list, list, list]:
         """codes, billable and display codes as Python lists (pairs() reads them element by element)."""

@@ -103,14 +103,7 @@ def csv_bytes(frame: pd.DataFrame, columns) -> bytes:
     text = pa.large_string()
     lit = lambda value: pa.scalar(value, text)  # noqa: E731
     cells = []
-    for column in columns:
-        array = frame[column].array
-        if hasattr(array, "__arrow_array__"):  # Arrow-backed text, as the release reader gives: no copy to Python
-            values = pc.cast(array.__arrow_array__(), text)
-            values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        else:
-            values = pa.array(frame[column], type=text, from_pandas=True)
-        values = pc.fill_null(values, lit(""))
+    for values in text_columns(frame, columns):
         if not _may_need_quotes(values):  # most columns: no comma, quote or newline anywhere in their bytes
             cells.append(values)
             continue
@@ -125,6 +118,33 @@ def csv_bytes(frame: pd.DataFrame, columns) -> bytes:
     lines = pc.binary_join_element_wise(*cells, lit(","))
     body = pc.binary_join(pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines), lit("\n"))
     return (header + body[0].as_py() + "\n").encode("utf-8")
+
+
+def text_columns(frame: pd.DataFrame, columns) -> list:
+    """The columns as the text csv_bytes writes before quoting: Arrow large strings, a null as ""."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    out = []
+    for column in columns:
+        array = frame[column].array
+        if hasattr(array, "__arrow_array__"):  # Arrow-backed text, as the release reader gives: no copy to Python
+            values = pc.cast(array.__arrow_array__(), text)
+            values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        else:
+            values = pa.array(frame[column], type=text, from_pandas=True)
+        out.append(pc.fill_null(values, pa.scalar("", text)))
+    return out
+
+
+def same_table_bytes(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """table_bytes(a) == table_bytes(b), without writing either out: the same rows and, column by column, the
+    same text (csv_bytes quotes a value by its text alone, and its quoting is unambiguous, so equal text is
+    equal bytes and unequal text unequal bytes)."""
+    if len(a) != len(b):
+        return False
+    return all(x.equals(y) for x, y in zip(text_columns(a, COLUMNS), text_columns(b, COLUMNS), strict=True))
 
 
 def _may_need_quotes(values) -> bool:

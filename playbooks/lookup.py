@@ -189,25 +189,36 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
     probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
     last_l = [None if x == NO_END else x for x in last.tolist()]
     prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
+    last_code, rows = None, []
+    name = cs.name
+    valid_template = f"{{code}} is valid and billable on {{on}} ({name} release {{release}})"
     for i, first_day in enumerate(first.tolist()):
         code, disp = cols["code"][i], cols["display_code"][i]
         since_day = None if no_since_l[i] else since_l[i]
         release = cols["release"][i] or ""
         reps = cols["replacement_list"][i]
-        if disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
+        if not reps:  # what the branches below give for no replacements (and prev would give again)
+            rep_codes, packed = [], []
+        elif disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
             rep_codes, packed = prev[2], prev[3]
         else:
             rep_codes, packed = [c for c, _ in reps], pack_replacements(reps, disp, sources)
             prev = (disp, reps, rep_codes, packed)
         probe_iso = _iso(probe_l[i]) if probe_l[i] != first_day else None
-        t = _template(cols["message"][i], code=disp, on=probe_iso, since=_iso(since_day), release=release,
-                      reps=rep_codes)
+        message = cols["message"][i]
+        if (not rep_codes and probe_iso is not None and release != probe_iso and "-" not in disp
+                and "{" not in disp and message == f"{disp} is valid and billable on {probe_iso} ({name} release "
+                f"{release})"):
+            t = valid_template  # what _template gives this message (no date is part of a code): without the work
+        else:
+            t = _template(message, code=disp, on=probe_iso, since=_iso(since_day), release=release, reps=rep_codes)
         stored_release = None if release == in_force_l[i] else release
         row = [first_day, last_l[i], status_ix[cols["status"][i]],
                cols["description"][i], since_day, stored_release, packed,
                messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
-        entry = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])
-        rows = entry[1]
+        if code != last_code:  # a code's spans are one run: its entry found once
+            rows = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])[1]
+            last_code = code
         if rows and rows[-1][1] is not None and rows[-1][1] + 1 == row[0] and rows[-1][2:] == row[2:]:
             rows[-1][1] = row[1]  # the same answer on the next span: one row
         else:

@@ -72,7 +72,8 @@ class SiteData:
     statuses: list = field(default_factory=list)  # ingest.freshness.ReleaseStatus of every known release
     freshness: list = field(default_factory=list)  # ingest.freshness.Freshness per code set
     publishers_checked: str = ""
-    history: Any = None  # ingest.history.ReleaseHistory of every release (the lookup page's index); None: none
+    history: Any = None  # ingest.history.ReleaseHistory of every release (the lookup page's index), or a function
+    #                      that builds it (called only when the index is built here); None: none
     edit_tables: Any = None  # ingest.edits.EditTables (the lookup page's edit-table facts); None: none
     # the lookup index built elsewhere: its files, or a function that waits for them (playbooks.lookup.start_build,
     # taken once the other pages are rendered); None: built here
@@ -109,7 +110,9 @@ def gather(repo, *, inventory=None, playbooks: list[dict] | None = None, checks:
     (ingest.repository.ReleaseRepository) and its memoised change sets, the loaded inventory
     (ingest.inventory.Inventory or None), the loaded playbooks and the check results (or None).
     releases: (statuses, freshness, publishers checked) from ingest.freshness; default computed for today."""
-    data = SiteData(engines=repo.replacements, tables=repo.table, history=repo.history())
+    # the history as a function: built only when the lookup index is built here (not when a second process
+    # builds it: playbooks.lookup.start_build)
+    data = SiteData(engines=repo.replacements, tables=repo.table, history=repo.history)
     if releases is None and repo.sources is not None:
         import datetime as dt
 
@@ -567,8 +570,10 @@ class Site:
             pages["releases.md"] = self.releases()
             pages[HOME_FILE] = self.home()
         # the lookup page last (its index may still be building in a second process), listed first
-        return {**lookup.pages(self, self.data.history, self.data.edit_tables, files=self.data.lookup_files),
-                **pages}
+        history = self.data.history
+        if callable(history) and self.data.lookup_files is None:  # the index is built here: it needs the history
+            history = history()
+        return {**lookup.pages(self, history, self.data.edit_tables, files=self.data.lookup_files), **pages}
 
     def nav(self) -> list:
         """The sections of the generated pages, paths relative to the generated folder (site_nav orders them

@@ -167,3 +167,24 @@ def test_every_code_of_the_fy2026_order_file_is_accepted_by_every_stage(real_rel
     assert set(statuses["status"]) == {"valid", "header", "deleted"}  # deleted: billable codes that became headers
     assert main(["--codesets", str(CODESETS), "--releases", str(real_releases), "lookup", "QA0.0101", "--on",
                  "2025-10-01"]) == 0
+
+
+@pytest.mark.realdata
+def test_a_headers_children_from_whole_columns_are_the_rules_answer(real_releases, monkeypatch):
+    """ReleaseReplacements.pairs on whole columns (what the lookup index asks for every header) gives what the
+    rules give one code at a time (for_code): children, and the conversion table's targets (E78.0 in FY2026)."""
+    import ingest.replacements as rules
+    from ingest.repository import ReleaseRepository
+
+    repo = ReleaseRepository(real_releases, CODESETS)
+    table = repo.table("icd10cm", "2025-10-01")
+    headers = table.loc[table["billable"] == "0", "code"].tolist()
+    asked = [*headers[::10], "E780", "G35", "E11", "A00", "Z99", "E7801"]
+    answers = {}
+    for eager_after in (10**9, 0):  # every question through for_code, then none
+        monkeypatch.setattr(rules, "_EAGER_AFTER", eager_after)
+        engine = rules.ReleaseReplacements("icd10cm", table, repo.conversion("icd10cm", "2025-10-01"), "conversion")
+        answers[eager_after] = [engine.pairs(code) for code in asked]
+    assert answers[0] == answers[10**9]
+    assert ("E78.010", "children") in answers[0][asked.index("E780")]
+    assert all(pairs for pairs in answers[0][:-6])  # every header has billable codes under it

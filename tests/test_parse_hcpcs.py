@@ -36,6 +36,25 @@ def test_records_joined_disclaimer_skipped(tmp_path):
     assert g["line"] == 5  # three disclaimer lines, then GP on line 4
 
 
+def test_a_file_read_again_is_not_parsed_again_and_each_caller_owns_its_table(tmp_path, monkeypatch):
+    """The table's build and the release's proof read one ANWEB file: the second read takes the first's result
+    (the same bytes), a caller's change to its table is its own, and a file whose bytes changed is parsed again."""
+    import ingest.parse_hcpcs as parser
+
+    path = write(tmp_path, LINES)
+    parsed = []
+    original = parser._parse_anweb_records
+    monkeypatch.setattr(parser, "_parse_anweb_records", lambda p: parsed.append(p) or original(p))
+    first = parse_anweb(path)
+    first.loc[first["code"] == "GP", "short_desc"] = "changed by its caller"
+    second = parse_anweb(path)
+    assert len(parsed) == 1
+    assert second.set_index("code").loc["GP", "short_desc"] == "Op pt services"
+    write(tmp_path, [LINES[0]])
+    assert parse_anweb(path)["code"].tolist() == ["GP"]
+    assert len(parsed) == 2
+
+
 def test_2017_short_continuation_lines_are_padded(tmp_path):
     lines = [LINES[0]] + [LINES[1]] + [line.rstrip() for line in LINES[2:]]
     df = parse_anweb(write(tmp_path, lines, head=""))

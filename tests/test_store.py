@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pandas as pd
 import pytest
 
 from ingest.model import COLUMNS
-from ingest.store import csv_bytes, read_release, table_bytes
+from ingest.store import csv_bytes, read_release, same_table_bytes, table_bytes
 
 
 def pandas_csv(frame: pd.DataFrame, columns) -> bytes:
@@ -24,6 +25,21 @@ def test_quoting_matches_the_csv_module():
     assert csv_bytes(frame, ["a", "b"]) == pandas_csv(frame, ["a", "b"])
     empty = frame.iloc[:0]
     assert csv_bytes(empty, ["a", "b"]) == pandas_csv(empty, ["a", "b"]) == b"a,b\n"
+
+
+def test_same_table_bytes_is_table_bytes_compared():
+    """same_table_bytes (the writer's check that a changes file rebuilds its table) says what comparing the
+    written bytes says: on text that needs quoting, on object and Arrow-backed columns, and on a null."""
+    texts = ["plain", "with, comma", 'a "quote"', "line\nbreak", "cr\rhere", "", " spaced ", "Patient\u2019s Home"]
+    base = pd.DataFrame({c: texts for c in COLUMNS}, dtype=object)
+    variants = [base.copy(), base.astype("str"), base.assign(code=list(reversed(texts))),
+                base.assign(long_desc=[*texts[:-1], "Patient's Home"]), base.assign(kind=[None, *texts[1:]]),
+                base.assign(kind=["", *texts[1:]]), base.iloc[:-1], base.assign(order_no='with, comma')]
+    for a in variants:
+        for b in variants:
+            assert same_table_bytes(a, b) == (table_bytes(a) == table_bytes(b))
+    assert same_table_bytes(base, base.astype("str"))
+    assert not same_table_bytes(base, base.assign(order_no="with, comma"))
 
 
 def _every_table(folder):
@@ -48,3 +64,23 @@ def test_every_real_table_writes_the_same_bytes_as_pandas(real_releases):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
         columns = list(frame.columns)
         assert csv_bytes(frame, columns) == pandas_csv(frame, columns) == path.read_bytes(), path
+
+
+def test_the_update_takes_arrow_buffers_from_the_system_allocator_unless_told_otherwise(monkeypatch):
+    """codegov update (codegov.update.system_allocator): Arrow's buffers from the C library's allocator in its
+    process and, through the environment, in the workers it starts; a pool named in the environment wins."""
+    import pyarrow as pa
+
+    from codegov.update import ARROW_POOL, system_allocator
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.delenv(ARROW_POOL, raising=False)
+        system_allocator()
+        assert (pa.default_memory_pool().backend_name, os.environ[ARROW_POOL]) == ("system", "system")
+        pa.set_memory_pool(before)
+        monkeypatch.setenv(ARROW_POOL, "mimalloc")
+        system_allocator()
+        assert pa.default_memory_pool().backend_name == before.backend_name
+    finally:
+        pa.set_memory_pool(before)
