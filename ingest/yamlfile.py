@@ -3,7 +3,9 @@ problem one CodegovError naming the file and line."""
 
 from __future__ import annotations
 
+import copy
 import functools
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,11 @@ MAX_YAML_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100  # the rule file uses 14 (*em_codes and the other shared lists)
 MAX_YAML_NODES = 1_000_000  # values with every alias expanded: a 1 MiB file without aliases holds far fewer
 MAX_YAML_DEPTH = 64
+# Documents already loaded, by their bytes: the pure-Python composer (the limits need it) takes about 0.1 s for
+# the rule file, which a scrub, the site and the tests load again and again. Each caller gets its own copy.
+_LOADED: dict[bytes, Any] = {}
+_LOADED_MAX = 32
+_LOADED_LOCK = threading.Lock()
 
 
 def load_yaml_file(path: str | Path, what: str) -> Any:
@@ -48,10 +55,14 @@ def load_yaml_file(path: str | Path, what: str) -> Any:
         line = raw[:exc.start].count(b"\n") + 1
         raise CodegovError(f"{path}:{line}: expected UTF-8 text in the {what}, found the byte "
                            f"0x{raw[exc.start]:02x}") from None
+    with _LOADED_LOCK:
+        loaded = _LOADED.get(raw)
+    if loaded is not None:
+        return copy.deepcopy(loaded)
     loader = None
     try:
         loader = _limited_loader()(text, path, what)  # the reader checks the characters here
-        return loader.get_single_data()
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = ": ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid"
@@ -66,6 +77,11 @@ def load_yaml_file(path: str | Path, what: str) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+    with _LOADED_LOCK:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[raw] = data
+    return copy.deepcopy(data)
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ingest import systems as registry
 from ingest.systems import notice_name, release_title, short_label
@@ -127,10 +127,30 @@ def long_date(iso: str) -> str:
     return f"{MONTHS[month - 1]} {day}, {year}"
 
 
+class _CompiledTemplates(BytecodeCache):
+    """The templates compiled in this process, shared by every environment() (each has the same options):
+    compiling one costs about 30 ms, and a render makes a new environment. Jinja checks each template's
+    source checksum, so an edited template is compiled again."""
+
+    def __init__(self):
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 def environment() -> Environment:
     """The Jinja environment: strict about missing variables; HTML and SVG templates autoescaped."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        bytecode_cache=_COMPILED,
         undefined=StrictUndefined,
         autoescape=select_autoescape(("html", "htm", "xml", "svg", "html.j2", "xml.j2", "svg.j2"),
                                      default_for_string=False, default=False),

@@ -185,3 +185,54 @@ SLOW_FILES = ("test_workflows.py", "test_lookup_index.py", "test_checks_realdata
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(SLOW_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
+
+
+# -- the browser tests (tests/test_*browser*.py, test_site_builders.py): Debian's chromium through Playwright --
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the session (each test gets a context of its own: the `page` fixture)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):  # .ci/run installs it: a CI run without it must not pass by skipping
+            pytest.fail(f"{CHROMIUM} not installed; .ci/run should have installed it")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A page of a fresh browser context that may only talk to the module's `server` (127.0.0.1); console
+    errors, page errors and blocked requests are kept, and the test fails on any."""
+    from urllib.parse import urlsplit
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    problems: dict[str, list[str]] = {"console": [], "pageerror": [], "blocked": []}
+
+    def route(r):
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            problems["blocked"].append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+    pg.on("console", lambda m: problems["console"].append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems["pageerror"].append(str(e)))
+    pg.problems = problems
+    yield pg
+    context.close()
+    assert problems == {"console": [], "pageerror": [], "blocked": []}

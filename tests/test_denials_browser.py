@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import CODESETS, ROOT, SAMPLE, make_sample_codesets, site_project
-from tests.test_site_browser import _shot, browser, page, server  # noqa: F401 - fixtures used by name
+from tests.test_site_browser import _shot, server  # noqa: F401 - the fixture used by name
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def built_site(tmp_path_factory):
     return build_site(project / "mkdocs.yml", site_dir=tmp / "site", strict=True)
 
 
-def test_denial_dashboard_shows_the_planted_denials(page, server):  # noqa: F811 - the imported fixtures
+def test_denial_dashboard_shows_the_planted_denials(page, server):  # noqa: F811 - the imported fixture
     page.goto(f"{server}/generated/denials/")
     page.wait_for_load_state("networkidle")
     article = page.locator("article").inner_text()

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import threading
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import ROOT, make_sample_codesets, site_project
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 INVENTORY = """system,code,specialty,service_line,owner,notes
 icd10cm,G35,DME,Mobility,DME intake lead,power mobility for MS patients
@@ -81,46 +75,6 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):  # .ci/run installs it: a CI run without it must not pass by skipping
-            pytest.fail(f"{CHROMIUM} not installed; .ci/run should have installed it")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    """A page that may only talk to our server; console errors, page errors and blocked requests are kept."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
-    problems: dict[str, list[str]] = {"console": [], "pageerror": [], "blocked": []}
-
-    def route(r):
-        if urlsplit(r.request.url).hostname == "127.0.0.1":
-            r.continue_()
-        else:
-            problems["blocked"].append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    pg = context.new_page()
-    pg.on("console", lambda m: problems["console"].append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: problems["pageerror"].append(str(e)))
-    pg.problems = problems
-    yield pg
-    context.close()
-    assert problems == {"console": [], "pageerror": [], "blocked": []}
-
-
 def _shot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
@@ -138,8 +92,10 @@ def pdf_pages(pdf: bytes) -> int:
 
 def print_card(page, server: str, playbook: str, prefix: str = "") -> int:
     """Open a playbook's print card, keep a screenshot of it as printed and the PDF chromium prints of it;
-    return the PDF's number of pages."""
-    page.goto(f"{server}/generated/playbooks/{playbook}-card/")
+    return the PDF's number of pages. (A page already on the card, having followed its link, is not loaded again.)"""
+    url = f"{server}/generated/playbooks/{playbook}-card/"
+    if page.url != url:
+        page.goto(url)
     page.wait_for_load_state("networkidle")
     page.emulate_media(media="print")
     assert not page.locator(".md-header").is_visible() and not page.locator(".md-sidebar--primary").is_visible()

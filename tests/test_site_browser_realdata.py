@@ -12,12 +12,8 @@ import threading
 
 import pytest
 
-from tests import test_site_browser as sample_site
 from tests.conftest import CODESETS, ROOT, site_project
 from tests.test_site_browser import PLAYBOOKS, _QuietHandler, _shot, print_card
-
-browser = sample_site.browser  # the same chromium, and pages that may only talk to 127.0.0.1
-page = sample_site.page
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 

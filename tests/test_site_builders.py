@@ -24,7 +24,7 @@ import yaml
 
 from playbooks.site import LOOKUP_PAGE, MAINTAINERS, NAV_FILE, site_nav
 from tests.conftest import ROOT, make_sample_codesets, site_project
-from tests.test_site_browser import INVENTORY, _QuietHandler, _shot, browser, page  # noqa: F401 - fixtures
+from tests.test_site_browser import INVENTORY, _QuietHandler, _shot
 
 TOP = ["Home", "Lookup", "Playbooks", "Change notices", "What changed for you", "Inventory lookup",
        "Code-update program", MAINTAINERS]
@@ -291,7 +291,7 @@ def server(built):
 
 
 @pytest.mark.browser
-def test_zensical_site_in_a_browser_offline(page, server):  # noqa: F811 - the page fixture
+def test_zensical_site_in_a_browser_offline(page, server):  # the page fixture: tests/conftest.py
     page.goto(f"{server}/")
     page.wait_for_load_state("networkidle")
     assert "Coding playbooks" in page.title()
