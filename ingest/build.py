@@ -54,7 +54,7 @@ def build_table(sources: Sources, release: Release, folder: Path | None, codeset
         from ingest import parse_hcpcs
 
         files = sources.find_files("hcpcs", folder)
-        table = parse_hcpcs.release_table(parse_hcpcs.parse_anweb(files["anweb"]), release)
+        table = parse_hcpcs.release_table(parse_hcpcs.parse_anweb_records(files["anweb"])[0], release)
     elif release.system == "pos":
         from ingest import parse_pos
 
