@@ -251,7 +251,7 @@ def _claim_order(claim: pa.DictionaryArray, line: pa.DictionaryArray, rows: np.n
     """The order of in_claim_order from the claim and line columns dictionary-encoded; None: as they are."""
     names = stripped(claim.dictionary)
     rank = np.empty(len(names), np.int64)
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))  # ids sorted as strings
+    rank[_string_order(names)] = np.arange(len(names))  # ids sorted as strings
     key = rank[claim.indices.to_numpy(zero_copy_only=False)]
     line_u = pd.to_numeric(pd.Series(line.dictionary.to_pylist(), dtype=object).str.strip(),
                            errors="coerce").to_numpy(float)
@@ -260,6 +260,15 @@ def _claim_order(claim: pa.DictionaryArray, line: pa.DictionaryArray, rows: np.n
     if (order == np.arange(len(order))).all():
         return None
     return order
+
+
+def _string_order(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, kind="stable") of an object array of strings, sorted by Arrow (UTF-8 bytes sort as the
+    code points Python compares; the sort is stable), or by numpy where Arrow cannot hold a value."""
+    try:
+        return pc.sort_indices(pa.array(values, type=pa.string())).to_numpy().astype(np.int64)
+    except (pa.ArrowException, UnicodeError):
+        return np.argsort(values, kind="stable")
 
 
 def coded_partition(table: pa.Table, path: Path | None = None) -> dict:

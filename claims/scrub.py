@@ -13,6 +13,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from claims.output import FINDING_COLUMNS, SpilledFindings, write_findings
 from claims.partition import coded_partition, iter_coded_partitions
@@ -240,11 +241,17 @@ def prefetch(items: Iterator, depth: int = 1) -> Iterator:
 
 
 def _rank(values: np.ndarray) -> np.ndarray:
-    """Each value's rank among the distinct values, in Python's string order (a sort of the distinct values)."""
-    ids, uniques = pd.factorize(values)
-    rank = np.empty(len(uniques), np.int64)
-    rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
-    return rank[ids]
+    """Each value's rank among the distinct values, in Python's string order: Arrow's dense rank (UTF-8 bytes
+    sort as the code points Python compares), or a sort of the distinct values where Arrow cannot hold one (a
+    lone surrogate)."""
+    try:
+        return pc.rank(pa.array(values, type=pa.string()), sort_keys="ascending", tiebreaker="dense").to_numpy(
+            zero_copy_only=False).astype(np.int64)
+    except (pa.ArrowException, UnicodeError):
+        ids, uniques = pd.factorize(values)
+        rank = np.empty(len(uniques), np.int64)
+        rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+        return rank[ids]
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:

@@ -144,7 +144,8 @@ def one_of(values: np.ndarray, options) -> np.ndarray:
     options = list(options)
     if len(values) > 1000:
         ids, uniques = pd.factorize(values)  # (use_na_sentinel=False would scan the array for NA first)
-        if not (ids < 0).any():  # (a missing value: compared one by one below)
+        if not (ids < 0).any() and len(uniques) < len(values):  # (a missing value: compared one by one below;
+            # all values distinct: compared as they are, never factorized again)
             return one_of(np.asarray(uniques, dtype=object), options)[ids]
     if len(options) > 8:
         return pd.Index(options, dtype=object).get_indexer(values) >= 0

@@ -37,9 +37,15 @@ class RuleSettings:
     source: str = ""  # where the edit comes from (CMS manual, file), shown on the rule's page
 
     def key(self) -> tuple:
-        return (self.severity, self.enabled, self.message, self.fix,
-                tuple(sorted((k, repr(sorted(v) if isinstance(v, frozenset) else v))
-                             for k, v in self.params.items())))
+        """What makes two settings the same (their params' code sets in order): made once per settings object,
+        it is asked for each rule of each partition (RuleSet.selections)."""
+        kept = self.__dict__.get("_key")
+        if kept is None:
+            kept = (self.severity, self.enabled, self.message, self.fix,
+                    tuple(sorted((k, repr(sorted(v) if isinstance(v, frozenset) else v))
+                                 for k, v in self.params.items())))
+            object.__setattr__(self, "_key", kept)  # (frozen: set once, beside the fields)
+        return kept
 
 
 IN_FORCE = "in-force"  # reference.ptp / mue / pfs / aoc: the stored quarter in force on each date of service
