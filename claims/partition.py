@@ -42,9 +42,11 @@ from claims.read import (
     Coded,
     _check_line_count,
     _read,
+    _stripped_changed,
     check_header,
     check_raw_lines,
     read_header,
+    stripped,
 )
 from ingest.model import ParseError
 
@@ -150,23 +152,6 @@ def read_blocks(path: Path, raw, header: list[str], block_lines: int, pandas_onl
     _check_line_count(path, raw, records)
 
 
-# A value that needs str.strip: one not all ASCII, or starting or ending with a space or control character (the
-# ASCII characters str.strip removes); every other value is its own stripped form.
-_MAY_STRIP = r"^[\x00-\x20]|[\x00-\x20]$"
-
-
-def stripped(values: pa.Array) -> np.ndarray:
-    """The strings of an Arrow array (a dictionary: the distinct values), each as str.strip gives it, as an object
-    array; str.strip runs in Python only on the values that may change (_MAY_STRIP)."""
-    out = values.to_numpy(zero_copy_only=False).astype(object)
-    if len(out):
-        may = pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring_regex(values, _MAY_STRIP))
-        idx = np.flatnonzero(may.to_numpy(zero_copy_only=False))
-        if len(idx):
-            out[idx] = [v.strip() for v in out[idx]]
-    return out
-
-
 def patient_hash(patients: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A stable 64-bit hash of each line's patient id, stripped as the rules compare it (pandas' hash_array:
     the same value on every machine and run, so a partition can be named by it on a cluster too). Hashed
@@ -190,10 +175,13 @@ def _stripped(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
 
 
 def _stripped_encoded(encoded: pa.DictionaryArray) -> tuple[np.ndarray, np.ndarray]:
-    """_stripped of a column already dictionary-encoded."""
-    values = stripped(encoded.dictionary)
+    """_stripped of a column already dictionary-encoded (the dictionary as it is when str.strip changes none
+    of its values: they are distinct already)."""
+    values, changed = _stripped_changed(encoded.dictionary)
     if not len(values):
         return np.zeros(0, np.int64), values
+    if not changed:
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), values
     ids_u, uniques = pd.factorize(values)
     return ids_u[encoded.indices.to_numpy(zero_copy_only=False)].astype(np.int64), np.asarray(uniques, dtype=object)
 
@@ -228,9 +216,10 @@ def _check_one_patient(path: Path, claim_codes: pa.DictionaryArray, patient_code
     """check_one_patient_per_claim on the claim and patient columns already dictionary-encoded."""
     claim, claim_u = _stripped_encoded(claim_codes)
     patient, patient_u = _stripped_encoded(patient_codes)
-    pair = np.unique(claim * np.int64(len(patient_u)) + patient)
-    per_claim = np.bincount(pair // np.int64(len(patient_u)), minlength=len(claim_u))
-    bad = np.flatnonzero(per_claim > 1)
+    # a claim of two patients has a line whose patient is not its first line's (no sort of the lines)
+    first = np.empty(len(claim_u), np.int64)
+    first[claim[::-1]] = patient[::-1]
+    bad = np.unique(claim[patient != first[claim]])
     if not len(bad):
         return
     first_bad = bad[np.argmin([rows[claim == c].min() for c in bad])]  # the claim met first in the file
@@ -247,9 +236,11 @@ def in_claim_order(table: pa.Table) -> pa.Table:
     return table if order is None else table.take(pa.array(order))
 
 
-def _claim_order(claim: pa.DictionaryArray, line: pa.DictionaryArray, rows: np.ndarray) -> np.ndarray | None:
-    """The order of in_claim_order from the claim and line columns dictionary-encoded; None: as they are."""
-    names = stripped(claim.dictionary)
+def _claim_order(claim: pa.DictionaryArray, line: pa.DictionaryArray, rows: np.ndarray,
+                 names: np.ndarray | None = None) -> np.ndarray | None:
+    """The order of in_claim_order from the claim and line columns dictionary-encoded; None: as they are. names:
+    stripped(claim.dictionary) when the caller has it."""
+    names = stripped(claim.dictionary) if names is None else names
     rank = np.empty(len(names), np.int64)
     rank[_string_order(names)] = np.arange(len(names))  # ids sorted as strings
     key = rank[claim.indices.to_numpy(zero_copy_only=False)]
@@ -271,6 +262,20 @@ def _string_order(values: np.ndarray) -> np.ndarray:
         return np.argsort(values, kind="stable")
 
 
+def _first_appearance(ids: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of codes 0..n_values-1 (each present): the codes renumbered in order of first appearance,
+    and the old code of each new one; on positions, without a hash table or a sort."""
+    n = len(ids)
+    pos = np.full(n_values, n, np.int64)
+    pos[ids[::-1]] = np.arange(n, dtype=np.int64)[::-1]  # each code's first position
+    seen = np.zeros(n + 1, bool)
+    seen[pos] = True
+    renumber = (np.cumsum(seen) - 1)[pos]  # the rank of each code's first position
+    old = np.empty(n_values, np.int64)
+    old[renumber] = np.arange(n_values, dtype=np.int64)
+    return renumber[ids], old
+
+
 def coded_partition(table: pa.Table, path: Path | None = None) -> dict:
     """coded_columns(in_claim_order(table)), with check_one_patient_per_claim first when path is given, each
     column dictionary-encoded once: the lines are put in claim order by permuting the codes (integers), not the
@@ -280,16 +285,17 @@ def coded_partition(table: pa.Table, path: Path | None = None) -> dict:
     rows = table.column(ROW).to_numpy()
     order = None
     if table.num_rows >= 2:
+        names = stripped(encoded["claim_id"].dictionary)
         if path is not None:
             _check_one_patient(path, encoded["claim_id"], encoded["patient_id"], rows)
-        order = _claim_order(encoded["claim_id"], encoded["line"], rows)
+        order = _claim_order(encoded["claim_id"], encoded["line"], rows, names)
     data: dict = {}
     for c in CLAIM_COLUMNS:
         ids = encoded[c].indices.to_numpy(zero_copy_only=False).astype(np.int64)
         values = encoded[c].dictionary
         if order is not None:
-            ids, first = pd.factorize(ids[order])
-            ids, values = ids.astype(np.int64, copy=False), values.take(pa.array(first))
+            ids, first = _first_appearance(ids[order], len(values))
+            values = values.take(pa.array(first))
         data[c] = Coded(ids, arrow=values)
     data[ROW] = rows if order is None else rows[order]
     return data

@@ -400,6 +400,43 @@ def _per_unique(values: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.array([fn(u) for u in uniques], dtype=object) if len(uniques) else np.array([], object)
 
 
+# A value that needs str.strip: one not all ASCII, or starting or ending with a space or control character (the
+# ASCII characters str.strip removes); every other value is its own stripped form.
+_MAY_STRIP = r"^[\x00-\x20]|[\x00-\x20]$"
+
+
+def stripped(values: pa.Array) -> np.ndarray:
+    """The strings of an Arrow array (a dictionary: the distinct values), each as str.strip gives it, as an object
+    array; str.strip runs in Python only on the values that may change (_MAY_STRIP)."""
+    return _stripped_changed(values)[0]
+
+
+def _stripped_changed(values: pa.Array) -> tuple[np.ndarray, bool]:
+    """stripped(values), and whether str.strip changed any value."""
+    out = values.to_numpy(zero_copy_only=False).astype(object)
+    changed = False
+    if len(out):
+        may = pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring_regex(values, _MAY_STRIP))
+        idx = np.flatnonzero(may.to_numpy(zero_copy_only=False))
+        if len(idx):
+            new = [v.strip() for v in out[idx]]
+            changed = any(s != v for s, v in zip(new, out[idx], strict=True))
+            out[idx] = new
+    return out, changed
+
+
+def _stripped_ids(values) -> tuple[np.ndarray, np.ndarray, bool]:
+    """_per_unique(values, str.strip), and whether the stripped values are still distinct (str.strip changed
+    none of them): then a factorization of them is their own order, and is skipped. A Coded column's values
+    are stripped by stripped() (str.strip in Python only for the values that may change)."""
+    if isinstance(values, Coded) and values.arrow is not None:
+        out, changed = _stripped_changed(values.arrow)
+        return values.ids, out, not changed
+    ids, uniques = _factorize(values)
+    out = np.array([u.strip() for u in uniques], dtype=object) if len(uniques) else np.array([], object)
+    return ids, out, all(s == u for s, u in zip(out.tolist(), list(uniques), strict=True))
+
+
 def _norm_pos(value: str) -> str:
     v = value.strip()
     return v.zfill(2) if v.isdigit() and len(v) < 2 else v
@@ -561,10 +598,10 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
 
     raw = {c: frame[c] if coded or isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c].astype(object)
            for c in CLAIM_COLUMNS}
-    strip_ids, strip_u = _per_unique(raw["claim_id"], str.strip)
+    strip_ids, strip_u, claims_distinct = _stripped_ids(raw["claim_id"])
     claim_id = strip_u[strip_ids] if n else np.array([], object)
-    patient_ids, patient_u = _per_unique(raw["patient_id"], str.strip)
-    line_ids, line_u = _per_unique(raw["line"], str.strip)
+    patient_ids, patient_u, patients_distinct = _stripped_ids(raw["patient_id"])
+    line_ids, line_u, _ = _stripped_ids(raw["line"])
     line = line_u[line_ids] if n else np.array([], object)
     code_ids, code_u = _per_unique(raw["procedure_code"], lambda v: v.strip().upper())
     code = code_u[code_ids] if n else np.array([], object)
@@ -574,7 +611,7 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     pos = pos_u[pos_ids] if n else np.array([], object)
     payer_ids, payer_u = _per_unique(raw["payer"], lambda v: v.strip().upper())
     sex_ids, sex_u = _per_unique(raw["patient_sex"], lambda v: v.strip().upper())
-    npi_ids, npi_u = _per_unique(raw["provider_npi"], str.strip)
+    npi_ids, npi_u, npis_distinct = _stripped_ids(raw["provider_npi"])
 
     for name, values, ids_u, values_u in (("claim_id", claim_id, strip_ids, strip_u), ("line", line, line_ids, line_u),
                                           ("procedure_code", code, code_ids, code_u),
@@ -642,7 +679,8 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep], "cid": x_ids[keep]})
 
     # one key per stripped claim id (factorized on the distinct ids, not on the lines)
-    claim_key = pd.factorize(strip_u)[0].astype(np.int64)[strip_ids] if n else np.zeros(0, np.int64)
+    claim_key = (np.asarray(strip_ids, np.int64) if claims_distinct else pd.factorize(strip_u)[0].astype(np.int64)[
+        strip_ids]) if n else np.zeros(0, np.int64)
     has_day = ~np.isnat(dos)
     base = int(day[has_day].min()) if has_day.any() else 0
     visit_raw = np.where(has_day, claim_key * 1_000_000 + (day - base), -1)
@@ -651,8 +689,9 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     # The key CMS applies the PTP edits and the date-of-service MUEs by, across claims: the beneficiary, the
     # rendering provider and the date of service (a file without provider_npi: the beneficiary and date).
     if n:
-        patient_key = pd.factorize(patient_u)[0][patient_ids].astype(np.int64)  # one per stripped patient id
-        who = patient_key * np.int64(len(npi_u) + 1) + pd.factorize(npi_u)[0][npi_ids]
+        patient_key = (np.asarray(patient_ids, np.int64) if patients_distinct else  # one per stripped patient id
+                       pd.factorize(patient_u)[0][patient_ids].astype(np.int64))
+        who = patient_key * np.int64(len(npi_u) + 1) + (npi_ids if npis_distinct else pd.factorize(npi_u)[0][npi_ids])
         who = pd.factorize(who)[0].astype(np.int64)
         provider_day = np.where(has_day, pd.factorize(np.where(has_day, who * 1_000_000 + (day - base), -1))[0],
                                 -1).astype(np.int64)

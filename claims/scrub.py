@@ -33,7 +33,8 @@ def empty_findings() -> pd.DataFrame:
 def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray:
     """Vectorised str.format: literal text and columns joined element-wise (pyarrow's binary_join_element_wise,
     one pass for the whole template); '' when a field is empty and blank_if_empty (a fix that has nothing to
-    suggest)."""
+    suggest). Fields of strings are made Arrow arrays once, their empty values found there; a field of other
+    values is made strings (astype(str)), and a template with a field Arrow cannot hold is joined by numpy."""
     n = len(cols)
     pieces: list = []
     empty = np.zeros(n, dtype=bool)
@@ -44,13 +45,30 @@ def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray
             values = cols[name].to_numpy(object)
             if pd.api.types.infer_dtype(values, skipna=False) != "string":  # (all strings: taken as they are)
                 values = cols[name].astype(str).to_numpy(object)
+            pieces.append(_arrow_strings(values))
             if blank_if_empty:
-                empty |= one_of(values, ("",))
-            pieces.append(values)
-    out = _joined(pieces, n)
+                empty |= (pc.equal(pieces[-1], "").to_numpy(zero_copy_only=False) if isinstance(pieces[-1], pa.Array)
+                          else one_of(values, ("",)))
+    fields = [p for p in pieces if not isinstance(p, str)]
+    if n and fields and all(isinstance(p, pa.Array) for p in fields):
+        out = pc.binary_join_element_wise(*[p for p in pieces if not isinstance(p, str) or p], "").to_numpy(
+            zero_copy_only=False)
+    else:
+        out = _joined([p.to_numpy(zero_copy_only=False).astype(object) if isinstance(p, pa.Array) else p
+                       for p in pieces], n)
     if blank_if_empty:
         out = np.where(empty, "", out)
     return out.astype(object)
+
+
+def _arrow_strings(values: np.ndarray):
+    """An object array of strings as an Arrow string array; as it is when Arrow cannot hold one (a lone
+    surrogate) or one is missing."""
+    try:
+        arr = pa.array(values, type=pa.string())
+    except (pa.ArrowException, UnicodeError):
+        return values
+    return values if arr.null_count else arr
 
 
 def _joined(pieces: list, n: int) -> np.ndarray:

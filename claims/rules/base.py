@@ -187,7 +187,13 @@ def texts(template: str, i: np.ndarray, **arrays) -> np.ndarray:
 
 
 def _ints(values) -> np.ndarray:
-    return np.array([str(int(v)) for v in np.asarray(values, dtype=float)], dtype=object)
+    """str(int(v)) of each value, as an object array: by numpy for the whole numbers it holds exactly (the usual
+    units and minutes), by Python for any other."""
+    values = np.asarray(values, dtype=float)
+    exact = np.isfinite(values) & (np.abs(values) < 2.0 ** 53)
+    if exact.all():
+        return np.trunc(values).astype(np.int64).astype(str).astype(object)
+    return np.array([str(int(v)) for v in values], dtype=object)
 
 
 def _money(values) -> np.ndarray:

@@ -185,9 +185,7 @@ class SexDiagnosis(Rule):
             return _result(np.zeros(0))
         di = dx["i"].to_numpy(np.int64)
         ids, uniq = dx["cid"].to_numpy(np.int64), lines.dx_vocab
-        fem, male = tuple(p["female_only"]), tuple(p["male_only"])
-        fem_u = np.array([c.startswith(fem) for c in uniq], dtype=bool)
-        male_u = np.array([c.startswith(male) for c in uniq], dtype=bool)
+        fem_u, male_u = self._specific(ctx, uniq, p)
         sex_line = lines.frame["sex"].to_numpy(object)
         sex_ids, sex_u = pd.factorize(sex_line)  # a few distinct values: each looked up once
         is_f = pd.Index(sex_u, dtype=object).isin(list(p["female_values"]))[sex_ids]
@@ -197,6 +195,23 @@ class SexDiagnosis(Rule):
         shown = np.array([c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in codes], dtype=object)
         return _result(di[k], code=shown, sex=sex_line[di[k]],
                        specific_to=np.where(fem_u[ids][k], "female", "male").astype(object))
+
+
+    @staticmethod
+    def _specific(ctx, uniq: np.ndarray, p) -> tuple[np.ndarray, np.ndarray]:
+        """(female-only, male-only) of each distinct diagnosis of the partition, by the prefix lists; each code
+        looked at once per prefix lists (ctx.memo, kept across partitions: the next bill the same codes)."""
+        fem, male = tuple(sorted(p["female_only"])), tuple(sorted(p["male_only"]))
+        memo = ctx.memo.setdefault(("sex-diagnosis", fem, male), {})
+        if len(memo) > STATUS_MEMO:
+            memo.clear()
+        codes = uniq.tolist()
+        for c in codes:
+            if c not in memo:
+                memo[c] = (c.startswith(fem), c.startswith(male))
+        answers = [memo[c] for c in codes]
+        return (np.array([a[0] for a in answers], dtype=bool).reshape(len(codes)),
+                np.array([a[1] for a in answers], dtype=bool).reshape(len(codes)))
 
 
 class MissingDiagnosis(Rule):

@@ -53,11 +53,12 @@ class NcciPtp(Rule):
         ia = np.flatnonzero(m & is1[cid])
         ib = np.flatnonzero(m & is2[cid])
         # every (a, b) of lines of one patient, provider and date, in the order of a then b: the lines b sorted
-        # by their day key, each line a paired with the run of its key
+        # by their day key, each line a paired with the run of its key (the keys are dense, 0 to the number of
+        # keys: each run's start and length counted, not searched for)
         ob = np.argsort(visit[ib], kind="stable")
-        vb = visit[ib][ob]
-        lo = np.searchsorted(vb, visit[ia], side="left")
-        count = np.searchsorted(vb, visit[ia], side="right") - lo
+        per_key = np.bincount(visit[ib], minlength=int(visit.max()) + 1)
+        starts = np.cumsum(per_key) - per_key
+        lo, count = starts[visit[ia]], per_key[visit[ia]]
         at = np.repeat(np.arange(len(ia)), count)
         pa_, pb = ia[at], ib[ob[np.repeat(lo, count) + _runs(count)]]
         keep = pa_ != pb

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.rules.base import Rule, _result, code_in, has_mod, line_events, one_of, same_patient_pairs
+from claims.rules.base import Rule, _result, code_in, has_mod, join_text, line_events, one_of, same_patient_pairs
 from ingest.history import short_list
 
 POSTOP_DAYS = {"010": 10, "090": 90}  # the post-operative days after the day of the procedure
@@ -29,10 +29,15 @@ GLOBALS = ("000", "010", "090")
 
 def _where(ev: pd.DataFrame, e: np.ndarray, other: pd.DataFrame, o: np.ndarray) -> np.ndarray:
     """'line 2' when the other line is on the same claim, 'claim C1 line 2' when not."""
-    same = ev["claim_id"].to_numpy(object)[e] == other["claim_id"].to_numpy(object)[o]
-    line = other["line"].to_numpy(object)[o].astype(str)
-    return np.where(same, "line " + line, "claim " + other["claim_id"].to_numpy(object)[o].astype(str) + " line "
-                    + line).astype(object)
+    claim = other["claim_id"].to_numpy(object)[o]
+    same = ev["claim_id"].to_numpy(object)[e] == claim
+    line = other["line"].to_numpy(object)[o].astype(str).astype(object)
+    out = np.empty(len(o), dtype=object)
+    k = np.flatnonzero(same)  # each text joined for its lines only
+    out[k] = join_text("line ", line[k])
+    k = np.flatnonzero(~same)
+    out[k] = join_text("claim ", claim[k].astype(str).astype(object), " line ", line[k])
+    return out
 
 
 def _global_days(ctx, rule_id: str, lines, m: np.ndarray, fallback: dict[str, frozenset] | None = None) -> np.ndarray:
