@@ -42,9 +42,11 @@ from claims.read import (
     Coded,
     _check_line_count,
     _read,
+    _string_buffers,
     _stripped_changed,
     check_header,
     check_raw_lines,
+    may_strip,
     read_header,
     stripped,
 )
@@ -161,6 +163,44 @@ def patient_hash(patients: pa.ChunkedArray | pa.Array) -> np.ndarray:
     uniques = stripped(encoded.dictionary)
     hashes = pd.util.hash_array(uniques, categorize=False) if len(uniques) else np.zeros(0, np.uint64)
     return hashes[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+_P = np.uint64(0x100000001B3)  # the FNV prime: odd, so it has an inverse modulo 2**64
+_P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
+
+
+def string_hashes(values: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each string of an Arrow string array (no nulls), as it is: the polynomial of its UTF-8
+    bytes in the FNV prime modulo 2**64, for every string at once from the array's buffers (prefix sums of the
+    bytes times powers of the prime), mixed with its length by splitmix64's finaliser; no Python string is made.
+    The same in every run; for grouping only (the callers allow for collisions)."""
+    offsets, raw = _string_buffers(values)
+    if not len(values):
+        return np.zeros(0, np.uint64)
+    data = raw.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(len(data), _P, np.uint64)) * _P_INV  # P**k of byte k
+        inverse = np.cumprod(np.full(len(data) + 1, _P_INV, np.uint64)) * _P  # P**-k
+        prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(data * powers, dtype=np.uint64)])
+        h = (prefix[offsets[1:]] - prefix[offsets[:-1]]) * inverse[offsets[:-1]]
+        h ^= np.diff(offsets).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def claim_hash(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """string_hashes of each line's claim id stripped as the rules compare it: of the ids as they are, chunk by
+    chunk, when no id may change under str.strip (claims.read.may_strip), else of the distinct ids stripped."""
+    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    if all(not c.null_count and c.type == pa.string() and not may_strip(c).any() for c in chunks):
+        return np.concatenate([string_hashes(c) for c in chunks]) if chunks else np.zeros(0, np.uint64)
+    encoded = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).dictionary_encode()
+    return string_hashes(pa.array(stripped(encoded.dictionary), type=pa.string()))[
+        encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def partition_of(table: pa.Table, n: int) -> np.ndarray:
@@ -385,10 +425,10 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
 
 
 def _claim_partitions(table: pa.Table, part: np.ndarray, n: int) -> np.ndarray:
-    """The distinct (claim, partition) of a block's lines, each one uint64: the claim id's hash with its low bits
-    replaced by the partition (bits enough for n)."""
+    """The distinct (claim, partition) of a block's lines, each one uint64: the claim id's hash (claim_hash) with
+    its low bits replaced by the partition (bits enough for n)."""
     bits = np.uint64(max(1, (n - 1).bit_length()))
-    return pd.unique((patient_hash(table.column("claim_id")) >> bits << bits) | part.astype(np.uint64))
+    return pd.unique((claim_hash(table.column("claim_id")) >> bits << bits) | part.astype(np.uint64))
 
 
 def _check_split_claims(path: Path, folder: Path, seen: list[np.ndarray], n: int) -> None:
@@ -407,7 +447,7 @@ def _check_split_claims(path: Path, folder: Path, seen: list[np.ndarray], n: int
         for p in parts:
             with pa.memory_map(str(folder / f"part-{p:05d}.arrow")) as source:
                 table = ipc.open_file(source).read_all()
-            pieces.append(table.filter(pa.array((patient_hash(table.column("claim_id")) >> bits) == h)))
+            pieces.append(table.filter(pa.array((claim_hash(table.column("claim_id")) >> bits) == h)))
         table = pa.concat_tables(pieces)
         claim, claim_u = _stripped(table.column("claim_id"))
         for c in range(len(claim_u)):

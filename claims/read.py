@@ -405,6 +405,37 @@ def _per_unique(values: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
 _MAY_STRIP = r"^[\x00-\x20]|[\x00-\x20]$"
 
 
+def _string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets of each string, from 0; the UTF-8 bytes) of an Arrow string array without nulls, from its buffers."""
+    if values.type == pa.large_string():
+        width = np.int64
+    elif values.type == pa.string():
+        width = np.int32
+    else:
+        raise TypeError(values.type)
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], width)[values.offset: values.offset + n + 1].astype(np.int64)
+    data = values.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    raw = np.frombuffer(data, np.uint8)[start:end] if data is not None and end > start else np.zeros(0, np.uint8)
+    return offsets - start, raw
+
+
+def may_strip(values: pa.Array) -> np.ndarray:
+    """(n,) bool: which strings str.strip may change (_MAY_STRIP: not all ASCII, or a first or last byte at or
+    below a space), from the array's bytes; by the regular expression for an array it cannot read so."""
+    if values.null_count or values.type not in (pa.string(), pa.large_string()):
+        return pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring_regex(values, _MAY_STRIP)
+                      ).to_numpy(zero_copy_only=False)
+    offsets, raw = _string_buffers(values)
+    out = np.zeros(len(values), bool)
+    if len(raw) and (raw >= 0x80).any():
+        out |= ~pc.string_is_ascii(values).to_numpy(zero_copy_only=False)
+    k = np.flatnonzero(offsets[1:] > offsets[:-1])  # the non-empty strings
+    out[k] |= (raw[offsets[:-1][k]] <= 0x20) | (raw[offsets[1:][k] - 1] <= 0x20)
+    return out
+
+
 def stripped(values: pa.Array) -> np.ndarray:
     """The strings of an Arrow array (a dictionary: the distinct values), each as str.strip gives it, as an object
     array; str.strip runs in Python only on the values that may change (_MAY_STRIP)."""
@@ -416,8 +447,7 @@ def _stripped_changed(values: pa.Array) -> tuple[np.ndarray, bool]:
     out = values.to_numpy(zero_copy_only=False).astype(object)
     changed = False
     if len(out):
-        may = pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring_regex(values, _MAY_STRIP))
-        idx = np.flatnonzero(may.to_numpy(zero_copy_only=False))
+        idx = np.flatnonzero(may_strip(values))
         if len(idx):
             new = [v.strip() for v in out[idx]]
             changed = any(s != v for s, v in zip(new, out[idx], strict=True))
