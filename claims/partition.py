@@ -47,6 +47,7 @@ from claims.read import (
     check_header,
     check_raw_lines,
     may_strip,
+    prefetch,
     read_header,
     stripped,
 )
@@ -396,7 +397,7 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
         # (claim hash, partition) of each block's claims: a claim in two partitions has two patients
         claims_seen: list[np.ndarray] = []
         try:
-            for table in _chain(first, blocks):
+            for table in prefetch(_chain(first, blocks)):  # the next segment read while this one is spilled
                 part = partition_of(table, n)
                 claims_seen.append(_claim_partitions(table, part, n))
                 order = np.argsort(part, kind="stable")

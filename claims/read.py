@@ -4,8 +4,11 @@ file is read, grouped by patient, by claims.partition."""
 from __future__ import annotations
 
 import csv
+import queue
 import re
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -756,3 +759,49 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
         {c: pd.Series(dtype=object if c != "i" else np.int64) for c in MALFORMED_COLUMNS})
     return Lines(out, mods, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
                  pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object), dx_vocab)
+
+
+def prefetch(items: Iterator, depth: int = 1) -> Iterator:
+    """The items of an iterator, produced one ahead in a background thread: the next chunk is read and
+    typed (pandas' CSV reader and numpy release the GIL) while the rules run on this one, the next segment
+    of the file read by pyarrow while this one is spilled (claims.partition). At most `depth`
+    items wait, so memory stays bounded; an exception in the producer is raised here, in order."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def offer(entry: tuple) -> bool:
+        """Hand an entry over, unless the consumer has stopped (then never block)."""
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            offer((end, exc))
+        finally:
+            if hasattr(items, "close"):
+                items.close()  # a generator reading a file closes it here, in its own thread
+
+    worker = threading.Thread(target=produce, name="codegov-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import queue
 import string
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,7 @@ import pyarrow.compute as pc
 
 from claims.output import FINDING_COLUMNS, SpilledFindings, write_findings
 from claims.partition import coded_partition, iter_coded_partitions
-from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines
+from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines, prefetch
 from claims.reference import EditReference, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
 from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
@@ -211,51 +209,6 @@ class Scrubber:
         if any(k[1] in (PFS_UNCOVERED, PFS_FALLBACK) for k in self.context.skipped):
             out.append(self.reference.coverage("pfs"))
         return out
-
-
-def prefetch(items: Iterator, depth: int = 1) -> Iterator:
-    """The items of an iterator, produced one ahead in a background thread: the next chunk is read and
-    typed (pandas' CSV reader and numpy release the GIL) while the rules run on this one. At most `depth`
-    items wait, so memory stays bounded; an exception in the producer is raised here, in order."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def offer(entry: tuple) -> bool:
-        """Hand an entry over, unless the consumer has stopped (then never block)."""
-        while not stop.is_set():
-            try:
-                slots.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer((item, None)):
-                    return
-            offer((end, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            offer((end, exc))
-        finally:
-            if hasattr(items, "close"):
-                items.close()  # a generator reading a file closes it here, in its own thread
-
-    worker = threading.Thread(target=produce, name="codegov-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, exc = slots.get()
-            if item is end:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 def _rank(values: np.ndarray) -> np.ndarray:
