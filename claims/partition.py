@@ -397,12 +397,14 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
         # (claim hash, partition) of each block's claims: a claim in two partitions has two patients
         claims_seen: list[np.ndarray] = []
         try:
-            for table in prefetch(_chain(first, blocks)):  # the next segment read while this one is spilled
+            first_block, first = [first], None  # (the first block is held by the chain alone, until spilled)
+            for table in prefetch(_chain(first_block, blocks)):  # the next segment read while this one is spilled
                 part = partition_of(table, n)
                 claims_seen.append(_claim_partitions(table, part, n))
                 order = np.argsort(part, kind="stable")
                 bounds = np.searchsorted(part[order], np.arange(n + 1))
                 taken = table.take(pa.array(order))
+                del table  # (the block as read, no longer needed: its lines are in taken)
                 for p in range(n):
                     lo, hi = int(bounds[p]), int(bounds[p + 1])
                     if hi > lo:
@@ -459,8 +461,10 @@ def _check_split_claims(path: Path, folder: Path, seen: list[np.ndarray], n: int
                                              patient_u[patient])
 
 
-def _chain(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    yield first
+def _chain(first: list, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """The table in `first` (a list of one, emptied here: the table is not kept while the rest are read), then
+    the rest."""
+    yield first.pop()
     yield from rest
 
 

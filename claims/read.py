@@ -765,7 +765,9 @@ def prefetch(items: Iterator, depth: int = 1) -> Iterator:
     """The items of an iterator, produced one ahead in a background thread: the next chunk is read and
     typed (pandas' CSV reader and numpy release the GIL) while the rules run on this one, the next segment
     of the file read by pyarrow while this one is spilled (claims.partition). At most `depth`
-    items wait, so memory stays bounded; an exception in the producer is raised here, in order."""
+    items wait, so memory stays bounded; an exception in the producer is raised here, in order. Neither thread
+    keeps an item once it is handed on: the consumer may free it (claims.partition drops each block once
+    spilled)."""
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
@@ -783,8 +785,10 @@ def prefetch(items: Iterator, depth: int = 1) -> Iterator:
     def produce() -> None:
         try:
             for item in items:
-                if not offer((item, None)):
+                entry, item = (item, None), None
+                if not offer(entry):
                     return
+                entry = None
             offer((end, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             offer((end, exc))
@@ -801,7 +805,8 @@ def prefetch(items: Iterator, depth: int = 1) -> Iterator:
                 if exc is not None:
                     raise exc
                 return
-            yield item
+            held, item = [item], None
+            yield held.pop()
     finally:
         stop.set()
         worker.join(timeout=5)
