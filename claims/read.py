@@ -464,10 +464,11 @@ def _stripped_ids(values) -> tuple[np.ndarray, np.ndarray, bool]:
     are stripped by stripped() (str.strip in Python only for the values that may change)."""
     if isinstance(values, Coded) and values.arrow is not None:
         out, changed = _stripped_changed(values.arrow)
-        return values.ids, out, not changed
+        return values.ids, out, not changed and not (values.ids < 0).any()
     ids, uniques = _factorize(values)
     out = np.array([u.strip() for u in uniques], dtype=object) if len(uniques) else np.array([], object)
-    return ids, out, all(s == u for s, u in zip(out.tolist(), list(uniques), strict=True))
+    # (a missing value's id -1: the factorization is asked for, as it always was)
+    return ids, out, all(s == u for s, u in zip(out.tolist(), list(uniques), strict=True)) and not (ids < 0).any()
 
 
 def _norm_pos(value: str) -> str:
