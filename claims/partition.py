@@ -47,7 +47,6 @@ from claims.read import (
     check_header,
     check_raw_lines,
     may_strip,
-    prefetch,
     read_header,
     stripped,
 )
@@ -398,7 +397,7 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
         claims_seen: list[np.ndarray] = []
         try:
             first_block, first = [first], None  # (the first block is held by the chain alone, until spilled)
-            for table in prefetch(_chain(first_block, blocks)):  # the next segment read while this one is spilled
+            for table in _chain(first_block, blocks):
                 part = partition_of(table, n)
                 claims_seen.append(_claim_partitions(table, part, n))
                 order = np.argsort(part, kind="stable")
