@@ -87,11 +87,29 @@ DAMAGES = {
 }
 
 
+def damaged(hcpcs, name):
+    """The sample's HCPCS 2019 broken by DAMAGES[name], as a release of its own: (id, table, previous, target).
+    Its release column says its id (but for wrong-release, whose one wrong row is the damage); every other
+    one has a previous release to measure drift against."""
+    i = list(DAMAGES).index(name)
+    rid = f"2019-d{i:02d}"
+    bad = DAMAGES[name][0](hcpcs).reset_index(drop=True)
+    if "release" in bad.columns:
+        bad = bad.assign(release=rid) if name != "wrong-release" else bad.assign(
+            release=bad["release"].where(bad["release"] != "2019-01-01", rid))
+    return rid, bad, ("2018-01-01", len(hcpcs)) if i % 2 else None, f"hcpcs {name}"
+
+
+# The rows each damaged table gets validated alone, kept for the test that validates them together
+ALONE: dict[str, list] = {}
+
+
 @pytest.mark.parametrize("name", list(DAMAGES))
 def test_each_gate_fails_on_a_table_broken_for_it(hcpcs, gates, name):
-    damage, gate, value = DAMAGES[name]
-    bad = damage(hcpcs).reset_index(drop=True)
-    rows = validate_release(bad, "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)), gates=gates)
+    _, gate, value = DAMAGES[name]
+    rid, bad, previous, target = damaged(hcpcs, name)
+    rows = validate_release(bad, "hcpcs", rid, previous=previous, gates=gates, target=target)
+    ALONE[name] = rows
     assert failing(rows) == {gate}
     hit = row(rows, gate)
     assert hit["status"] == "failed" and hit["failing_count"] >= 1 and hit["suite"] == "release"
@@ -100,26 +118,22 @@ def test_each_gate_fails_on_a_table_broken_for_it(hcpcs, gates, name):
     if gate not in ("columns", "unique_codes"):
         assert len(hit["failing_codes"]) == 1  # the code of the broken row, so a reader can find it
     if gate != "columns" or name == "extra-column":
-        baseline = validate_release_pandas(bad, "hcpcs", "2019-01-01", previous=("2018-01-01", len(hcpcs)))
+        baseline = validate_release_pandas(bad, "hcpcs", rid, previous=previous)
         assert verdicts(rows) == verdicts(baseline)
 
 
 def test_releases_validated_together_give_each_release_the_rows_it_gets_alone(hcpcs, gates):
     """validate_releases stacks the tables of one code set into one GX run: every release's rows (pass or
     fail, counts, samples, codes, observed values) must be what validating it alone gives."""
-    tables = []
-    for i, name in enumerate(DAMAGES):
-        rid = f"2019-d{i:02d}"
-        bad = DAMAGES[name][0](hcpcs).reset_index(drop=True)
-        if "release" in bad.columns and name != "wrong-release":
-            bad = bad.assign(release=rid)
-        tables.append((rid, bad, ("2018-01-01", len(hcpcs)) if i % 2 else None, f"hcpcs {name}"))
+    tables = [damaged(hcpcs, name) for name in DAMAGES]
     tables.append(("2019-01-01", hcpcs, ("2018-01-01", len(hcpcs)), "hcpcs clean"))
     tables.append(("2019-50-01", hcpcs.iloc[: len(hcpcs) // 2].assign(release="2019-50-01"),
                    ("2018-01-01", len(hcpcs)), "hcpcs halved"))
     together = validate_releases(tables, "hcpcs", gates=gates)
     for rid, table, previous, target in tables:
-        alone = validate_release(table, "hcpcs", rid, previous=previous, gates=gates, target=target)
+        # alone: the rows test_each_gate_fails_on_a_table_broken_for_it got for this very table, when it ran
+        alone = ALONE.get(target.removeprefix("hcpcs ")) or validate_release(table, "hcpcs", rid, previous=previous,
+                                                                             gates=gates, target=target)
         assert [r.to_dict() for r in together[rid]] == [r.to_dict() for r in alone], target
     assert failing(together["2019-01-01"]) == set() and failing(together["2019-50-01"]) == {"drift"}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.test_claims_rules import PATH_RULES
 
@@ -15,8 +17,16 @@ def load_bench():
     return module
 
 
-def test_generated_claims_are_deterministic_and_scrub_with_planted_findings(tmp_path):
-    bench = load_bench()
+@pytest.fixture(scope="module")
+def bench():
+    """The benchmark module, its made-up history (seeded, the same every call) built once for this file."""
+    module = load_bench()
+    history = module.synthetic_history()
+    module.synthetic_history = lambda: history
+    return module
+
+
+def test_generated_claims_are_deterministic_and_scrub_with_planted_findings(bench, tmp_path):
     _, dx_pool, header_pool = bench.synthetic_history()
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     bench.generate_claims(5000, a, dx_pool, header_pool)
@@ -31,8 +41,8 @@ def test_generated_claims_are_deterministic_and_scrub_with_planted_findings(tmp_
     assert result["peak_rss_mb"] > 0 and result["scrub_seconds"] >= 0
 
 
-def test_benchmark_stage_shape(tmp_path):
-    stage = load_bench().bench_scrub(tmp_path, repeat=1, n_lines=2000, chunk_lines=500)
+def test_benchmark_stage_shape(bench, tmp_path):
+    stage = bench.bench_scrub(tmp_path, repeat=1, n_lines=2000, chunk_lines=500)
     assert stage["stage"] == "codegov scrub, 2,000 claim lines"
     assert stage["runs"] == 1 and stage["findings"] > 0  # (the time target is for 1,000,000 lines)
     assert {"median_s", "min_s", "max_s", "peak_rss_mb", "target"} <= set(stage)

@@ -4,10 +4,10 @@ table and conversion table, a pair that disagrees is refused as torn and rewritt
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
-import subprocess
-import sys
+import tempfile
 
 import pytest
 
@@ -15,6 +15,7 @@ import ingest.build as build
 from ingest.model import CodegovError
 from ingest.store import list_releases, read_release, table_bytes, torn
 from tests.conftest import CODESETS, ROOT, SAMPLE
+from tests.zygote import Zygote
 
 
 def snapshot(folder):
@@ -127,11 +128,21 @@ from codegov.cli import main
 
 sys.exit(main(sys.argv[4:]))
 """
+@pytest.fixture(scope="module")
+def zygote():
+    """The killed ingests run in children forked from one process that has imported codegov and the ingest stage
+    (tests/zygote.py): each is a new process of its own session, as `python -c KILLER` would be, without a second
+    of imports a run."""
+    server = Zygote(dict(os.environ), preload="import ingest.build, ingest.store, pandas, pyarrow")
+    yield server
+    server.close()
+
+
 KILL_POINTS = [(3, "mid-write"), (2, "after-write"), (3, "after-write"), (1, "mid-write"), (3, "mid-write"),
                (2, "after-write"), (3, "after-write")]  # (the run's n-th write, where in it)
 
 
-def test_ingest_killed_at_any_write_never_leaves_a_half_written_table(codegov, codesets, tmp_path):
+def test_ingest_killed_at_any_write_never_leaves_a_half_written_table(codegov, codesets, tmp_path, zygote):
     """SIGKILL `codegov ingest` of the sample (ICD-10-CM FY2025-FY2026 with conversion tables, HCPCS 2018-2019,
     POS: 15 files, full tables, changes files and manifests) again and again, each run killed at one of its
     writes, either with the temporary file half written or just after a file is renamed into place (between
@@ -146,9 +157,11 @@ def test_ingest_killed_at_any_write_never_leaves_a_half_written_table(codegov, c
     torn_seen = 0
     for at, phase in KILL_POINTS:
         args = ["--codesets", str(codesets), "--releases", str(out), "ingest", "--mirror", str(SAMPLE), "--offline"]
-        proc = subprocess.run([sys.executable, "-c", KILLER, str(out), str(at), phase, *args], cwd=ROOT,
-                              capture_output=True, start_new_session=True)
-        assert proc.returncode == -signal.SIGKILL, proc.stderr  # killed at that write, not finished before it
+        with tempfile.TemporaryFile() as stderr:
+            returncode = zygote.run(["-c", str(out), str(at), phase, *args], ROOT, dict(os.environ), script=KILLER,
+                                    session=True, stderr=stderr)
+            stderr.seek(0)
+            assert returncode == -signal.SIGKILL, stderr.read()  # killed at that write, not finished before it
         for system in ("icd10cm", "hcpcs", "pos"):
             for rid in list_releases(out, system):
                 if not torn(out, system, rid):

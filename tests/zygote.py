@@ -7,6 +7,8 @@ environment and standard input, output and error to that process, which forks a 
 codegov.cli.main exactly as the console script does (sys.argv, then sys.exit(main())), and answers with the
 child's exit status. The child is a new process with the step's working folder, environment and file
 descriptors: what differs from the console script is only that its modules were imported before it began.
+`Zygote.run` asks the same from Python (tests/test_crash_safety.py: the killed ingests, each a script run in a
+session of its own), and `preload` chooses what the server imports.
 """
 
 from __future__ import annotations
@@ -23,11 +25,8 @@ VENV_BIN = Path(sys.executable).parent
 SERVER = r'''
 import array, json, os, signal, socket, sys
 sys.path[0] = sys.argv[2]  # as the console script in the venv's bin folder, never the working folder
-import codegov.cli, codegov.update, codegov.commands
-import checks.context, checks.runner
-checks.context.import_gx()
-import ingest.build, ingest.repository, playbooks.lookup, playbooks.report, playbooks.site, playbooks.write
-import pandas, pyarrow, pyarrow.parquet, jinja2
+import codegov.cli
+PRELOAD
 
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
@@ -68,8 +67,22 @@ os.environ.clear()
 os.environ.update(child["env"])
 os.environ["GX_ANALYTICS_ENABLED"] = "false"  # what importing checks (checks/__init__.py) sets
 sys.argv = child["argv"]
+if child.get("session"):  # a session of its own: the child may kill its process group, never the server's
+    os.setsid()
+if child.get("script") is not None:  # a script of the caller's (as `python -c SCRIPT ARGS...`) instead of main
+    exec(compile(child["script"], "<script>", "exec"), {"__name__": "__main__"})
+    sys.exit(0)
 sys.exit(codegov.cli.main())
 '''
+
+# What the server imports before it waits: everything `codegov update` needs (the workflow replay)
+UPDATE_PRELOAD = """
+import codegov.update, codegov.commands
+import checks.context, checks.runner
+checks.context.import_gx()
+import ingest.build, ingest.repository, playbooks.lookup, playbooks.report, playbooks.site, playbooks.write
+import pandas, pyarrow, pyarrow.parquet, jinja2
+"""
 
 CLIENT = r'''
 import array, json, os, signal, socket, sys
@@ -92,10 +105,11 @@ sys.exit(status)
 class Zygote:
     """The server process and the `codegov` command that talks to it (write_command)."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], preload: str = UPDATE_PRELOAD):
         self.folder = Path(tempfile.mkdtemp(prefix="codegov-zygote-"))  # short: a socket path has 108 bytes
         self.socket = self.folder / "codegov.sock"
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, str(self.socket), str(VENV_BIN)], env=env,
+        server = SERVER.replace("PRELOAD", preload)
+        self.proc = subprocess.Popen([sys.executable, "-c", server, str(self.socket), str(VENV_BIN)], env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
@@ -107,6 +121,30 @@ class Zygote:
         command.write_text(f"#!{sys.executable} -I\nSOCKET = {str(self.socket)!r}\n{CLIENT}", encoding="utf-8")
         command.chmod(0o755)
         return command
+
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str], script: str | None = None,
+            session: bool = False, stdout=None, stderr=None) -> int:
+        """Run codegov.cli.main (or `script`, with sys.argv = argv) in a child forked from the server, in `cwd`
+        with `env`, standard input from /dev/null and output to the files given (else /dev/null), in a session of
+        its own when asked (as subprocess's start_new_session); its exit status, negative when a signal killed
+        it (as subprocess's returncode)."""
+        import array
+        import json
+        import os
+        import socket
+
+        request = json.dumps({"argv": [str(a) for a in argv], "cwd": str(cwd), "env": env, "script": script,
+                              "session": session}).encode()
+        with open(os.devnull, "r+b") as null:
+            fds = [null.fileno(), (stdout or null).fileno(), (stderr or null).fileno()]
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(str(self.socket))
+                s.sendmsg([len(request).to_bytes(8, "big") + request],
+                          [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                answer = b""
+                while chunk := s.recv(64):
+                    answer += chunk
+        return int(answer or b"1")
 
     def close(self) -> None:
         if self.proc.poll() is None:
