@@ -486,50 +486,58 @@ class ReleaseHistory:
 
     def _detail(self, h: _SystemHistory, codes: np.ndarray, days: np.ndarray, res: dict) -> dict:
         name = SYSTEM_NAMES.get(h.system, h.system)
-        display, desc, reps, rep_lists, messages = [], [], [], [], []
-        cats = np.asarray(h.desc.categories, dtype=object)
-        desc_codes = h.desc.codes
-        # the per-row answers read from lists (an index asks about hundreds of thousands of spans)
-        st_l, ref_l, rel_l, row_l = (res[k].tolist() for k in ("status", "ref_row", "rel", "row"))
-        covered_l, since_l, days_l = res["covered"].tolist(), res["since"].tolist(), np.asarray(days).tolist()
-        release_ids = h.release_ids
-        for i, code in enumerate(codes.tolist()):
-            st, ref, rel, covered = st_l[i], ref_l[i], rel_l[i], covered_l[i]
-            if st == VALID and covered and rel >= 0:
-                # the plain valid answer (most of an index's spans): no replacements, the first message of
-                # _message, without the calls (a code added between two loaded files takes the full path)
-                release, day = release_ids[rel], _day_to_date(days_l[i])
-                when = day.isoformat() if day else None
-                if when is not None and not release > when:
-                    disp = str(h.display[ref])
-                    display.append(disp)
-                    desc.append(str(cats[desc_codes[ref]]) if desc_codes[ref] >= 0 else "")
-                    rep_lists.append([])
-                    reps.append("")
-                    messages.append(f"{disp} is valid and billable on {when} ({name} release {release})")
-                    continue
-            release = h.release_ids[rel] if covered and rel >= 0 else None
+        n = len(codes)
+        st, ref, rel, row_a, covered = (res[k] for k in ("status", "ref_row", "rel", "row", "covered"))
+        # the display code and descriptor of the row each answer names, over the whole column (an index asks
+        # about hundreds of thousands of spans); a code no release holds: its display form, no descriptor
+        has_ref = ref >= 0
+        safe = np.maximum(ref, 0)
+        display = np.array([str(d) for d in h.display[safe].tolist()] if len(h.display) else [""] * n, dtype=object)
+        cats = np.array([str(c) for c in np.asarray(h.desc.categories, dtype=object).tolist()] + [""], dtype=object)
+        desc_codes = np.asarray(h.desc.codes)[safe] if len(h.display) else np.full(n, -1)
+        desc = np.where(has_ref, cats[desc_codes], "").astype(object)  # code -1 (no descriptor) reads the ""
+        # the plain valid answer (most of an index's spans): no replacements, the first message of _message
+        # (a code added between two loaded files, its release after the date, takes the full path)
+        days_l = np.asarray(days).tolist()
+        iso = {d: (_day_to_date(d).isoformat() if _day_to_date(d) else None) for d in set(days_l)}
+        when = np.array([iso[d] for d in days_l], dtype=object)
+        release_ids = np.array(h.release_ids + [""], dtype=object)
+        release = release_ids[np.where(covered & (rel >= 0), rel, -1)]
+        plain = (st == VALID) & covered & (rel >= 0) & (when != None)  # noqa: E711 - elementwise
+        plain[plain] = ~(release[plain] > when[plain])
+        messages = np.empty(n, dtype=object)
+        reps = np.full(n, "", dtype=object)
+        rep_lists = np.empty(n, dtype=object)
+        idx = np.flatnonzero(plain)
+        messages[idx] = [f"{d} is valid and billable on {w} ({name} release {r})"
+                         for d, w, r in zip(display[idx].tolist(), when[idx].tolist(), release[idx].tolist(),
+                                            strict=True)]
+        for i in idx.tolist():
+            rep_lists[i] = []
+        for i in np.flatnonzero(~plain).tolist():
+            code, s_i, r_i = codes[i], int(st[i]), int(ref[i])
+            covered_i = bool(covered[i])
+            rel_i = int(rel[i])
+            rel_name = h.release_ids[rel_i] if covered_i and rel_i >= 0 else None
             day = _day_to_date(days_l[i])
-            since = _day_to_date(since_l[i])
-            disp = str(h.display[ref]) if ref >= 0 else h.cs.display(code)
-            display.append(disp)
-            desc.append(str(cats[desc_codes[ref]]) if ref >= 0 and desc_codes[ref] >= 0 else "")
-            status = STATUSES[st]
-            if status == "deleted" and h.cs.headers and row_l[i] >= 0:
-                rep_release = release  # became a header: its children in the release in force
+            since = _day_to_date(int(res["since"][i]))
+            if r_i < 0:
+                display[i] = h.cs.display(code)
+            disp = display[i]
+            status = STATUSES[s_i]
+            if status == "deleted" and h.cs.headers and row_a[i] >= 0:
+                rep_release = rel_name  # became a header: its children in the release in force
             elif status == "deleted" and since is not None:
                 later = [r for r in h.release_ids if r <= since.isoformat()]
-                rep_release = later[-1] if later else release
+                rep_release = later[-1] if later else rel_name
             else:
-                rep_release = release
-            rep = self.replacements(h.system, code, rep_release, status, ref)
-            rep_lists.append(rep)
-            reps.append(" ".join([c for c, _ in rep]))
-            messages.append(_message(name, disp, status, day, since, release, rep, h, row_l[i], bool(covered)))
-        return {"display_code": np.array(display, dtype=object), "description": np.array(desc, dtype=object),
-                "replacements": np.array(reps, dtype=object),
-                "replacement_list": pd.Series(rep_lists, dtype=object).to_numpy(),
-                "message": np.array(messages, dtype=object)}
+                rep_release = rel_name
+            rep = self.replacements(h.system, code, rep_release, status, r_i)
+            rep_lists[i] = rep
+            reps[i] = " ".join([c for c, _ in rep])
+            messages[i] = _message(name, disp, status, day, since, rel_name, rep, h, int(row_a[i]), covered_i)
+        return {"display_code": display, "description": desc, "replacements": reps, "replacement_list": rep_lists,
+                "message": messages}
 
 
 def short_list(codes: list[str], limit: int = 5) -> str:

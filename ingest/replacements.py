@@ -103,6 +103,7 @@ class ReleaseReplacements:
         self._pair_calls = 0
         self._as_lists: tuple[list, list, list] | None = None
         self._billable_as_lists: tuple[list, list, list] | None = None
+        self._convertible: tuple[set, set] | None = None
 
     def _at(self, name: str, i: int):
         """One value of a column: read from the table for a diff's few lookups, from the whole column
@@ -214,12 +215,12 @@ class ReleaseReplacements:
         lo = bisect.bisect_left(codes, code)
         hi = bisect.bisect_left(codes, code + "\uffff", lo)
         # the billable codes in [lo, hi), but code itself: a slice of the billable codes (in code order)
-        bpos, bcodes, bdisplay = self._billable_lists()
+        bpos, bcodes, bpairs = self._billable_lists()
         a, b = bisect.bisect_left(bpos, lo), bisect.bisect_left(bpos, hi)
         while a < b and bcodes[a] == code:  # code sorts first among the codes it starts
             a += 1
-        out = [(d, "children") for d in bdisplay[a:b]]
-        if "conversion" in rules and self.conversion is not None:
+        out = bpairs[a:b]
+        if "conversion" in rules and self.conversion is not None and self._may_convert(code):
             extra = set(self.conversion_targets(code)).difference(bcodes[a:b])
             if extra:  # conversion targets that are not children, merged in code order
                 kids = bpos[a:b]
@@ -240,12 +241,26 @@ class ReleaseReplacements:
             out.update(kids or [c])
         return sorted(out)
 
+    def _may_convert(self, code: str) -> bool:
+        """False when the conversion table maps nothing to code: a code of this table that is no previous code
+        of the table and in none of its ranges (a lookup index asks about every header of a release)."""
+        if self._convertible is None:
+            index, codes = self.conversion, self._lists()[0]
+            found = set(index.exact).intersection(codes)
+            for lo, hi, _ in index.ranges:  # current_for: a range holds codes of its ends' length between them
+                a, b = bisect.bisect_left(codes, lo), bisect.bisect_right(codes, hi)
+                found.update(c for c in codes[a:b] if len(c) == len(lo))
+            self._convertible = (set(codes), found)
+        listed, found = self._convertible
+        return code in found or code not in listed
+
     def _billable_lists(self) -> tuple[list, list, list]:
-        """The positions, codes and display codes of the billable codes, in table (code) order."""
+        """The positions and codes of the billable codes, in table (code) order, and their (display code,
+        "children") pairs (pairs() answers with slices of them)."""
         if self._billable_as_lists is None:
             codes, billable, display = self._lists()
             bpos = [i for i, b in enumerate(billable) if b]
-            self._billable_as_lists = (bpos, [codes[i] for i in bpos], [display[i] for i in bpos])
+            self._billable_as_lists = (bpos, [codes[i] for i in bpos], [(display[i], "children") for i in bpos])
         return self._billable_as_lists
 
     def _lists(self) -> tuple[list, list, list]:

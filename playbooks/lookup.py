@@ -172,57 +172,79 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
                                          release="", reps=[]) or v.message)  # names the first and last release
 
     spans = history.spans(system)
-    length = np.where(spans["last"].to_numpy() == NO_END, 2, spans["last"].to_numpy() - spans["first"].to_numpy())
-    probe = spans["first"].to_numpy() + (length >= 1)  # the second day of a span: no date field can be it
+    first, last = spans["first"].to_numpy(), spans["last"].to_numpy()
+    length = np.where(last == NO_END, 2, last - first)
+    probe = first + (length >= 1)  # the second day of a span: no date field can be it
     dates = pd.Series(pd.to_datetime(probe, unit="D"))
     answers = history.validate(pd.Series(spans["code"].to_numpy(), dtype=object), dates, system, detail=True)
-    shards: dict[str, dict] = {}
-    cols = {c: answers[c].to_numpy().tolist() for c in ("code", "status", "display_code", "description", "release",
-                                                          "replacement_list", "message", "since_undocumented")}
-    first, last = spans["first"].to_numpy(), spans["last"].to_numpy()
+    n = len(first)
+    codes = answers["code"].to_numpy()
+    display = answers["display_code"].to_numpy()
+    message = answers["message"].to_numpy()
+    description = answers["description"].to_numpy()
+    release = answers["release"].to_numpy()
+    replacements = answers["replacement_list"].to_numpy()
     since_days = answers["since"].to_numpy(dtype="datetime64[D]")
     no_since = np.isnat(since_days)
-    since_l = np.where(no_since, 0, since_days.astype(np.int64)).tolist()
+    since = np.where(no_since, 0, since_days.astype(np.int64)).astype(object)
+    since[no_since] = None
     release_days = np.array([d for _, d in releases], dtype=np.int64)
     in_force = np.array([r for r, _ in releases], dtype=object)[np.searchsorted(release_days, probe, "right") - 1]
-    status_ix = {s: i for i, s in enumerate(STATUSES)}
-    probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
-    last_l = [None if x == NO_END else x for x in last.tolist()]
-    prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
-    last_code, rows = None, []
+    stored_release = np.where(release == in_force, None, release)  # the one in force is not written
+    status = pd.Categorical(answers["status"].to_numpy(), categories=STATUSES).codes.astype(np.int64)
+    undocumented = answers["since_undocumented"].to_numpy().astype(bool).astype(np.int64)
+    # each span's message as a template (an index into meta.json's messages) or inline text. The plain valid
+    # answer (most spans: no replacements, no date of the message in its code) has the one template: checked
+    # against the engine's messages over the whole column; the other spans through _template one by one
     name = cs.name
     valid_template = f"{{code}} is valid and billable on {{on}} ({name} release {{release}})"
-    for i, first_day in enumerate(first.tolist()):
-        code, disp = cols["code"][i], cols["display_code"][i]
-        since_day = None if no_since_l[i] else since_l[i]
-        release = cols["release"][i] or ""
-        reps = cols["replacement_list"][i]
-        if not reps:  # what the branches below give for no replacements (and prev would give again)
-            rep_codes, packed = [], []
+    has_probe = probe != first
+    probe_iso = np.array([_iso(d) for d in probe.tolist()], dtype=object)
+    no_reps = np.array([not r for r in replacements.tolist()], dtype=bool)
+    plain = (no_reps & has_probe & (release != probe_iso)
+             & np.array(["-" not in d and "{" not in d for d in display.tolist()], dtype=bool))
+    expected = [f"{d} is valid and billable on {o} ({name} release {r})" for d, o, r in
+                zip(display[plain].tolist(), probe_iso[plain].tolist(), release[plain].tolist(), strict=True)]
+    plain[plain] = message[plain] == np.array(expected, dtype=object)
+    text = np.empty(n, dtype=object)  # ("t", template) or ("m", inline message): indexed below, in span order
+    text.fill(("t", valid_template))  # the plain spans'; the others' set one by one
+    packed = np.empty(n, dtype=object)
+    for i in np.flatnonzero(plain | no_reps).tolist():
+        packed[i] = []
+    prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
+    for i in np.flatnonzero(~plain).tolist():
+        disp, reps = display[i], replacements[i]
+        if not reps:
+            rep_codes = []
         elif disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
-            rep_codes, packed = prev[2], prev[3]
+            rep_codes, packed[i] = prev[2], prev[3]
         else:
-            rep_codes, packed = [c for c, _ in reps], pack_replacements(reps, disp, sources)
-            prev = (disp, reps, rep_codes, packed)
-        probe_iso = _iso(probe_l[i]) if probe_l[i] != first_day else None
-        message = cols["message"][i]
-        if (not rep_codes and probe_iso is not None and release != probe_iso and "-" not in disp
-                and "{" not in disp and message == f"{disp} is valid and billable on {probe_iso} ({name} release "
-                f"{release})"):
-            t = valid_template  # what _template gives this message (no date is part of a code): without the work
-        else:
-            t = _template(message, code=disp, on=probe_iso, since=_iso(since_day), release=release, reps=rep_codes)
-        stored_release = None if release == in_force_l[i] else release
-        row = [first_day, last_l[i], status_ix[cols["status"][i]],
-               cols["description"][i], since_day, stored_release, packed,
-               messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
+            rep_codes, packed[i] = [c for c, _ in reps], pack_replacements(reps, disp, sources)
+            prev = (disp, reps, rep_codes, packed[i])
+        t = _template(message[i], code=disp, on=probe_iso[i] if has_probe[i] else None, since=_iso(since[i]),
+                      release=release[i] or "", reps=rep_codes)
+        text[i] = ("t", t) if t is not None else ("m", message[i])
+    # a span whose answer is the one of the span before it (the same code, the day after it) joins its row
+    same = np.zeros(n, dtype=bool)
+    if n > 1:
+        same[1:] = (codes[1:] == codes[:-1]) & (last[:-1] != NO_END) & (last[:-1] + 1 == first[1:])
+        for column in (status, undocumented, description, since, stored_release, text, packed):
+            same[1:] &= column[1:] == column[:-1]  # object columns: Python's == element by element
+    starts = np.flatnonzero(~same)
+    ends = np.append(starts[1:], n)[:len(starts)] - 1  # the last span of each row
+    last_l = [None if x == NO_END else x for x in last[ends].tolist()]
+    shards: dict[str, dict] = {}
+    last_code, rows = None, []
+    for row in zip(codes[starts].tolist(), display[starts].tolist(), first[starts].tolist(), last_l,
+                   status[starts].tolist(), description[starts].tolist(),
+                   since[starts].tolist(), stored_release[starts].tolist(), packed[starts].tolist(),
+                   text[starts].tolist(), undocumented[starts].tolist(), strict=True):
+        code = row[0]
         if code != last_code:  # a code's spans are one run: its entry found once
-            rows = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])[1]
+            rows = shards.setdefault(shard_key(system, code), {}).setdefault(code, [row[1], []])[1]
             last_code = code
-        if rows and rows[-1][1] is not None and rows[-1][1] + 1 == row[0] and rows[-1][2:] == row[2:]:
-            rows[-1][1] = row[1]  # the same answer on the next span: one row
-        else:
-            rows.append(row)
+        kind, t = row[9]
+        rows.append([*row[2:9], messages(t) if kind == "t" else t, row[10]])
     return meta, shards
 
 
