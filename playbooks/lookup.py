@@ -477,24 +477,50 @@ def billed_procedures(inventory_rows) -> set[str]:
 
 
 def build_from_store(out, codesets, labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
-    """build() on the releases and edit tables stored in out: what a second process runs (start_build), so the
-    index is built while the update runs its checks."""
-    from ingest.edits import EditTables
+    """build() on the releases and edit tables stored in out."""
     from ingest.repository import ReleaseRepository
 
-    return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
+    return build_from_repository(ReleaseRepository(out, codesets), labels, billed)
+
+
+def build_from_repository(repo, labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
+    """build() on a repository's releases (its history built here) and the edit tables stored beside them."""
+    from ingest.edits import EditTables
+
+    return build(repo.history(), labels, EditTables(repo.out), billed)
+
+
+_FORKED_REPO = None  # the repository a process forked by start_build builds the index from (inherited, not sent)
+
+
+def _build_forked(labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
+    return build_from_repository(_FORKED_REPO, labels, billed)
 
 
 def start_build(repo, inventory_rows):
     """The index of repo's stored releases, built in a second process: a concurrent.futures.Future of
-    build_from_store's files, and the executor to shut down once its result is taken. The labels and billed
-    codes are the ones pages() would use, so the index is the same as one built in this process."""
+    build_from_repository's files, and the executor to shut down once its result is taken. The labels and
+    billed codes are the ones pages() would use, so the index is the same as one built in this process.
+
+    Every table is read here first (the stages after this one read them all anyway) and the process is forked,
+    so it starts with the tables in memory instead of reading them again (a second of CPU on the real
+    releases). Safe to fork: no import is half done (the caller waits for a background import first: see
+    codegov.update), and Arrow's thread pools are rebuilt in the child by its fork handlers."""
+    global _FORKED_REPO
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    import ingest.edits  # noqa: F401 - imported before the fork, not in the child
+
+    repo.read_all()
     labels = {(s, r): repo.label(s, r) for s in registry.LOADED for r in repo.ids[s]}
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))  # as ingest's workers
-    return pool.submit(build_from_store, repo.out, repo.codesets, labels, billed_procedures(inventory_rows)), pool
+    _FORKED_REPO = repo
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = pool.submit(_build_forked, labels, billed_procedures(inventory_rows))  # forks here
+    finally:
+        _FORKED_REPO = None  # the child has its copy; this process need not keep the repository alive for it
+    return future, pool
 
 
 def pages(site, history: ReleaseHistory | None, edit_tables=None, files=None) -> dict[str, str]:
