@@ -403,13 +403,30 @@ class ReleaseHistory:
     def replacements(self, system: str, code: str, release_id: str | None, status: str,
                      ref_row: int = -1) -> list[tuple[str, str]]:
         """Replacement suggestions from the replacement engine (ingest.replacements), then registered sources."""
+        return self.replacements_many(system, [(code, release_id, status, ref_row)])[0]
+
+    def replacements_many(self, system: str, asks: list[tuple[str, str | None, str, int]]) -> list[list]:
+        """replacements(system, code, release_id, status, ref_row) of each (code, release_id, status, ref_row);
+        the codes of one release without a row of their own (ICD-10-CM's) asked of its engine at once."""
         h = self._systems[system]
-        out: list[tuple[str, str]] = []
-        if status in ("header", "deleted") and release_id in h.release_ids:
-            out += self.engine(system, release_id).pairs(
-                code, row=h.row_fields(ref_row) if ref_row >= 0 and not h.cs.headers else None)
-            for source in self._sources[system]:
-                out += [(c, s) for c, s in source(code, release_id) if (c, s) not in out]
+        out: list[list[tuple[str, str]]] = [[] for _ in asks]
+        batches: dict[str, list[int]] = {}
+        for i, (code, release_id, status, ref_row) in enumerate(asks):
+            if status not in ("header", "deleted") or release_id not in h.release_ids:
+                continue
+            if ref_row >= 0 and not h.cs.headers:
+                out[i] += self.engine(system, release_id).pairs(code, row=h.row_fields(ref_row))
+            else:
+                batches.setdefault(release_id, []).append(i)
+        for release_id, items in batches.items():
+            for i, pairs in zip(items, self.engine(system, release_id).pairs_many([asks[i][0] for i in items]),
+                                strict=True):
+                out[i] += pairs
+        if self._sources[system]:
+            for i, (code, release_id, status, _) in enumerate(asks):
+                if status in ("header", "deleted") and release_id in h.release_ids:
+                    for source in self._sources[system]:
+                        out[i] += [(c, s) for c, s in source(code, release_id) if (c, s) not in out[i]]
         return out
 
     def lookup(self, code: str, on: dt.date | None = None, system: str | None = None) -> Validity:
@@ -514,16 +531,15 @@ class ReleaseHistory:
                                             strict=True)]
         for i in idx.tolist():
             rep_lists[i] = []
+        asks, rest = [], []
         for i in np.flatnonzero(~plain).tolist():
             code, s_i, r_i = codes[i], int(st[i]), int(ref[i])
             covered_i = bool(covered[i])
             rel_i = int(rel[i])
             rel_name = h.release_ids[rel_i] if covered_i and rel_i >= 0 else None
-            day = _day_to_date(days_l[i])
             since = _day_to_date(int(res["since"][i]))
             if r_i < 0:
                 display[i] = h.cs.display(code)
-            disp = display[i]
             status = STATUSES[s_i]
             if status == "deleted" and h.cs.headers and row_a[i] >= 0:
                 rep_release = rel_name  # became a header: its children in the release in force
@@ -532,10 +548,14 @@ class ReleaseHistory:
                 rep_release = later[-1] if later else rel_name
             else:
                 rep_release = rel_name
-            rep = self.replacements(h.system, code, rep_release, status, r_i)
+            asks.append((code, rep_release, status, r_i))
+            rest.append((i, status, since, rel_name, covered_i))
+        for (i, status, since, rel_name, covered_i), rep in zip(rest, self.replacements_many(h.system, asks),
+                                                               strict=True):
             rep_lists[i] = rep
             reps[i] = " ".join([c for c, _ in rep])
-            messages[i] = _message(name, disp, status, day, since, rel_name, rep, h, int(row_a[i]), covered_i)
+            messages[i] = _message(name, display[i], status, _day_to_date(days_l[i]), since, rel_name, rep, h,
+                                   int(row_a[i]), covered_i)
         return {"display_code": display, "description": desc, "replacements": reps, "replacement_list": rep_lists,
                 "message": messages}
 

@@ -207,20 +207,42 @@ class ReleaseReplacements:
         """[(display code, first kind)] of for_code(code, row): what a lookup names, without the descriptors.
         The children rule on whole columns (a lookup index asks about every header of a release: hundreds of
         thousands of children); the other rules, and the first _EAGER_AFTER questions, through for_code."""
-        rules = self.cs.replacement_rules
         self._pair_calls += 1
-        if "xref" in rules or "successor" in rules or "children" not in rules or self._pair_calls <= _EAGER_AFTER:
+        if not self._children_rule() or self._pair_calls <= _EAGER_AFTER:
             return [(r["display_code"], r["kind"].split(", ")[0]) for r in self.for_code(code, row)]
-        codes, billable, display = self._lists()
+        codes = self._lists()[0]
         lo = bisect.bisect_left(codes, code)
         hi = bisect.bisect_left(codes, code + "\uffff", lo)
-        # the billable codes in [lo, hi), but code itself: a slice of the billable codes (in code order)
+        bpos = self._billable_lists()[0]
+        return self._children_pairs(code, bisect.bisect_left(bpos, lo), bisect.bisect_left(bpos, hi))
+
+    def pairs_many(self, codes: list[str]) -> list[list[tuple[str, str]]]:
+        """pairs(code) of each code, with no row of another release: the children's ranges of all of them found
+        at once (a lookup index asks about every header of a release, tens of thousands)."""
+        if not self._children_rule() or len(codes) <= _EAGER_AFTER:
+            return [self.pairs(c) for c in codes]
+        self._pair_calls += len(codes)
+        asked = np.array(codes, dtype=object)
+        lo = np.searchsorted(self.codes, asked, side="left")
+        hi = np.searchsorted(self.codes, asked + "\uffff", side="left")
+        bpos = np.array(self._billable_lists()[0], dtype=np.int64)
+        a, b = np.searchsorted(bpos, lo, side="left").tolist(), np.searchsorted(bpos, hi, side="left").tolist()
+        return [self._children_pairs(c, i, j) for c, i, j in zip(codes, a, b, strict=True)]
+
+    def _children_rule(self) -> bool:
+        """The code set's rules are children (and conversion) only: pairs() answers from whole columns."""
+        rules = self.cs.replacement_rules
+        return "children" in rules and "xref" not in rules and "successor" not in rules
+
+    def _children_pairs(self, code: str, a: int, b: int) -> list[tuple[str, str]]:
+        """pairs(code) from the billable codes a:b (those that start with code, in code order), but code itself,
+        and the conversion targets that are not among them, merged in code order."""
+        codes = self._lists()[0]
         bpos, bcodes, bpairs = self._billable_lists()
-        a, b = bisect.bisect_left(bpos, lo), bisect.bisect_left(bpos, hi)
         while a < b and bcodes[a] == code:  # code sorts first among the codes it starts
             a += 1
         out = bpairs[a:b]
-        if "conversion" in rules and self.conversion is not None and self._may_convert(code):
+        if "conversion" in self.cs.replacement_rules and self.conversion is not None and self._may_convert(code):
             extra = set(self.conversion_targets(code)).difference(bcodes[a:b])
             if extra:  # conversion targets that are not children, merged in code order
                 kids = bpos[a:b]
