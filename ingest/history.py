@@ -470,8 +470,14 @@ class ReleaseHistory:
         h = self._systems[system]
         index = codes.index
         raw_ids, raw_uniques = pd.factorize(pd.Series(codes).fillna("").astype(object).to_numpy())
-        norm = np.array([normalize_code(c, system) for c in raw_uniques], dtype=object)
+        # a stored code asked in its official form is its own normal form (normalising is idempotent): only the
+        # others are normalised (an index asks about every stored code)
+        norm = np.asarray(raw_uniques, dtype=object).copy()
         cid_u = h.code_ids(norm)
+        todo = np.flatnonzero(cid_u < 0)
+        if len(todo):
+            norm[todo] = [normalize_code(c, system) for c in norm[todo].tolist()]
+            cid_u[todo] = h.code_ids(norm[todo])
         day = _date_days(pd.Series(dates).reset_index(drop=True))
         key = raw_ids.astype(np.int64) * (1 << 32) + (day - np.int64(-(1 << 31))).clip(0, (1 << 32) - 1)
         pair_ids, pair_keys = pd.factorize(key)
