@@ -172,7 +172,8 @@ class _SystemHistory:
         cols = {k: np.concatenate(v) if v else empty.get(k, np.array([], dtype=object)) for k, v in parts.items()}
         # each distinct stored code normalised once (the releases repeat most codes)
         raw_ids, raw_uniques = pd.factorize(cols["raw"], use_na_sentinel=False)
-        norm = np.array([normalize_code(c, system) for c in raw_uniques] or [""], dtype=object)[raw_ids]
+        normalize = self.cs.normalize  # normalize_code without its two calls per code (100,000 per release)
+        norm = np.array([normalize(c) for c in raw_uniques] or [""], dtype=object)[raw_ids]
         codes, uniques = pd.factorize(norm)
         rel_all = cols["rel"]
         keep = ~pd.Series(codes * max(nrel, 1) + rel_all).duplicated(keep="last").to_numpy()
@@ -186,7 +187,7 @@ class _SystemHistory:
         self.display = cols["display_code"][keep]
         self.kind = cols["kind"][keep]
         self.billable = cols["billable"][keep].astype(bool)
-        self.desc = pd.Categorical(cols["desc"][keep])
+        self.desc = cols["desc"][keep]  # the tables' own strings (no copy): read by row in ReleaseHistory._detail
         self.xrefs = cols["xrefs"][keep]
         self.short = cols["short"][keep]
         self.end_s = cols["end_s"][keep]
@@ -516,9 +517,9 @@ class ReleaseHistory:
         has_ref = ref >= 0
         safe = np.maximum(ref, 0)
         display = np.array([str(d) for d in h.display[safe].tolist()] if len(h.display) else [""] * n, dtype=object)
-        cats = np.array([str(c) for c in np.asarray(h.desc.categories, dtype=object).tolist()] + [""], dtype=object)
-        desc_codes = np.asarray(h.desc.codes)[safe] if len(h.display) else np.full(n, -1)
-        desc = np.where(has_ref, cats[desc_codes], "").astype(object)  # code -1 (no descriptor) reads the ""
+        named = h.desc[safe] if len(h.desc) else np.full(n, "", dtype=object)
+        blank = (~has_ref | pd.isna(named)).tolist()  # no row, or a missing descriptor: ""
+        desc = np.array(["" if b else str(v) for v, b in zip(named.tolist(), blank, strict=True)], dtype=object)
         # the plain valid answer (most of an index's spans): no replacements, the first message of _message
         # (a code added between two loaded files, its release after the date, takes the full path)
         days_l = np.asarray(days).tolist()
