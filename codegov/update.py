@@ -75,10 +75,11 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
 
     system_allocator()
     result = UpdateResult(quiet=opts.quiet)
+    gx_import = None
     if opts.checks:  # Great Expectations takes seconds to import: from here, while the releases are ingested
         from checks.context import preload
 
-        preload()
+        gx_import = preload()
     from ingest.systems import EDITS, RELEASED
 
     sources = load_sources(opts.codesets)
@@ -108,12 +109,14 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     # 2. diff: the newest release of each code set against the one before, and against the inventory
     repo = result.repo = ReleaseRepository(out, opts.codesets, sources=sources)
     inventory = load_inventory(opts.inventory or opts.codesets / "inventory")
-    # the lookup page's index (half of a real update's time) built in a second process from the stored
-    # releases while the stages below run; render takes its result
+    # the lookup page's index (half of a real update's time) built in a second process, forked with the
+    # release tables read, while the stages below run; render takes its result
     lookup_job = None
     if opts.render:
         from playbooks.lookup import start_build
 
+        if gx_import is not None:  # no import half done in the process that is forked (done by now: ingest is longer)
+            gx_import.join()
         lookup_job = start_build(repo, inventory.rows.to_dict("records") if inventory is not None else None)
     for system in systems:
         if len(repo.ids[system]) >= 2:

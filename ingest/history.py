@@ -172,7 +172,8 @@ class _SystemHistory:
         cols = {k: np.concatenate(v) if v else empty.get(k, np.array([], dtype=object)) for k, v in parts.items()}
         # each distinct stored code normalised once (the releases repeat most codes)
         raw_ids, raw_uniques = pd.factorize(cols["raw"], use_na_sentinel=False)
-        norm = np.array([normalize_code(c, system) for c in raw_uniques] or [""], dtype=object)[raw_ids]
+        normalize = self.cs.normalize  # normalize_code without its two calls per code (100,000 per release)
+        norm = np.array([normalize(c) for c in raw_uniques] or [""], dtype=object)[raw_ids]
         codes, uniques = pd.factorize(norm)
         rel_all = cols["rel"]
         keep = ~pd.Series(codes * max(nrel, 1) + rel_all).duplicated(keep="last").to_numpy()
@@ -186,7 +187,7 @@ class _SystemHistory:
         self.display = cols["display_code"][keep]
         self.kind = cols["kind"][keep]
         self.billable = cols["billable"][keep].astype(bool)
-        self.desc = pd.Categorical(cols["desc"][keep])
+        self.desc = cols["desc"][keep]  # the tables' own strings (no copy): read by row in ReleaseHistory._detail
         self.xrefs = cols["xrefs"][keep]
         self.short = cols["short"][keep]
         self.end_s = cols["end_s"][keep]
@@ -403,13 +404,30 @@ class ReleaseHistory:
     def replacements(self, system: str, code: str, release_id: str | None, status: str,
                      ref_row: int = -1) -> list[tuple[str, str]]:
         """Replacement suggestions from the replacement engine (ingest.replacements), then registered sources."""
+        return self.replacements_many(system, [(code, release_id, status, ref_row)])[0]
+
+    def replacements_many(self, system: str, asks: list[tuple[str, str | None, str, int]]) -> list[list]:
+        """replacements(system, code, release_id, status, ref_row) of each (code, release_id, status, ref_row);
+        the codes of one release without a row of their own (ICD-10-CM's) asked of its engine at once."""
         h = self._systems[system]
-        out: list[tuple[str, str]] = []
-        if status in ("header", "deleted") and release_id in h.release_ids:
-            out += self.engine(system, release_id).pairs(
-                code, row=h.row_fields(ref_row) if ref_row >= 0 and not h.cs.headers else None)
-            for source in self._sources[system]:
-                out += [(c, s) for c, s in source(code, release_id) if (c, s) not in out]
+        out: list[list[tuple[str, str]]] = [[] for _ in asks]
+        batches: dict[str, list[int]] = {}
+        for i, (code, release_id, status, ref_row) in enumerate(asks):
+            if status not in ("header", "deleted") or release_id not in h.release_ids:
+                continue
+            if ref_row >= 0 and not h.cs.headers:
+                out[i] += self.engine(system, release_id).pairs(code, row=h.row_fields(ref_row))
+            else:
+                batches.setdefault(release_id, []).append(i)
+        for release_id, items in batches.items():
+            for i, pairs in zip(items, self.engine(system, release_id).pairs_many([asks[i][0] for i in items]),
+                                strict=True):
+                out[i] += pairs
+        if self._sources[system]:
+            for i, (code, release_id, status, _) in enumerate(asks):
+                if status in ("header", "deleted") and release_id in h.release_ids:
+                    for source in self._sources[system]:
+                        out[i] += [(c, s) for c, s in source(code, release_id) if (c, s) not in out[i]]
         return out
 
     def lookup(self, code: str, on: dt.date | None = None, system: str | None = None) -> Validity:
@@ -453,8 +471,14 @@ class ReleaseHistory:
         h = self._systems[system]
         index = codes.index
         raw_ids, raw_uniques = pd.factorize(pd.Series(codes).fillna("").astype(object).to_numpy())
-        norm = np.array([normalize_code(c, system) for c in raw_uniques], dtype=object)
+        # a stored code asked in its official form is its own normal form (normalising is idempotent): only the
+        # others are normalised (an index asks about every stored code)
+        norm = np.asarray(raw_uniques, dtype=object).copy()
         cid_u = h.code_ids(norm)
+        todo = np.flatnonzero(cid_u < 0)
+        if len(todo):
+            norm[todo] = [normalize_code(c, system) for c in norm[todo].tolist()]
+            cid_u[todo] = h.code_ids(norm[todo])
         day = _date_days(pd.Series(dates).reset_index(drop=True))
         key = raw_ids.astype(np.int64) * (1 << 32) + (day - np.int64(-(1 << 31))).clip(0, (1 << 32) - 1)
         pair_ids, pair_keys = pd.factorize(key)
@@ -486,50 +510,61 @@ class ReleaseHistory:
 
     def _detail(self, h: _SystemHistory, codes: np.ndarray, days: np.ndarray, res: dict) -> dict:
         name = SYSTEM_NAMES.get(h.system, h.system)
-        display, desc, reps, rep_lists, messages = [], [], [], [], []
-        cats = np.asarray(h.desc.categories, dtype=object)
-        desc_codes = h.desc.codes
-        # the per-row answers read from lists (an index asks about hundreds of thousands of spans)
-        st_l, ref_l, rel_l, row_l = (res[k].tolist() for k in ("status", "ref_row", "rel", "row"))
-        covered_l, since_l, days_l = res["covered"].tolist(), res["since"].tolist(), np.asarray(days).tolist()
-        release_ids = h.release_ids
-        for i, code in enumerate(codes.tolist()):
-            st, ref, rel, covered = st_l[i], ref_l[i], rel_l[i], covered_l[i]
-            if st == VALID and covered and rel >= 0:
-                # the plain valid answer (most of an index's spans): no replacements, the first message of
-                # _message, without the calls (a code added between two loaded files takes the full path)
-                release, day = release_ids[rel], _day_to_date(days_l[i])
-                when = day.isoformat() if day else None
-                if when is not None and not release > when:
-                    disp = str(h.display[ref])
-                    display.append(disp)
-                    desc.append(str(cats[desc_codes[ref]]) if desc_codes[ref] >= 0 else "")
-                    rep_lists.append([])
-                    reps.append("")
-                    messages.append(f"{disp} is valid and billable on {when} ({name} release {release})")
-                    continue
-            release = h.release_ids[rel] if covered and rel >= 0 else None
-            day = _day_to_date(days_l[i])
-            since = _day_to_date(since_l[i])
-            disp = str(h.display[ref]) if ref >= 0 else h.cs.display(code)
-            display.append(disp)
-            desc.append(str(cats[desc_codes[ref]]) if ref >= 0 and desc_codes[ref] >= 0 else "")
-            status = STATUSES[st]
-            if status == "deleted" and h.cs.headers and row_l[i] >= 0:
-                rep_release = release  # became a header: its children in the release in force
+        n = len(codes)
+        st, ref, rel, row_a, covered = (res[k] for k in ("status", "ref_row", "rel", "row", "covered"))
+        # the display code and descriptor of the row each answer names, over the whole column (an index asks
+        # about hundreds of thousands of spans); a code no release holds: its display form, no descriptor
+        has_ref = ref >= 0
+        safe = np.maximum(ref, 0)
+        display = np.array([str(d) for d in h.display[safe].tolist()] if len(h.display) else [""] * n, dtype=object)
+        named = h.desc[safe] if len(h.desc) else np.full(n, "", dtype=object)
+        blank = (~has_ref | pd.isna(named)).tolist()  # no row, or a missing descriptor: ""
+        desc = np.array(["" if b else str(v) for v, b in zip(named.tolist(), blank, strict=True)], dtype=object)
+        # the plain valid answer (most of an index's spans): no replacements, the first message of _message
+        # (a code added between two loaded files, its release after the date, takes the full path)
+        days_l = np.asarray(days).tolist()
+        iso = {d: (_day_to_date(d).isoformat() if _day_to_date(d) else None) for d in set(days_l)}
+        when = np.array([iso[d] for d in days_l], dtype=object)
+        release_ids = np.array(h.release_ids + [""], dtype=object)
+        release = release_ids[np.where(covered & (rel >= 0), rel, -1)]
+        plain = (st == VALID) & covered & (rel >= 0) & (when != None)  # noqa: E711 - elementwise
+        plain[plain] = ~(release[plain] > when[plain])
+        messages = np.empty(n, dtype=object)
+        reps = np.full(n, "", dtype=object)
+        rep_lists = np.empty(n, dtype=object)
+        idx = np.flatnonzero(plain)
+        messages[idx] = [f"{d} is valid and billable on {w} ({name} release {r})"
+                         for d, w, r in zip(display[idx].tolist(), when[idx].tolist(), release[idx].tolist(),
+                                            strict=True)]
+        for i in idx.tolist():
+            rep_lists[i] = []
+        asks, rest = [], []
+        for i in np.flatnonzero(~plain).tolist():
+            code, s_i, r_i = codes[i], int(st[i]), int(ref[i])
+            covered_i = bool(covered[i])
+            rel_i = int(rel[i])
+            rel_name = h.release_ids[rel_i] if covered_i and rel_i >= 0 else None
+            since = _day_to_date(int(res["since"][i]))
+            if r_i < 0:
+                display[i] = h.cs.display(code)
+            status = STATUSES[s_i]
+            if status == "deleted" and h.cs.headers and row_a[i] >= 0:
+                rep_release = rel_name  # became a header: its children in the release in force
             elif status == "deleted" and since is not None:
                 later = [r for r in h.release_ids if r <= since.isoformat()]
-                rep_release = later[-1] if later else release
+                rep_release = later[-1] if later else rel_name
             else:
-                rep_release = release
-            rep = self.replacements(h.system, code, rep_release, status, ref)
-            rep_lists.append(rep)
-            reps.append(" ".join([c for c, _ in rep]))
-            messages.append(_message(name, disp, status, day, since, release, rep, h, row_l[i], bool(covered)))
-        return {"display_code": np.array(display, dtype=object), "description": np.array(desc, dtype=object),
-                "replacements": np.array(reps, dtype=object),
-                "replacement_list": pd.Series(rep_lists, dtype=object).to_numpy(),
-                "message": np.array(messages, dtype=object)}
+                rep_release = rel_name
+            asks.append((code, rep_release, status, r_i))
+            rest.append((i, status, since, rel_name, covered_i))
+        for (i, status, since, rel_name, covered_i), rep in zip(rest, self.replacements_many(h.system, asks),
+                                                               strict=True):
+            rep_lists[i] = rep
+            reps[i] = " ".join([c for c, _ in rep])
+            messages[i] = _message(name, display[i], status, _day_to_date(days_l[i]), since, rel_name, rep, h,
+                                   int(row_a[i]), covered_i)
+        return {"display_code": display, "description": desc, "replacements": reps, "replacement_list": rep_lists,
+                "message": messages}
 
 
 def short_list(codes: list[str], limit: int = 5) -> str:

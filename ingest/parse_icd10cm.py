@@ -150,7 +150,7 @@ def release_table(order: pd.DataFrame, release: Release, codes: pd.DataFrame | N
             "system": "icd10cm",
             "release": release.id,
             "code": order["code"],
-            "display_code": [dotted(c) for c in order["code"]],
+            "display_code": [dotted(c) for c in order["code"].tolist()],
             "kind": billable.map({"1": "code", "0": "header"}),
             "billable": billable,
             "short_desc": order["short_desc"],

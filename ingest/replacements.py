@@ -103,6 +103,7 @@ class ReleaseReplacements:
         self._pair_calls = 0
         self._as_lists: tuple[list, list, list] | None = None
         self._billable_as_lists: tuple[list, list, list] | None = None
+        self._convertible: tuple[set, set] | None = None
 
     def _at(self, name: str, i: int):
         """One value of a column: read from the table for a diff's few lookups, from the whole column
@@ -206,20 +207,42 @@ class ReleaseReplacements:
         """[(display code, first kind)] of for_code(code, row): what a lookup names, without the descriptors.
         The children rule on whole columns (a lookup index asks about every header of a release: hundreds of
         thousands of children); the other rules, and the first _EAGER_AFTER questions, through for_code."""
-        rules = self.cs.replacement_rules
         self._pair_calls += 1
-        if "xref" in rules or "successor" in rules or "children" not in rules or self._pair_calls <= _EAGER_AFTER:
+        if not self._children_rule() or self._pair_calls <= _EAGER_AFTER:
             return [(r["display_code"], r["kind"].split(", ")[0]) for r in self.for_code(code, row)]
-        codes, billable, display = self._lists()
+        codes = self._lists()[0]
         lo = bisect.bisect_left(codes, code)
         hi = bisect.bisect_left(codes, code + "\uffff", lo)
-        # the billable codes in [lo, hi), but code itself: a slice of the billable codes (in code order)
-        bpos, bcodes, bdisplay = self._billable_lists()
-        a, b = bisect.bisect_left(bpos, lo), bisect.bisect_left(bpos, hi)
+        bpos = self._billable_lists()[0]
+        return self._children_pairs(code, bisect.bisect_left(bpos, lo), bisect.bisect_left(bpos, hi))
+
+    def pairs_many(self, codes: list[str]) -> list[list[tuple[str, str]]]:
+        """pairs(code) of each code, with no row of another release: the children's ranges of all of them found
+        at once (a lookup index asks about every header of a release, tens of thousands)."""
+        if not self._children_rule() or len(codes) <= _EAGER_AFTER:
+            return [self.pairs(c) for c in codes]
+        self._pair_calls += len(codes)
+        asked = np.array(codes, dtype=object)
+        lo = np.searchsorted(self.codes, asked, side="left")
+        hi = np.searchsorted(self.codes, asked + "\uffff", side="left")
+        bpos = np.array(self._billable_lists()[0], dtype=np.int64)
+        a, b = np.searchsorted(bpos, lo, side="left").tolist(), np.searchsorted(bpos, hi, side="left").tolist()
+        return [self._children_pairs(c, i, j) for c, i, j in zip(codes, a, b, strict=True)]
+
+    def _children_rule(self) -> bool:
+        """The code set's rules are children (and conversion) only: pairs() answers from whole columns."""
+        rules = self.cs.replacement_rules
+        return "children" in rules and "xref" not in rules and "successor" not in rules
+
+    def _children_pairs(self, code: str, a: int, b: int) -> list[tuple[str, str]]:
+        """pairs(code) from the billable codes a:b (those that start with code, in code order), but code itself,
+        and the conversion targets that are not among them, merged in code order."""
+        codes = self._lists()[0]
+        bpos, bcodes, bpairs = self._billable_lists()
         while a < b and bcodes[a] == code:  # code sorts first among the codes it starts
             a += 1
-        out = [(d, "children") for d in bdisplay[a:b]]
-        if "conversion" in rules and self.conversion is not None:
+        out = bpairs[a:b]
+        if "conversion" in self.cs.replacement_rules and self.conversion is not None and self._may_convert(code):
             extra = set(self.conversion_targets(code)).difference(bcodes[a:b])
             if extra:  # conversion targets that are not children, merged in code order
                 kids = bpos[a:b]
@@ -240,12 +263,26 @@ class ReleaseReplacements:
             out.update(kids or [c])
         return sorted(out)
 
+    def _may_convert(self, code: str) -> bool:
+        """False when the conversion table maps nothing to code: a code of this table that is no previous code
+        of the table and in none of its ranges (a lookup index asks about every header of a release)."""
+        if self._convertible is None:
+            index, codes = self.conversion, self._lists()[0]
+            found = set(index.exact).intersection(codes)
+            for lo, hi, _ in index.ranges:  # current_for: a range holds codes of its ends' length between them
+                a, b = bisect.bisect_left(codes, lo), bisect.bisect_right(codes, hi)
+                found.update(c for c in codes[a:b] if len(c) == len(lo))
+            self._convertible = (set(codes), found)
+        listed, found = self._convertible
+        return code in found or code not in listed
+
     def _billable_lists(self) -> tuple[list, list, list]:
-        """The positions, codes and display codes of the billable codes, in table (code) order."""
+        """The positions and codes of the billable codes, in table (code) order, and their (display code,
+        "children") pairs (pairs() answers with slices of them)."""
         if self._billable_as_lists is None:
             codes, billable, display = self._lists()
             bpos = [i for i, b in enumerate(billable) if b]
-            self._billable_as_lists = (bpos, [codes[i] for i in bpos], [display[i] for i in bpos])
+            self._billable_as_lists = (bpos, [codes[i] for i in bpos], [(display[i], "children") for i in bpos])
         return self._billable_as_lists
 
     def _lists(self) -> tuple[list, list, list]:

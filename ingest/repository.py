@@ -144,6 +144,14 @@ class ReleaseRepository:
                                                    full_check=self.full_check)[0]
         return self._tables[key]
 
+    def read_all(self) -> None:
+        """Every stored table and conversion table read now (once), e.g. before a process that needs them all
+        is forked (playbooks.lookup.start_build)."""
+        for system in SYSTEMS:
+            for release_id in self.ids[system]:
+                self.table(system, release_id)
+                self.conversion(system, release_id)
+
     def conversion(self, system: str, release_id: str) -> pd.DataFrame | None:
         """The official conversion table stored beside an ICD-10-CM release; None when there is none."""
         key = (system, release_id)

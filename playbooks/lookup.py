@@ -172,57 +172,79 @@ def system_index(history: ReleaseHistory, system: str, messages: _Strings, sourc
                                          release="", reps=[]) or v.message)  # names the first and last release
 
     spans = history.spans(system)
-    length = np.where(spans["last"].to_numpy() == NO_END, 2, spans["last"].to_numpy() - spans["first"].to_numpy())
-    probe = spans["first"].to_numpy() + (length >= 1)  # the second day of a span: no date field can be it
+    first, last = spans["first"].to_numpy(), spans["last"].to_numpy()
+    length = np.where(last == NO_END, 2, last - first)
+    probe = first + (length >= 1)  # the second day of a span: no date field can be it
     dates = pd.Series(pd.to_datetime(probe, unit="D"))
     answers = history.validate(pd.Series(spans["code"].to_numpy(), dtype=object), dates, system, detail=True)
-    shards: dict[str, dict] = {}
-    cols = {c: answers[c].to_numpy().tolist() for c in ("code", "status", "display_code", "description", "release",
-                                                          "replacement_list", "message", "since_undocumented")}
-    first, last = spans["first"].to_numpy(), spans["last"].to_numpy()
+    n = len(first)
+    codes = answers["code"].to_numpy()
+    display = answers["display_code"].to_numpy()
+    message = answers["message"].to_numpy()
+    description = answers["description"].to_numpy()
+    release = answers["release"].to_numpy()
+    replacements = answers["replacement_list"].to_numpy()
     since_days = answers["since"].to_numpy(dtype="datetime64[D]")
     no_since = np.isnat(since_days)
-    since_l = np.where(no_since, 0, since_days.astype(np.int64)).tolist()
+    since = np.where(no_since, 0, since_days.astype(np.int64)).astype(object)
+    since[no_since] = None
     release_days = np.array([d for _, d in releases], dtype=np.int64)
     in_force = np.array([r for r, _ in releases], dtype=object)[np.searchsorted(release_days, probe, "right") - 1]
-    status_ix = {s: i for i, s in enumerate(STATUSES)}
-    probe_l, in_force_l, no_since_l = probe.tolist(), in_force.tolist(), no_since.tolist()
-    last_l = [None if x == NO_END else x for x in last.tolist()]
-    prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
-    last_code, rows = None, []
+    stored_release = np.where(release == in_force, None, release)  # the one in force is not written
+    status = pd.Categorical(answers["status"].to_numpy(), categories=STATUSES).codes.astype(np.int64)
+    undocumented = answers["since_undocumented"].to_numpy().astype(bool).astype(np.int64)
+    # each span's message as a template (an index into meta.json's messages) or inline text. The plain valid
+    # answer (most spans: no replacements, no date of the message in its code) has the one template: checked
+    # against the engine's messages over the whole column; the other spans through _template one by one
     name = cs.name
     valid_template = f"{{code}} is valid and billable on {{on}} ({name} release {{release}})"
-    for i, first_day in enumerate(first.tolist()):
-        code, disp = cols["code"][i], cols["display_code"][i]
-        since_day = None if no_since_l[i] else since_l[i]
-        release = cols["release"][i] or ""
-        reps = cols["replacement_list"][i]
-        if not reps:  # what the branches below give for no replacements (and prev would give again)
-            rep_codes, packed = [], []
+    has_probe = probe != first
+    probe_iso = np.array([_iso(d) for d in probe.tolist()], dtype=object)
+    no_reps = np.array([not r for r in replacements.tolist()], dtype=bool)
+    plain = (no_reps & has_probe & (release != probe_iso)
+             & np.array(["-" not in d and "{" not in d for d in display.tolist()], dtype=bool))
+    expected = [f"{d} is valid and billable on {o} ({name} release {r})" for d, o, r in
+                zip(display[plain].tolist(), probe_iso[plain].tolist(), release[plain].tolist(), strict=True)]
+    plain[plain] = message[plain] == np.array(expected, dtype=object)
+    text = np.empty(n, dtype=object)  # ("t", template) or ("m", inline message): indexed below, in span order
+    text.fill(("t", valid_template))  # the plain spans'; the others' set one by one
+    packed = np.empty(n, dtype=object)
+    for i in np.flatnonzero(plain | no_reps).tolist():
+        packed[i] = []
+    prev: tuple = (None, None, None, None)  # (display, replacements, their codes, packed) of the span before
+    for i in np.flatnonzero(~plain).tolist():
+        disp, reps = display[i], replacements[i]
+        if not reps:
+            rep_codes = []
         elif disp == prev[0] and reps == prev[1]:  # a header's children, the same in the next release
-            rep_codes, packed = prev[2], prev[3]
+            rep_codes, packed[i] = prev[2], prev[3]
         else:
-            rep_codes, packed = [c for c, _ in reps], pack_replacements(reps, disp, sources)
-            prev = (disp, reps, rep_codes, packed)
-        probe_iso = _iso(probe_l[i]) if probe_l[i] != first_day else None
-        message = cols["message"][i]
-        if (not rep_codes and probe_iso is not None and release != probe_iso and "-" not in disp
-                and "{" not in disp and message == f"{disp} is valid and billable on {probe_iso} ({name} release "
-                f"{release})"):
-            t = valid_template  # what _template gives this message (no date is part of a code): without the work
-        else:
-            t = _template(message, code=disp, on=probe_iso, since=_iso(since_day), release=release, reps=rep_codes)
-        stored_release = None if release == in_force_l[i] else release
-        row = [first_day, last_l[i], status_ix[cols["status"][i]],
-               cols["description"][i], since_day, stored_release, packed,
-               messages(t) if t is not None else cols["message"][i], int(bool(cols["since_undocumented"][i]))]
+            rep_codes, packed[i] = [c for c, _ in reps], pack_replacements(reps, disp, sources)
+            prev = (disp, reps, rep_codes, packed[i])
+        t = _template(message[i], code=disp, on=probe_iso[i] if has_probe[i] else None, since=_iso(since[i]),
+                      release=release[i] or "", reps=rep_codes)
+        text[i] = ("t", t) if t is not None else ("m", message[i])
+    # a span whose answer is the one of the span before it (the same code, the day after it) joins its row
+    same = np.zeros(n, dtype=bool)
+    if n > 1:
+        same[1:] = (codes[1:] == codes[:-1]) & (last[:-1] != NO_END) & (last[:-1] + 1 == first[1:])
+        for column in (status, undocumented, description, since, stored_release, text, packed):
+            same[1:] &= column[1:] == column[:-1]  # object columns: Python's == element by element
+    starts = np.flatnonzero(~same)
+    ends = np.append(starts[1:], n)[:len(starts)] - 1  # the last span of each row
+    last_l = [None if x == NO_END else x for x in last[ends].tolist()]
+    shards: dict[str, dict] = {}
+    last_code, rows = None, []
+    for row in zip(codes[starts].tolist(), display[starts].tolist(), first[starts].tolist(), last_l,
+                   status[starts].tolist(), description[starts].tolist(),
+                   since[starts].tolist(), stored_release[starts].tolist(), packed[starts].tolist(),
+                   text[starts].tolist(), undocumented[starts].tolist(), strict=True):
+        code = row[0]
         if code != last_code:  # a code's spans are one run: its entry found once
-            rows = shards.setdefault(shard_key(system, code), {}).setdefault(code, [disp, []])[1]
+            rows = shards.setdefault(shard_key(system, code), {}).setdefault(code, [row[1], []])[1]
             last_code = code
-        if rows and rows[-1][1] is not None and rows[-1][1] + 1 == row[0] and rows[-1][2:] == row[2:]:
-            rows[-1][1] = row[1]  # the same answer on the next span: one row
-        else:
-            rows.append(row)
+        kind, t = row[9]
+        rows.append([*row[2:9], messages(t) if kind == "t" else t, row[10]])
     return meta, shards
 
 
@@ -455,24 +477,50 @@ def billed_procedures(inventory_rows) -> set[str]:
 
 
 def build_from_store(out, codesets, labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
-    """build() on the releases and edit tables stored in out: what a second process runs (start_build), so the
-    index is built while the update runs its checks."""
-    from ingest.edits import EditTables
+    """build() on the releases and edit tables stored in out."""
     from ingest.repository import ReleaseRepository
 
-    return build(ReleaseRepository(out, codesets).history(), labels, EditTables(out), billed)
+    return build_from_repository(ReleaseRepository(out, codesets), labels, billed)
+
+
+def build_from_repository(repo, labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
+    """build() on a repository's releases (its history built here) and the edit tables stored beside them."""
+    from ingest.edits import EditTables
+
+    return build(repo.history(), labels, EditTables(repo.out), billed)
+
+
+_FORKED_REPO = None  # the repository a process forked by start_build builds the index from (inherited, not sent)
+
+
+def _build_forked(labels: dict[tuple[str, str], str], billed: Iterable[str]) -> dict[str, str]:
+    return build_from_repository(_FORKED_REPO, labels, billed)
 
 
 def start_build(repo, inventory_rows):
     """The index of repo's stored releases, built in a second process: a concurrent.futures.Future of
-    build_from_store's files, and the executor to shut down once its result is taken. The labels and billed
-    codes are the ones pages() would use, so the index is the same as one built in this process."""
+    build_from_repository's files, and the executor to shut down once its result is taken. The labels and
+    billed codes are the ones pages() would use, so the index is the same as one built in this process.
+
+    Every table is read here first (the stages after this one read them all anyway) and the process is forked,
+    so it starts with the tables in memory instead of reading them again (a second of CPU on the real
+    releases). Safe to fork: no import is half done (the caller waits for a background import first: see
+    codegov.update), and Arrow's thread pools are rebuilt in the child by its fork handlers."""
+    global _FORKED_REPO
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    import ingest.edits  # noqa: F401 - imported before the fork, not in the child
+
+    repo.read_all()
     labels = {(s, r): repo.label(s, r) for s in registry.LOADED for r in repo.ids[s]}
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))  # as ingest's workers
-    return pool.submit(build_from_store, repo.out, repo.codesets, labels, billed_procedures(inventory_rows)), pool
+    _FORKED_REPO = repo
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = pool.submit(_build_forked, labels, billed_procedures(inventory_rows))  # forks here
+    finally:
+        _FORKED_REPO = None  # the child has its copy; this process need not keep the repository alive for it
+    return future, pool
 
 
 def pages(site, history: ReleaseHistory | None, edit_tables=None, files=None) -> dict[str, str]:

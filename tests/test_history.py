@@ -338,3 +338,35 @@ def test_every_replacement_named_on_a_release_day_is_billable_that_day(real_hist
     assert named
     checked = real_history.lookup_many(named, [effective] * len(named), "icd10cm")
     assert {(c, a.status) for c, a in zip(named, checked, strict=True) if a.status != "valid"} == set()
+
+
+def test_replacements_of_many_codes_at_once_are_the_rules_answers():
+    """pairs_many (the lookup index asks about every header of a release at once) gives what the rules give one
+    code at a time (for_code): the children, the conversion targets that are not children (an exact previous
+    code, a range, a target that is a header standing for its children), in code order; nothing for a code
+    the release lacks or one with no children."""
+    from ingest.replacements import _EAGER_AFTER, ReleaseReplacements
+
+    codes: dict[str, tuple[int, str]] = {}
+    for n in range(_EAGER_AFTER + 50):  # more headers than the engine answers one by one before whole columns
+        head = f"A{n:02d}" if n < 100 else f"B{n - 100:02d}" if n < 200 else f"C{n - 200:02d}"
+        codes[head] = (0, f"header {n}")
+        codes[head + "0"] = (1, f"child {n}.0")
+        codes[head + "9"] = (int(n % 7 != 0), f"child {n}.9")  # some children are headers themselves
+        if n % 7 == 0:
+            codes[head + "91"] = (1, f"grandchild {n}.91")
+    table = icd("2025-10-01", "2026-09-30", codes)
+    conversion = pd.DataFrame({"code": ["B050", "A030", "C1091", "A079"],
+                               "previous": ["A03 A010", "A04", "A07-A09", "A15"]})
+    engine = ReleaseReplacements("icd10cm", table.sort_values("code", ignore_index=True), conversion)
+    asked = sorted(codes) + ["A1", "Z99", "A039", "A08", "B00", "C10"]
+
+    def rules(code):
+        return [(r["display_code"], r["kind"].split(", ")[0]) for r in engine.for_code(code)]
+
+    expected = [rules(c) for c in asked]
+    assert ReleaseReplacements("icd10cm", table, conversion).pairs_many(asked) == expected
+    assert expected[asked.index("A03")] == [("A03.0", "children"), ("A03.9", "children"), ("B05.0", "conversion")]
+    assert ("C10.91", "conversion") in expected[asked.index("A08")]  # the range A07-A09
+    assert ("A07.91", "conversion") in expected[asked.index("A15")]  # A07.9 is a header: its child
+    assert expected[asked.index("Z99")] == []
