@@ -211,3 +211,26 @@ def test_the_callers_table_is_not_changed(hcpcs, gates):
     validate_release(_set(hcpcs, "E0105", "short_desc", ""), "hcpcs", "2019-01-01", gates=gates)
     validate_release(hcpcs, "hcpcs", "2019-01-01", gates=gates)
     assert hcpcs.equals(before)
+
+
+def test_memoised_configurations_give_the_rows_gx_gives_without_them(hcpcs, monkeypatch):
+    """checks.context.memoised_configurations builds each Expectation's configuration once per run: every
+    damaged table, and the stack of them, gets exactly the rows of GX's own property, which is back after."""
+    import contextlib
+
+    from great_expectations.expectations.expectation import Expectation
+
+    import checks.context
+
+    gx_property = Expectation.__dict__["configuration"]
+    tables = [damaged(hcpcs, name) for name in DAMAGES]
+    memo = [validate_release(t, "hcpcs", rid, previous=p, gates=Gates(), target=tg) for rid, t, p, tg in tables]
+    memo_stack = validate_releases(tables, "hcpcs", gates=Gates())
+    assert Expectation.__dict__["configuration"] is gx_property
+    monkeypatch.setattr(checks.context, "memoised_configurations", contextlib.nullcontext)
+    plain = [validate_release(t, "hcpcs", rid, previous=p, gates=Gates(), target=tg) for rid, t, p, tg in tables]
+    plain_stack = validate_releases(tables, "hcpcs", gates=Gates())
+    assert [[r.to_dict() for r in rows] for rows in memo] == [[r.to_dict() for r in rows] for rows in plain]
+    assert {k: [r.to_dict() for r in v] for k, v in memo_stack.items()} == \
+        {k: [r.to_dict() for r in v] for k, v in plain_stack.items()}
+    assert any(not r["success"] for rows in plain for r in rows)  # the damaged tables fail gates
