@@ -213,23 +213,26 @@ def test_the_callers_table_is_not_changed(hcpcs, gates):
     assert hcpcs.equals(before)
 
 
-def test_memoised_configurations_give_the_rows_gx_gives_without_them(hcpcs, monkeypatch):
-    """checks.context.memoised_configurations builds each Expectation's configuration once per run: every
-    damaged table gets exactly the rows of GX's own property, which is back after. One validate_releases
-    covers them: a table of other columns alone (one of the three: the same suite), the rest in one stacked
-    run (whose rows equal each table's own run: test_releases_validated_together_give_each_...)."""
+def test_one_runs_memos_give_the_rows_gx_gives_without_them(hcpcs, monkeypatch):
+    """checks.context.one_run builds each Expectation's configuration and each row condition's filtered frame
+    once per run: every damaged table gets exactly the rows of GX's own code, which is back after. One
+    validate_releases covers them: a table of other columns alone (one of the three: the same suite), the rest
+    in one stacked run (whose rows equal each table's own run: test_releases_validated_together_give_each_...)."""
     import contextlib
 
+    from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
     from great_expectations.expectations.expectation import Expectation
 
     import checks.context
 
     gx_property = Expectation.__dict__["configuration"]
+    gx_filter = PandasExecutionEngine.__dict__["_apply_row_condition_filter"]
     names = [n for n in DAMAGES if n not in ("extra-column", "columns-out-of-order")]
     tables = [damaged(hcpcs, name) for name in names]
     memo = validate_releases(tables, "hcpcs", gates=Gates())
     assert Expectation.__dict__["configuration"] is gx_property
-    monkeypatch.setattr(checks.context, "memoised_configurations", contextlib.nullcontext)
+    assert PandasExecutionEngine.__dict__["_apply_row_condition_filter"] is gx_filter
+    monkeypatch.setattr(checks.context, "one_run", contextlib.nullcontext)
     plain = validate_releases(tables, "hcpcs", gates=Gates())
     assert {k: [r.to_dict() for r in v] for k, v in memo.items()} == \
         {k: [r.to_dict() for r in v] for k, v in plain.items()}
