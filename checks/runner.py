@@ -31,8 +31,11 @@ from ingest.repository import ReleaseRepository
 
 SUITES = ("release", "inventory", "playbooks", "freshness")
 __all__ = ["ROW_KEYS", "SUITES", "CheckReport", "CheckRow", "Gates", "run_checks", "validate_release"]
-_RELEASE_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE}
-_LIST_FORMAT = {"result_format": "COMPLETE"}  # code lists are small; every failing code is wanted
+# return_unexpected_index_query False: GX computes a pandas query string of the failing rows' index for every
+# expectation (unexpected_index_query), which no report row shows, unless told not to
+_RELEASE_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE,
+                   "return_unexpected_index_query": False}
+_LIST_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}  # every failing code is wanted
 
 
 def validate_release(table, system: str, release_id: str, *, previous: tuple[str, int] | None = None,
@@ -77,7 +80,7 @@ def validate_releases(tables: list[tuple[str, object, tuple[str, int] | None, st
         specs = [(rid, previous) for rid, _, previous, _ in stacked]
         key = ("releases", system, tuple(specs), drift)
         result = gates.validate("release", key, lambda: releases_suite(system, specs, drift=drift), frame,
-                                {"result_format": "COMPLETE", "unexpected_index_column_names": [TARGET, "code"]})
+                                {**_LIST_FORMAT, "unexpected_index_column_names": [TARGET, "code"]})
         order = {}
         for e in release_suite(system, stacked[0][0], previous=("", 1), drift=drift).expectations:
             order.setdefault(e.meta["gate"], len(order))
