@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
+import types
 from pathlib import Path
 
 from checks.rows import result_rows
@@ -163,9 +164,16 @@ def memoised_row_filters():
         filtered.clear()
 
 
+# Imported by Great Expectations for what codegov's suites never run, so deferred (defer_import): scipy.stats
+# (about a second) and altair (0.56 s with jsonschema and narwhals) by the KL-divergence expectation, for its
+# statistic and its charts; asyncio (0.16 s) by tqdm.auto, for tqdm's asyncio progress bar (GX's bars are off).
+DEFERRED = ("scipy.stats", "altair", "asyncio")
+
+
 def import_gx() -> None:
-    """Import Great Expectations, with scipy.stats deferred (defer_import)."""
-    defer_import("scipy.stats")
+    """Import Great Expectations, with DEFERRED deferred (defer_import)."""
+    for name in DEFERRED:
+        defer_import(name)
     import great_expectations  # noqa: F401
     from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
 
@@ -180,11 +188,11 @@ def preload() -> threading.Thread:
 
 
 def defer_import(name: str) -> None:
-    """Make `name` a module that is executed on its first attribute access (importlib.util.LazyLoader).
-    Great Expectations imports scipy.stats (about a second) for an expectation the suites never use
-    (KL divergence); deferred, it costs nothing unless used. The parent package gets the module as its
-    attribute, so `from scipy import stats` takes it without touching it (Python 3.11 would load a
-    deferred module on the import system's __spec__ check)."""
+    """Make `name` a module that is executed on the first read of an attribute it does not have yet
+    (_DeferredModule): what a deferred module costs is finding its file, unless something uses it. Its
+    __spec__ and __name__ are there before it runs, so the import system's checks (`import name` reads
+    __spec__) leave it deferred; it has no __path__ until it runs, so importing a submodule runs it first.
+    The parent package gets it as its attribute, so `from scipy import stats` takes it as it is."""
     import importlib
     import importlib.util
     import sys
@@ -194,10 +202,27 @@ def defer_import(name: str) -> None:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
+    module.__dict__.pop("__path__", None)
+    module.__class__ = _DeferredModule
     sys.modules[name] = module
-    spec.loader.exec_module(module)
     parent, _, child = name.rpartition(".")
     if parent:
         setattr(importlib.import_module(parent), child, module)
+
+
+class _DeferredModule(types.ModuleType):
+    """A module whose code runs on the first read of an attribute it lacks (defer_import)."""
+
+    def __getattr__(self, attr: str):
+        with _DEFERRED_LOCK:
+            if type(self) is _DeferredModule:
+                spec = self.__spec__
+                self.__class__ = types.ModuleType
+                if spec.submodule_search_locations is not None:
+                    self.__path__ = list(spec.submodule_search_locations)
+                spec.loader.exec_module(self)
+        return getattr(self, attr)
+
+
+_DEFERRED_LOCK = threading.RLock()

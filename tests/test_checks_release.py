@@ -238,3 +238,38 @@ def test_one_runs_memos_give_the_rows_gx_gives_without_them(hcpcs, monkeypatch):
         {k: [r.to_dict() for r in v] for k, v in plain.items()}
     assert len(plain) == len(names)
     assert all(any(not r.to_dict()["success"] for r in rows) for rows in plain.values())  # each fails a gate
+
+
+DEFERRED_SCRIPT = r"""
+import sys
+from checks.context import DEFERRED, Gates
+from checks.runner import validate_release
+from ingest.store import read_release
+
+Gates()
+rows = validate_release(read_release(sys.argv[1], "hcpcs", "2019-01-01"), "hcpcs", "2019-01-01")
+assert rows and all(r["success"] for r in rows), rows
+left = [n for n in DEFERRED if type(sys.modules[n]).__name__ != "_DeferredModule"]
+assert not left, f"ran: {left}"
+import asyncio.events  # a submodule runs its package first
+import asyncio
+
+assert type(sys.modules["asyncio"]) is type(sys) and asyncio.run(asyncio.sleep(0, "slept")) == "slept"
+from scipy import stats
+assert round(float(stats.entropy([1, 1])), 6) == 0.693147
+import altair
+assert altair.Chart.__name__ == "Chart" and type(sys.modules["altair"]) is type(sys)
+print("ok")
+"""
+
+
+def test_what_gx_imports_for_unused_expectations_is_deferred_and_runs_when_used(sample_releases):
+    """checks.context.DEFERRED: a whole release validation runs none of them; each works when used."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", DEFERRED_SCRIPT, str(sample_releases)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "ok"), proc.stderr
