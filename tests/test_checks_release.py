@@ -240,6 +240,19 @@ def test_one_runs_memos_give_the_rows_gx_gives_without_them(hcpcs, monkeypatch):
     assert all(any(not r.to_dict()["success"] for r in rows) for rows in plain.values())  # each fails a gate
 
 
+def test_the_validator_gives_the_rows_of_the_validation_definitions_data_docs_are_built_from(hcpcs, tmp_path):
+    """Gates without Data Docs run GX's validator on the batch; with them, ValidationDefinition.run (which
+    stores the results the docs read): the same rows, every gate failing on a damaged table, and the docs."""
+    tables = [damaged(hcpcs, name) for name in ("missing-column", "procedure-code-pattern", "duplicated-code",
+                                                "end-before-start", "wrong-release")]
+    direct = validate_releases(tables, "hcpcs", gates=Gates())
+    docs = Gates(data_docs=tmp_path / "docs")
+    stored = validate_releases(tables, "hcpcs", gates=docs)
+    assert {k: [r.to_dict() for r in v] for k, v in direct.items()} == \
+        {k: [r.to_dict() for r in v] for k, v in stored.items()}
+    assert docs.build_data_docs().is_file()
+
+
 DEFERRED_SCRIPT = r"""
 import sys
 from checks.context import DEFERRED, Gates
