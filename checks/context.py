@@ -73,8 +73,8 @@ class Gates:
 
         Without Data Docs, GX's validator runs the suite on the batch directly: ValidationDefinition.run
         would first compare the suite and the definition with their stored copies (is_fresh) and after
-        store the result serialised, for Data Docs only (a fifth of the checks' time on the sample; the
-        same rows: tests/test_checks_release.py)."""
+        store the result serialised, for Data Docs only (a fifth of the checks' CPU on the real releases;
+        the same rows: tests/test_checks_release.py)."""
         suite = self.suite(asset, key, build)
         with one_run():
             if self.data_docs is not None:
