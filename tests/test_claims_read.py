@@ -227,3 +227,40 @@ def test_the_arrow_parse_of_a_partition_equals_the_python_parse_of_its_strings()
     frame["_row"] = strings.column("_row").to_numpy()
     _lines_equal(parse_lines(coded_partition(table)), parse_lines(frame))
     _lines_equal(parse_lines(coded_partition(table)), parse_lines(frame_of(strings)))
+
+
+def _public_frame(columns: dict) -> pd.DataFrame:
+    """What claims.read.object_frame gave through pandas' public constructor alone."""
+    return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and
+                         v.dtype == object else v for k, v in columns.items()},
+                        columns=pd.Index(list(columns), dtype=object), copy=False)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_object_frame_gives_the_public_constructors_frame_on_the_arrays_given(n):
+    """object_frame's direct path (pandas' arrays_to_mgr) and its fallback give the frame DataFrame(dict) gives:
+    the same columns, dtypes, index and values, object text kept as objects, and the caller's arrays not
+    copied; what the direct path does not take (a Series, a list, datetime64[D], arrays of two lengths) takes
+    the public constructor and gives its answer, or its error."""
+    from claims.read import object_frame
+
+    rng = np.random.default_rng(n)
+    direct = {"i": np.arange(n, dtype=np.int64), "code": np.array([f"C{k}" for k in range(n)], dtype=object),
+              "flag": rng.random(n) > 0.5, "units": rng.random(n), "small": np.arange(n, dtype=np.int32),
+              "day": np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"), "none": np.full(n, None),
+              "u": np.arange(n, dtype=np.uint16)}
+    others = [{**direct, "series": pd.Series(np.arange(n))}, {**direct, "list": list(range(n))},
+              {**direct, "days": np.arange(n).astype("datetime64[D]")}, {"a": np.arange(n)}]
+    for columns in [direct, *others]:
+        got, want = object_frame(dict(columns)), _public_frame(dict(columns))
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert list(got.dtypes) == list(want.dtypes) and got.columns.dtype == object
+        assert isinstance(got.index, pd.RangeIndex) and len(got) == n
+    frame = object_frame(direct)
+    if n:
+        assert np.shares_memory(frame["code"].to_numpy(), direct["code"])
+        assert np.shares_memory(frame["units"].to_numpy(), direct["units"])
+    with pytest.raises(ValueError):
+        _public_frame({"a": np.arange(3), "b": np.arange(4)})
+    with pytest.raises(ValueError):
+        object_frame({"a": np.arange(3), "b": np.arange(4)})
