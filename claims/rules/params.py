@@ -10,10 +10,28 @@ from ingest.model import CodegovError
 _RANGE = re.compile(r"([A-Z]*)(\d+)([A-Z]*)-([A-Z]*)(\d+)([A-Z]*)")
 
 
+# Lists already expanded, by their values: every scrubber loads the rule file's lists again (about 11,000 codes
+# made from ranges, 15 ms a load), the tests and the site load it hundreds of times in a process.
+_EXPANDED: dict[tuple[str, ...], frozenset[str]] = {}
+_EXPANDED_MAX = 4096
+
+
 def expand_codes(values: Any, where: str) -> frozenset[str]:
     """A list of quoted codes with optional ranges ("99202-99205") as a set of code strings."""
     if not isinstance(values, list):
         raise CodegovError(f"{where}: expected a list of quoted codes, found {values!r}")
+    key = tuple(values) if all(type(v) is str for v in values) else None
+    if key is not None and key in _EXPANDED:
+        return _EXPANDED[key]
+    codes = _expand(values, where)
+    if key is not None:
+        if len(_EXPANDED) >= _EXPANDED_MAX:
+            _EXPANDED.clear()
+        _EXPANDED[key] = codes
+    return codes
+
+
+def _expand(values: list, where: str) -> frozenset[str]:
     out: set[str] = set()
     for v in values:
         if not isinstance(v, str):
