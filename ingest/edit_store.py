@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,6 +26,7 @@ from ingest.store import atomic_write, json_bytes, read_manifest
 from ingest.systems import edit_set
 
 ROW_GROUP_ROWS = 16 * 1024  # small enough that a few codes decode a few groups, large enough to compress
+GROUPS_KEPT_BYTES = 4 << 20  # StoredEdits._read_groups: the small row-group reads kept, of every release in all
 TAIL_BYTES = 64 * 1024  # the end of the file (the Parquet footer: every row group's statistics) a reader hashes
 
 
@@ -133,6 +136,8 @@ class StoredEdits:
         meta = self._file.metadata
         self._index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
         self._ranges: dict[str, list[tuple]] = {}
+        st = self.path.stat()
+        self._identity = (str(self.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # _read_groups' key
 
     @property
     def rows(self) -> int:
@@ -170,7 +175,7 @@ class StoredEdits:
         groups = self.groups_for(**where)
         if not groups:
             return self._schema.empty_table().select(names)
-        table = self._file.read_row_groups(groups, columns=needed)
+        table = self._read_groups(groups, needed)
         mask = None
         for column, values in where.items():
             term = _is_in(table[column], pa.array(values, pa.string()))
@@ -184,6 +189,35 @@ class StoredEdits:
 
     def all(self, columns=None) -> pa.Table:
         return _decoded(self._file.read(columns=columns))
+
+    def _read_groups(self, groups: list[int], columns: list[str]) -> pa.Table:
+        """The row groups' columns (text as dictionaries), the small reads of every open release kept in one
+        cache (_KEPT) of at most GROUPS_KEPT_BYTES: the lookup index asks for one code's rows once per span of
+        dates, a dozen times the same groups, and a sample's tables are one group each. A read of more than a
+        quarter of that is not kept (a scrub's partition reads are larger), so the cache never adds more than
+        GROUPS_KEPT_BYTES to a process. Keyed by the file's identity: a release stored again is read again."""
+        key = (self._identity, tuple(groups), tuple(columns))
+        with _KEPT_LOCK:
+            table = _KEPT.get(key)
+            if table is not None:
+                _KEPT.move_to_end(key)
+                return table
+        table = self._file.read_row_groups(groups, columns=columns)
+        size = table.nbytes
+        if size <= GROUPS_KEPT_BYTES // 4:
+            global _KEPT_BYTES
+            with _KEPT_LOCK:
+                if key not in _KEPT:
+                    _KEPT[key] = table
+                    _KEPT_BYTES += size
+                while _KEPT_BYTES > GROUPS_KEPT_BYTES:
+                    _KEPT_BYTES -= _KEPT.popitem(last=False)[1].nbytes
+        return table
+
+
+_KEPT: OrderedDict[tuple, pa.Table] = OrderedDict()  # StoredEdits._read_groups, oldest first
+_KEPT_BYTES = 0
+_KEPT_LOCK = threading.Lock()
 
 
 def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:

@@ -295,3 +295,50 @@ def test_codegov_scrub_reads_the_quarters_from_the_releases_folder(codegov, tmp_
     assert err.startswith(f"Error: {bad}: reference.ptp: 2031Q1 is not a stored NCCI PTP quarter; stored: 2026 Q3")
     status, out, err = codegov("--codesets", FIXTURES, "scrub", path, "--rules", RULES_FILE)  # nothing stored
     assert status == 1 and err.count("\n") == 1 and "run `codegov ingest --system ptp`" in err
+
+
+def test_row_group_reads_kept_give_the_files_rows_and_a_release_stored_again_is_read_again(tmp_path, store,
+                                                                                            monkeypatch):
+    """StoredEdits keeps its small row-group reads (edit_store._KEPT, GROUPS_KEPT_BYTES in all): a second read
+    gives the rows the file gives without the cache and reads nothing from disk; a read larger than a quarter
+    of the budget is never kept; a copy of the file (another identity) is read from disk again."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ingest import edit_store
+
+    monkeypatch.setattr(edit_store, "_KEPT", type(edit_store._KEPT)())
+    monkeypatch.setattr(edit_store, "_KEPT_BYTES", 0)
+    release = edit_store.list_releases(store, "ptp")[0]
+    reads = []
+    real = pq.ParquetFile.read_row_groups
+
+    def counted(self, groups, **kw):
+        reads.append(list(groups))
+        return real(self, groups, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", counted)
+    first = edit_store.StoredEdits(store, "ptp", release)
+    plain = pq.read_table(first.path)
+    codes = sorted(set(plain["column1"].to_pylist()))[:3]
+    want = plain.filter(pc.is_in(plain["column1"], value_set=pa.array(codes, pa.string())))
+    for _ in range(3):
+        got = edit_store.StoredEdits(store, "ptp", release).read(column1=codes)
+        assert got.sort_by("column2").equals(want.select(got.column_names).sort_by("column2"))
+    assert len(reads) == 1 and edit_store._KEPT_BYTES == sum(t.nbytes for t in edit_store._KEPT.values()) > 0
+
+    monkeypatch.setattr(edit_store, "GROUPS_KEPT_BYTES", 4 * edit_store._KEPT_BYTES - 1)  # this read: too large
+    edit_store._KEPT.clear()
+    monkeypatch.setattr(edit_store, "_KEPT_BYTES", 0)
+    first.read(column1=codes)
+    first.read(column1=codes)
+    assert len(reads) == 3 and not edit_store._KEPT
+
+    monkeypatch.setattr(edit_store, "GROUPS_KEPT_BYTES", 4 << 20)
+    first.read(column1=codes)
+    again = tmp_path / "releases"
+    shutil.copytree(store, again)
+    edit_store.StoredEdits(again, "ptp", release).read(column1=codes)  # another file: read from disk
+    assert len(reads) == 5 and len(edit_store._KEPT) == 2
+
