@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ingest.kept import Kept, file_identity
 from ingest.model import CodegovError
 from ingest.store import atomic_write, json_bytes, read_manifest
 from ingest.systems import edit_set
@@ -136,8 +135,7 @@ class StoredEdits:
         meta = self._file.metadata
         self._index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
         self._ranges: dict[str, list[tuple]] = {}
-        st = self.path.stat()
-        self._identity = (str(self.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # _read_groups' key
+        self._identity = file_identity(self.path)  # _read_groups' key
 
     @property
     def rows(self) -> int:
@@ -192,32 +190,20 @@ class StoredEdits:
 
     def _read_groups(self, groups: list[int], columns: list[str]) -> pa.Table:
         """The row groups' columns (text as dictionaries), the small reads of every open release kept in one
-        cache (_KEPT) of at most GROUPS_KEPT_BYTES: the lookup index asks for one code's rows once per span of
-        dates, a dozen times the same groups, and a sample's tables are one group each. A read of more than a
-        quarter of that is not kept (a scrub's partition reads are larger), so the cache never adds more than
-        GROUPS_KEPT_BYTES to a process. Keyed by the file's identity: a release stored again is read again."""
+        cache (_KEPT, ingest.kept) of at most GROUPS_KEPT_BYTES: the lookup index asks for one code's rows once
+        per span of dates, a dozen times the same groups, and a sample's tables are one group each. A read of
+        more than a quarter of that is not kept (a scrub's partition reads are larger), so the cache never adds
+        more than GROUPS_KEPT_BYTES to a process. Keyed by the file's identity: a release stored again is read
+        again."""
         key = (self._identity, tuple(groups), tuple(columns))
-        with _KEPT_LOCK:
-            table = _KEPT.get(key)
-            if table is not None:
-                _KEPT.move_to_end(key)
-                return table
-        table = self._file.read_row_groups(groups, columns=columns)
-        size = table.nbytes
-        if size <= GROUPS_KEPT_BYTES // 4:
-            global _KEPT_BYTES
-            with _KEPT_LOCK:
-                if key not in _KEPT:
-                    _KEPT[key] = table
-                    _KEPT_BYTES += size
-                while _KEPT_BYTES > GROUPS_KEPT_BYTES:
-                    _KEPT_BYTES -= _KEPT.popitem(last=False)[1].nbytes
+        table = _KEPT.get(key)
+        if table is None:
+            table = self._file.read_row_groups(groups, columns=columns)
+            _KEPT.put(key, table, table.nbytes)
         return table
 
 
-_KEPT: OrderedDict[tuple, pa.Table] = OrderedDict()  # StoredEdits._read_groups, oldest first
-_KEPT_BYTES = 0
-_KEPT_LOCK = threading.Lock()
+_KEPT = Kept(GROUPS_KEPT_BYTES)  # StoredEdits._read_groups
 
 
 def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:

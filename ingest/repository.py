@@ -18,7 +18,7 @@ import pandas as pd
 
 from ingest import systems as registry
 from ingest.model import SYSTEMS, CodegovError
-from ingest.store import conversion_path, list_releases, read_manifest, read_release_bytes, releases_dir
+from ingest.store import conversion_path, list_releases, read_manifest, read_release_table, releases_dir
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -139,9 +139,9 @@ class ReleaseRepository:
         if key not in self._tables:
             self.stats[("read", system, release_id)] += 1
             # a release stored as changes is rebuilt from the table they are against, itself read once here
-            self._tables[key] = read_release_bytes(self.out, system, release_id,
+            self._tables[key] = read_release_table(self.out, system, release_id,
                                                    source=lambda against: self.table(system, against),
-                                                   full_check=self.full_check)[0]
+                                                   full_check=self.full_check)
         return self._tables[key]
 
     def read_all(self) -> None:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
+from ingest.kept import Kept
 from ingest.model import COLUMNS, CodegovError
 
 _UMASK = os.umask(0)
@@ -224,7 +225,58 @@ def read_release(out: Path, system: str, release_id: str, source=None) -> pd.Dat
     and billable counts; its full sha256, which needs the table written out as text again (three times the
     cost of the read), is checked by read_release_bytes, which ingest and `codegov check` use, and was proven
     when the changes were written (the writer keeps them only when they rebuild the very bytes)."""
-    return read_release_bytes(out, system, release_id, source, full_check=False)[0]
+    return read_release_table(out, system, release_id, source)
+
+
+TABLES_KEPT_BYTES = 256 << 20  # read_release_table: the checked tables a process keeps (a real ICD-10-CM: 31 MB)
+_TABLES = Kept(TABLES_KEPT_BYTES)
+
+
+def read_release_table(out: Path, system: str, release_id: str, source=None, full_check: bool = False) -> pd.DataFrame:
+    """read_release (full_check: read_release_bytes' full sha256 check), the checked tables of this process
+    kept (ingest.kept, TABLES_KEPT_BYTES in all) by what they were read from: every manifest down the chain of
+    changes to the full table, each file checked against its manifest's sha256 on every read (_table_key), so
+    a release stored again, or one whose base was, is read again, and a table checked only by its counts never
+    answers for a full check. The caller gets its own frame over the kept columns (pandas copies on write:
+    nothing it does changes the kept table)."""
+    key = _table_key(out, system, release_id)
+    kept = _TABLES.get(key) if key is not None else None
+    if kept is None or (full_check and not kept[1]):
+        table = read_release_bytes(out, system, release_id, source=source, full_check=full_check)[0]
+        if key is not None and _table_key(out, system, release_id) == key:  # nothing was stored again meanwhile
+            full = full_check or len(key) == 1  # a full table is always checked by its sha256
+            _TABLES.put(key, (table, full), int(table.memory_usage(index=False).sum()))
+        return table.copy(deep=False)
+    return kept[0].copy(deep=False)
+
+
+def _table_key(out: Path, system: str, release_id: str) -> tuple | None:
+    """What a stored release table is read from, link by link down to the full table its changes go back to:
+    each manifest's bytes, once each changes file and the table hash to the sha256 their manifests record (what
+    a read checks first; a hash, not a file's time or size, so a file changed in place is never taken for the
+    one that was read). None when a file is missing, a manifest unreadable or a hash differs: such a table is
+    never kept, and its read says what is wrong."""
+    links, rid = [], release_id
+    while True:
+        try:
+            raw = manifest_path(out, system, rid).read_bytes()
+            manifest = json.loads(raw)
+            delta = manifest.get("changes")
+            if delta:
+                path, want = changes_path(out, system, rid), delta.get("sha256")
+            else:
+                path, want = table_path(out, system, rid), manifest.get("table_sha256")
+            if not want or hashlib.sha256(path.read_bytes()).hexdigest() != want:
+                return None
+        except (OSError, ValueError, AttributeError):
+            return None
+        links.append(raw)
+        if not delta:
+            return tuple(links)
+        against = delta.get("against")
+        if not isinstance(against, str) or not against < rid:
+            return None
+        rid = against
 
 
 def read_release_bytes(out: Path, system: str, release_id: str, source=None,

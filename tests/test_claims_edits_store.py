@@ -299,17 +299,18 @@ def test_codegov_scrub_reads_the_quarters_from_the_releases_folder(codegov, tmp_
 
 def test_row_group_reads_kept_give_the_files_rows_and_a_release_stored_again_is_read_again(tmp_path, store,
                                                                                             monkeypatch):
-    """StoredEdits keeps its small row-group reads (edit_store._KEPT, GROUPS_KEPT_BYTES in all): a second read
-    gives the rows the file gives without the cache and reads nothing from disk; a read larger than a quarter
-    of the budget is never kept; a copy of the file (another identity) is read from disk again."""
+    """StoredEdits keeps its small row-group reads (edit_store._KEPT, ingest.kept, GROUPS_KEPT_BYTES in all): a
+    second read gives the rows the file gives without the cache and reads nothing from disk; a read larger than
+    the largest kept is never kept; a copy of the file (another identity) is read from disk again."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from ingest import edit_store
+    from ingest.kept import Kept
 
-    monkeypatch.setattr(edit_store, "_KEPT", type(edit_store._KEPT)())
-    monkeypatch.setattr(edit_store, "_KEPT_BYTES", 0)
+    kept = Kept(edit_store.GROUPS_KEPT_BYTES)
+    monkeypatch.setattr(edit_store, "_KEPT", kept)
     release = edit_store.list_releases(store, "ptp")[0]
     reads = []
     real = pq.ParquetFile.read_row_groups
@@ -326,19 +327,18 @@ def test_row_group_reads_kept_give_the_files_rows_and_a_release_stored_again_is_
     for _ in range(3):
         got = edit_store.StoredEdits(store, "ptp", release).read(column1=codes)
         assert got.sort_by("column2").equals(want.select(got.column_names).sort_by("column2"))
-    assert len(reads) == 1 and edit_store._KEPT_BYTES == sum(t.nbytes for t in edit_store._KEPT.values()) > 0
+    assert len(reads) == 1 and len(kept) == 1 and 0 < kept.bytes <= kept.largest
 
-    monkeypatch.setattr(edit_store, "GROUPS_KEPT_BYTES", 4 * edit_store._KEPT_BYTES - 1)  # this read: too large
-    edit_store._KEPT.clear()
-    monkeypatch.setattr(edit_store, "_KEPT_BYTES", 0)
+    kept.clear()
+    kept.largest = 0  # this read: too large to keep
     first.read(column1=codes)
     first.read(column1=codes)
-    assert len(reads) == 3 and not edit_store._KEPT
+    assert len(reads) == 3 and not len(kept) and kept.bytes == 0
 
-    monkeypatch.setattr(edit_store, "GROUPS_KEPT_BYTES", 4 << 20)
+    kept.largest = kept.budget // 4
     first.read(column1=codes)
     again = tmp_path / "releases"
     shutil.copytree(store, again)
     edit_store.StoredEdits(again, "ptp", release).read(column1=codes)  # another file: read from disk
-    assert len(reads) == 5 and len(edit_store._KEPT) == 2
+    assert len(reads) == 5 and len(kept) == 2
 

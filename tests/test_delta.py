@@ -69,7 +69,11 @@ def test_the_changes_file_lists_exactly_the_changed_codes(codegov, codesets, tmp
     assert len(rows) < len(new)
 
 
-def test_the_repository_reads_each_table_once_through_the_chain(codegov, codesets, tmp_path):
+def test_the_repository_reads_each_table_once_through_the_chain(codegov, codesets, tmp_path, monkeypatch):
+    import ingest.store as store
+    from ingest.kept import Kept
+
+    monkeypatch.setattr(store, "_TABLES", Kept(store.TABLES_KEPT_BYTES))  # none kept by an earlier test's read
     out = tmp_path / "releases"
     ingest(codegov, codesets, out, "--system", "pos")
     ids = list_releases(out, "pos")
@@ -82,6 +86,57 @@ def test_the_repository_reads_each_table_once_through_the_chain(codegov, codeset
         repo.table("pos", rid)
     assert all(repo.stats[("read", "pos", r)] == 1 for r in ids)
     assert table_bytes(latest) == read_release_bytes(out, "pos", ids[-1])[1]
+
+
+def test_a_process_reads_a_stored_table_once_and_a_file_changed_in_place_again(codegov, codesets, tmp_path,
+                                                                                 monkeypatch):
+    """ingest.store.read_release_table keeps the tables it checked (ingest.kept): a second repository gets the
+    table the first read without reading it, a change to what a caller got never reaches the kept table, a table
+    checked by its counts does not answer a full check, a changes file or a base changed in place (same path,
+    same size) is read again and refused, and a copy of the same files is the same table."""
+    import ingest.store as store
+    from ingest.kept import Kept
+
+    monkeypatch.setattr(store, "_TABLES", Kept(store.TABLES_KEPT_BYTES))
+    out = tmp_path / "releases"
+    ingest(codegov, codesets, out, "--system", "icd10cm")
+    base, rid = list_releases(out, "icd10cm")
+    want = read_release_bytes(out, "icd10cm", rid)[0]  # checked in full, kept nothing of its own
+    calls = []
+    real = store.read_release_bytes
+    monkeypatch.setattr(store, "read_release_bytes",
+                        lambda *a, **kw: calls.append((a[2], kw.get("full_check"))) or real(*a, **kw))
+    first = ReleaseRepository(out, codesets).table("icd10cm", rid)
+    assert calls == [(rid, False)]  # the base was kept by the full read's own read of it
+    second = ReleaseRepository(out, codesets).table("icd10cm", rid)
+    assert calls == [(rid, False)]
+    pd.testing.assert_frame_equal(first, want)
+    pd.testing.assert_frame_equal(second, want)
+    second.loc[0, "short_desc"] = "changed by a caller"
+    second["extra"] = "1"
+    pd.testing.assert_frame_equal(read_release(out, "icd10cm", rid), want)
+
+    full = ReleaseRepository(out, codesets, full_check=True)
+    pd.testing.assert_frame_equal(full.table("icd10cm", rid), want)
+    assert calls == [(rid, False), (rid, True)]  # the base is a full table: always checked by its sha256
+    ReleaseRepository(out, codesets, full_check=True).table("icd10cm", rid)
+    assert len(calls) == 2
+
+    for name, message in ((f"{rid}.changes.csv", "not the changes file its manifest records"),
+                          (f"{base}.csv", "not the table its manifest records")):
+        path = out / "icd10cm" / name
+        data = path.read_bytes()
+        path.write_bytes(data[:-2] + (b"X" if data[-2:-1] != b"X" else b"Y") + data[-1:])  # one byte, in place
+        with pytest.raises(CodegovError, match=message):
+            ReleaseRepository(out, codesets).table("icd10cm", rid)
+        path.write_bytes(data)
+    pd.testing.assert_frame_equal(read_release(out, "icd10cm", rid), want)
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    calls.clear()
+    pd.testing.assert_frame_equal(read_release(copy, "icd10cm", rid), want)
+    assert calls == []
 
 
 def test_a_fork_with_a_full_table_per_release_keeps_working(codegov, codesets, tmp_path):

@@ -102,8 +102,8 @@ def test_one_update_reads_each_table_once_and_computes_each_change_set_once(tmp_
     """Counted where the work happens (the store's reader, the diff, the sources parser), not by the
     repository's own bookkeeping."""
     import ingest.diff
-    import ingest.repository
     import ingest.sources
+    import ingest.store
     from codegov.update import UpdateOptions, run_update
 
     codesets = tmp_path / "codesets"
@@ -115,9 +115,10 @@ def test_one_update_reads_each_table_once_and_computes_each_change_set_once(tmp_
     docs = tmp_path / "site_src"
     shutil.copytree(ROOT / "site_src", docs, ignore=shutil.ignore_patterns("generated"))
     reads, diffs, sources = [], [], []
-    real_read, real_diff, real_sources = ingest.repository.read_release_bytes, ingest.diff.diff_releases, \
+    real_read, real_diff, real_sources = ingest.store.read_release_bytes, ingest.diff.diff_releases, \
         ingest.sources.load_sources
-    monkeypatch.setattr(ingest.repository, "read_release_bytes",
+    monkeypatch.setattr(ingest.store, "_TABLES", ingest.store.Kept(ingest.store.TABLES_KEPT_BYTES))  # none kept yet
+    monkeypatch.setattr(ingest.store, "read_release_bytes",
                         lambda out, s, r, **kw: reads.append((s, r)) or real_read(out, s, r, **kw))
     monkeypatch.setattr(ingest.diff, "diff_releases",
                         lambda old, new, **kw: diffs.append(str(new["release"].iloc[0])) or real_diff(old, new, **kw))
