@@ -33,7 +33,6 @@ def built_site(tmp_path_factory):
 
 def test_denial_dashboard_shows_the_planted_denials(page, server):  # noqa: F811 - the imported fixture
     page.goto(f"{server}/generated/denials/")
-    page.wait_for_load_state("networkidle")
     article = page.locator("article").inner_text()
     assert "Preventable share: 7 of 11 denied lines (63.6%)" in article
     window = page.locator("table").nth(0).inner_text()

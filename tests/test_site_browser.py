@@ -96,7 +96,6 @@ def print_card(page, server: str, playbook: str, prefix: str = "") -> int:
     url = f"{server}/generated/playbooks/{playbook}-card/"
     if page.url != url:
         page.goto(url)
-    page.wait_for_load_state("networkidle")
     page.emulate_media(media="print")
     assert not page.locator(".md-header").is_visible() and not page.locator(".md-sidebar--primary").is_visible()
     _shot(page, f"{prefix}card-{playbook}-print", full_page=True)
@@ -108,7 +107,6 @@ def print_card(page, server: str, playbook: str, prefix: str = "") -> int:
 
 def test_home_playbook_and_notice_render_offline(page, server):
     page.goto(f"{server}/")
-    page.wait_for_load_state("networkidle")
     assert "Coding playbooks" in page.title()
     assert page.locator(".md-tabs").is_visible()
     _shot(page, "01-home")
@@ -148,7 +146,6 @@ def test_edit_table_pages(page, server):
 
 def test_search_box_finds_a_deleted_code(page, server):
     page.goto(f"{server}/")
-    page.wait_for_load_state("networkidle")
     page.locator("label.md-search__icon, .md-search__input").first.click()
     # Typed key by key: Material's search listens to keyboard events, which fill() does not send.
     page.locator("input.md-search__input").press_sequentially("R10.2", delay=30)
@@ -221,7 +218,6 @@ def _look_up(page, code: str, on: str) -> str:
 
 def test_lookup_page_answers_as_the_command_line(page, server, site_codesets):
     page.goto(f"{server}/generated/lookup/")
-    page.wait_for_load_state("networkidle")
     text = _look_up(page, "G35", "2025-09-30")
     assert "valid" in text and "billable" in text
     assert "G35 is valid and billable on 2025-09-30 (ICD-10-CM release 2024-10-01)" in text
@@ -271,7 +267,6 @@ def test_lookup_link_opens_the_answer(page, server):
                          [("E7801", "09-search-lookup-e7801"), ("J45.909", "10-search-lookup-j45909")])
 def test_search_box_offers_the_lookup(page, server, typed, shot):
     page.goto(f"{server}/generated/playbooks/")
-    page.wait_for_load_state("networkidle")
     page.locator("label.md-search__icon, .md-search__input").first.click()
     page.locator("input.md-search__input").press_sequentially(typed, delay=30)
     hit = page.locator(".md-search-result__item.cg-lookup-hit")

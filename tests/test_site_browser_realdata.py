@@ -56,7 +56,6 @@ def _height(page) -> int:
 def test_fy2026_notice_is_short_folded_and_unfolds_a_category(page, server):
     page.set_viewport_size({"width": WIDTH, "height": 900})
     page.goto(f"{server}/generated/notices/icd10cm-2025-10-01/")
-    page.wait_for_load_state("networkidle")
     assert page.locator("article details[open]").count() == 0
     height = _height(page)
     assert height <= MAX_HEIGHT, f"{height} px"
@@ -83,7 +82,6 @@ def test_fy2026_notice_is_short_folded_and_unfolds_a_category(page, server):
 def test_hcpcs_2019_notice_is_short_too(page, server):
     page.set_viewport_size({"width": WIDTH, "height": 900})
     page.goto(f"{server}/generated/notices/hcpcs-2019-01-01/")
-    page.wait_for_load_state("networkidle")
     assert page.locator("article details[open]").count() == 0
     assert _height(page) <= MAX_HEIGHT
     section = page.locator("article > details > summary", has_text="J: Drugs administered").first

@@ -293,13 +293,11 @@ def server(built):
 @pytest.mark.browser
 def test_zensical_site_in_a_browser_offline(page, server):  # the page fixture: tests/conftest.py
     page.goto(f"{server}/")
-    page.wait_for_load_state("networkidle")
     assert "Coding playbooks" in page.title()
     tabs = page.locator(".md-tabs__link")
     assert [t.strip() for t in tabs.all_inner_texts()] == TOP
     assert "Not current" in page.locator("article").inner_text()
     _shot(page, "20-zensical-home")
     page.goto(f"{server}/generated/checks/")
-    page.wait_for_load_state("networkidle")
     assert page.locator(".md-nav--primary").get_by_text("Release history").first.is_visible()
     _shot(page, "21-zensical-checks-nav")
