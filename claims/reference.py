@@ -26,7 +26,7 @@ unchecked (with a note) when not; naming them `in-force` with nothing stored is 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +145,25 @@ class _Table:
     fixed: object = None  # files: the parsed table (ptp frame, or a list of MueTable)
 
 
+@dataclass
+class Prepared:
+    """A partition's reference tables (EditReference.prepare), set on the rules' Context by apply."""
+
+    setting: str
+    pfs_fallback: str
+    fee_stored: bool = False
+    ptp: object = None
+    mue: object = None
+    fee: object = None
+    aoc: object = None
+    gaps: dict = field(default_factory=dict)
+
+    def apply(self, ctx: Context) -> None:
+        ctx.gaps = self.gaps
+        ctx.setting, ctx.pfs_fallback, ctx.fee_stored = self.setting, self.pfs_fallback, self.fee_stored
+        ctx.ptp, ctx.mue, ctx.fee, ctx.aoc = self.ptp, self.mue, self.fee, self.aoc
+
+
 class EditReference:
     """The PTP and MUE tables of a rule set, for one chunk of lines at a time (load())."""
 
@@ -241,6 +260,12 @@ class EditReference:
 
     def load(self, ctx: Context, lines: Lines) -> None:
         """Set ctx.ptp, ctx.mue, ctx.fee, ctx.aoc and ctx.gaps for this partition of lines."""
+        self.prepare(lines).apply(ctx)
+
+    def prepare(self, lines: Lines) -> Prepared:
+        """What load sets for this partition of lines, without a Context: the scrubber prepares the next
+        partition's reference in its reading thread while the rules run on this one (claims.scrub). Partitions
+        are prepared one after another, in order (the answers of the last one are kept for the next: _memo)."""
         self._next_partition()
         f = lines.frame
         dos = f["dos"].to_numpy()
@@ -251,14 +276,14 @@ class EditReference:
             codes = [c for c in pd.unique(f["code"].to_numpy(object)[dated]) if c]
             first = pd.Timestamp(dos[dated].min()).date()
             last = pd.Timestamp(dos[dated].max()).date()
-        ctx.gaps = {}
-        ctx.setting, ctx.pfs_fallback = self.setting, self.pfs_fallback
+        out = Prepared(setting=self.setting, pfs_fallback=self.pfs_fallback)
         pfs = self.tables.get("pfs")
-        ctx.fee_stored = bool(self.edits is not None and pfs is not None and (pfs.windows or pfs.pinned))
-        ctx.ptp = self._ptp(ctx, dos, dated, codes, first, last)
-        ctx.mue = self._mue(ctx, dos, dated, codes, first, last)
-        ctx.fee = self._fee(ctx, lines, dos, dated, codes, first, last)
-        ctx.aoc = self._aoc(ctx, dos, dated, codes, first, last)
+        out.fee_stored = bool(self.edits is not None and pfs is not None and (pfs.windows or pfs.pinned))
+        out.ptp = self._ptp(out, dos, dated, codes, first, last)
+        out.mue = self._mue(out, dos, dated, codes, first, last)
+        out.fee = self._fee(out, lines, dos, dated, codes, first, last)
+        out.aoc = self._aoc(out, dos, dated, codes, first, last)
+        return out
 
     def _gap(self, ctx: Context, system: str, dated: np.ndarray, covered: np.ndarray) -> None:
         ctx.gaps[system] = Gap(dated & ~covered, uncovered(system))

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from claims.output import FINDING_COLUMNS, SpilledFindings, write_findings
 from claims.partition import coded_partition, iter_coded_partitions
 from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines, prefetch
-from claims.reference import EditReference, uncovered
+from claims.reference import EditReference, Prepared, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
 from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
 from claims.rules.settings import RuleSettings
@@ -95,11 +95,12 @@ class Scrubber:
                    history: ReleaseHistory | None = None, edits=None) -> Scrubber:
         return cls(load_rules(rules, payer_rules), history or ReleaseHistory(), edits)
 
-    def scrub_lines(self, lines: Lines) -> pd.DataFrame:
+    def scrub_lines(self, lines: Lines, prepared: Prepared | None = None) -> pd.DataFrame:
         """Findings of one partition of parsed lines (every line of its patients: claims.partition), unsorted.
         The rules across a patient's claims (claims.rules.base.Rule.across_claims) collect the lines they
-        need and then compare them, both here: a partition holds all of a patient's claims."""
-        self.reference.load(self.context, lines)
+        need and then compare them, both here: a partition holds all of a patient's claims. prepared: the
+        partition's reference tables (EditReference.prepare), made here when not given."""
+        (prepared or self.reference.prepare(lines)).apply(self.context)
         f = lines.frame
         payer = f["payer"].to_numpy(object)
         dos = f["dos"].to_numpy()
@@ -167,9 +168,11 @@ class Scrubber:
     def _iter_unsorted(self, path, chunk_lines, allow_unknown_columns, spill_dir=None) -> Iterator[pd.DataFrame]:
         """iter_file's findings, each partition's unsorted."""
         self.reset()
-        parsed = (parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir))
-        for lines in prefetch(parsed):
-            yield self.scrub_lines(lines)
+        # read, parsed and its reference tables looked up in the reading thread, one partition ahead of the rules
+        parsed = ((lines, self.reference.prepare(lines)) for lines in (
+            parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir)))
+        for lines, prepared in prefetch(parsed):
+            yield self.scrub_lines(lines, prepared)
 
     def scrub_file(self, path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
                    allow_unknown_columns: bool = False) -> pd.DataFrame:
