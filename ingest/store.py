@@ -235,27 +235,29 @@ _TABLES = Kept(TABLES_KEPT_BYTES)
 def read_release_table(out: Path, system: str, release_id: str, source=None, full_check: bool = False) -> pd.DataFrame:
     """read_release (full_check: read_release_bytes' full sha256 check), the checked tables of this process
     kept (ingest.kept, TABLES_KEPT_BYTES in all) by what they were read from: every manifest down the chain of
-    changes to the full table, each file checked against its manifest's sha256 on every read (_table_key), so
-    a release stored again, or one whose base was, is read again, and a table checked only by its counts never
-    answers for a full check. The caller gets its own frame over the kept columns (pandas copies on write:
-    nothing it does changes the kept table)."""
-    key = _table_key(out, system, release_id)
+    changes to the full table, each file checked against its manifest's sha256 before a kept table is given
+    (_table_key; a table not kept is checked by its own read). So a release stored again, or one whose base
+    was, is read again, and a table checked only by its counts never answers for a full check. The caller
+    gets its own frame over the kept columns (pandas copies on write: nothing it does changes the kept
+    table)."""
+    key = _table_key(out, system, release_id, check_files=False)
     kept = _TABLES.get(key) if key is not None else None
-    if kept is None or (full_check and not kept[1]):
-        table = read_release_bytes(out, system, release_id, source=source, full_check=full_check)[0]
-        if key is not None and _table_key(out, system, release_id) == key:  # nothing was stored again meanwhile
-            full = full_check or len(key) == 1  # a full table is always checked by its sha256
-            _TABLES.put(key, (table, full), int(table.memory_usage(index=False).sum()))
-        return table.copy(deep=False)
-    return kept[0].copy(deep=False)
+    if kept is not None and (kept[1] or not full_check) and _table_key(out, system, release_id) == key:
+        return kept[0].copy(deep=False)  # (the files hash as their manifests record: the table read from them)
+    table = read_release_bytes(out, system, release_id, source=source, full_check=full_check)[0]
+    # the manifests unchanged since (the files read were checked against them by the read itself)
+    if key is not None and _table_key(out, system, release_id, check_files=False) == key:
+        full = full_check or len(key) == 1  # a full table is always checked by its sha256
+        _TABLES.put(key, (table, full), int(table.memory_usage(index=False).sum()))
+    return table.copy(deep=False)
 
 
-def _table_key(out: Path, system: str, release_id: str) -> tuple | None:
+def _table_key(out: Path, system: str, release_id: str, check_files: bool = True) -> tuple | None:
     """What a stored release table is read from, link by link down to the full table its changes go back to:
     each manifest's bytes, once each changes file and the table hash to the sha256 their manifests record (what
     a read checks first; a hash, not a file's time or size, so a file changed in place is never taken for the
-    one that was read). None when a file is missing, a manifest unreadable or a hash differs: such a table is
-    never kept, and its read says what is wrong."""
+    one that was read; check_files=False: the manifests alone). None when a file is missing, a manifest
+    unreadable or a hash differs: such a table is never kept, and its read says what is wrong."""
     links, rid = [], release_id
     while True:
         try:
@@ -266,7 +268,7 @@ def _table_key(out: Path, system: str, release_id: str) -> tuple | None:
                 path, want = changes_path(out, system, rid), delta.get("sha256")
             else:
                 path, want = table_path(out, system, rid), manifest.get("table_sha256")
-            if not want or hashlib.sha256(path.read_bytes()).hexdigest() != want:
+            if not want or (check_files and hashlib.sha256(path.read_bytes()).hexdigest() != want):
                 return None
         except (OSError, ValueError, AttributeError):
             return None
