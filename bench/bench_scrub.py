@@ -323,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--releases", type=Path, help="the edit quarters stored here in force (with --scrub-only)")
     p.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.scrub_only:  # the scrub's process as `codegov scrub` sets it up
+        from codegov.commands.scrub import ARROW_ALLOCATOR
+        from codegov.options import arrow_allocator
+
+        arrow_allocator(ARROW_ALLOCATOR)
     if args.scrub_only and args.releases:
         print(json.dumps(scrub_edits_once(args.scrub_only, args.rules, args.releases, args.chunk_lines, args.stream)))
         return 0

@@ -65,6 +65,7 @@ class UpdateResult:
 
 
 def run_update(opts: UpdateOptions) -> UpdateResult:
+    from codegov.options import arrow_allocator
     from ingest.build import ingest_releases, select_releases
     from ingest.discover import discover
     from ingest.inventory import load_inventory
@@ -73,7 +74,7 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.store import atomic_write, releases_dir
     from playbooks.report import freshness_banner, inventory_deleted_count, render_csv, render_json, render_markdown
 
-    system_allocator()
+    arrow_allocator("system", workers=True)
     result = UpdateResult(quiet=opts.quiet)
     gx_import = None
     if opts.checks:  # Great Expectations takes seconds to import: from here, while the releases are ingested
@@ -253,24 +254,6 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
         site_dir = build_site(opts.mkdocs_config, strict=True, builder=opts.site_builder)
         result.say(f"site    {site_dir}")
     return result
-
-
-ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
-
-
-def system_allocator() -> None:
-    """Arrow's buffers from the C library's allocator, in this process and the worker processes it starts
-    (they read the environment), unless $ARROW_DEFAULT_MEMORY_POOL names another. Arrow's default, mimalloc,
-    returns and takes back memory pages so often on an update's many short-lived columns that the kernel's
-    time was a quarter of the run's (measured: 6.5 s of 29 s of CPU, against 3.5 s with this allocator);
-    the results are the same bytes either way."""
-    import os
-
-    os.environ.setdefault(ARROW_POOL, "system")
-    if os.environ[ARROW_POOL] == "system":
-        import pyarrow as pa
-
-        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def render_pages(repo, out: Path, *, inventory, playbooks: list[dict], checks_json: Path | None,
