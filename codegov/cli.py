@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     autocomplete(parser)
     args = parser.parse_args(argv)
+    if args.command != "completion":  # (which prints shell code and never loads Arrow)
+        from codegov.options import arrow_allocator
+
+        arrow_allocator()
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

@@ -37,6 +37,7 @@ PARTIAL = "partial"  # the folder under check's --out that a partial check write
 MIRROR_FILE = "codegov-mirror.toml"  # a mirror's own settings: where its releases are stored
 RELEASES_ENV = "CODEGOV_RELEASES"
 ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
+ARROW_ALLOCATOR = "jemalloc"  # every command's Arrow buffers (arrow_allocator)
 
 
 def date(text: str) -> dt.date:
@@ -154,25 +155,28 @@ def output_stream(output: Path | None) -> Iterator[TextIO]:
             text.detach()  # the binary file stays open for atomic_writer to sync and rename
 
 
-def arrow_allocator(name: str, workers: bool = False) -> None:
-    """Arrow's buffers from the allocator `name` ("system", "jemalloc" or "mimalloc") in this process and, with
-    workers, in the worker processes it starts (through the environment, which they read), unless
-    $ARROW_DEFAULT_MEMORY_POOL names one already; Arrow's default where this pyarrow has no such allocator
-    (jemalloc is not built everywhere). The results are the same bytes with any of them; each command takes the
-    one measured fastest on its work (2 CPUs):
-    - `codegov update`: the C library's ("system"). Arrow's default, mimalloc, returns and takes back memory pages
-      so often on an update's many short-lived columns that the kernel's time was a quarter of the run's (6.5 s
-      of 29 s of CPU, against 3.5 s with this allocator); jemalloc was no quicker (9.4-10.4 s against 9.4-9.9 s).
-    - `codegov scrub`: jemalloc. A million lines with full-size edits in force: 4.0 s median and 745 MB against
-      4.85 s and 837 MB with mimalloc and 4.2 s and 830 MB with the system's (4 interleaved runs each)."""
-    chosen = os.environ.get(ARROW_POOL, name)
-    if workers:
-        os.environ[ARROW_POOL] = chosen
+def arrow_allocator(name: str = ARROW_ALLOCATOR) -> None:
+    """Arrow's buffers from the allocator `name` ("jemalloc", "system" or "mimalloc") in this process and in the
+    worker processes it starts (through the environment, which they read), unless $ARROW_DEFAULT_MEMORY_POOL
+    names one already; Arrow's default where this pyarrow lacks the allocator (jemalloc is not built
+    everywhere). codegov.cli.main sets it for every command. The results are the same bytes with any of them;
+    jemalloc was measured the quickest (2 CPUs, interleaved runs):
+    - `codegov scrub`, a million lines with full-size edits in force: 4.0 s and 745 MB median against 4.85 s and
+      837 MB with Arrow's default, mimalloc, and 4.2 s and 830 MB with the C library's (4 runs each);
+    - `codegov denials`, a million remittance lines: 8.1 s and 1,065 MB against 9.0 s and 1,194 MB (mimalloc) and
+      9.6 s and 1,402 MB (the system's);
+    - `codegov update` from nothing on the real releases: 10.4 s, as with the C library's (6 runs each).
+      mimalloc returns and takes back memory pages so often on an update's many short-lived columns that the
+      kernel's time was a quarter of the run's (6.5 s of 29 s of CPU, against 3.5 s). A plain pyarrow read of a
+      92 MB claims file took 1.3-1.5 s with mimalloc right after a scrub, nearly 2 s of it the kernel's, against
+      0.23-0.28 s with the others."""
     import pyarrow as pa
 
     pools = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool, "mimalloc": pa.mimalloc_memory_pool}
+    chosen = os.environ.get(ARROW_POOL, name)
     if chosen in pools:
         try:
             pa.set_memory_pool(pools[chosen]())
         except NotImplementedError:  # not built into this pyarrow: Arrow's default stays
-            pass
+            chosen = pa.default_memory_pool().backend_name
+    os.environ[ARROW_POOL] = chosen

@@ -65,7 +65,6 @@ class UpdateResult:
 
 
 def run_update(opts: UpdateOptions) -> UpdateResult:
-    from codegov.options import arrow_allocator
     from ingest.build import ingest_releases, select_releases
     from ingest.discover import discover
     from ingest.inventory import load_inventory
@@ -74,7 +73,6 @@ def run_update(opts: UpdateOptions) -> UpdateResult:
     from ingest.store import atomic_write, releases_dir
     from playbooks.report import freshness_banner, inventory_deleted_count, render_csv, render_json, render_markdown
 
-    arrow_allocator("system", workers=True)
     result = UpdateResult(quiet=opts.quiet)
     gx_import = None
     if opts.checks:  # Great Expectations takes seconds to import: from here, while the releases are ingested

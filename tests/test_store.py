@@ -66,34 +66,32 @@ def test_every_real_table_writes_the_same_bytes_as_pandas(real_releases):
         assert csv_bytes(frame, columns) == pandas_csv(frame, columns) == path.read_bytes(), path
 
 
-def test_a_command_takes_the_arrow_allocator_it_names_unless_the_environment_names_one(monkeypatch):
-    """codegov.options.arrow_allocator (update: "system", scrub: "jemalloc"): Arrow's buffers from that allocator
-    in its process and, for the update, through the environment in the workers it starts; a pool named in the
-    environment wins;
-    where this pyarrow lacks the allocator, Arrow's pool stays as it was."""
+def test_every_command_takes_arrow_buffers_from_jemalloc_unless_the_environment_names_an_allocator(monkeypatch,
+                                                                                                  tmp_path):
+    """codegov.cli.main, through codegov.options.arrow_allocator: Arrow's buffers from jemalloc in its process and,
+    through the environment, in the workers it starts; an allocator named in the environment wins; where this
+    pyarrow lacks jemalloc, Arrow's pool stays as it was and the workers are told that one."""
     import pyarrow as pa
 
+    from codegov.cli import main
     from codegov.options import ARROW_POOL, arrow_allocator
 
     before = pa.default_memory_pool()
     try:
         monkeypatch.delenv(ARROW_POOL, raising=False)
-        arrow_allocator("system", workers=True)  # as the update sets it
-        assert (pa.default_memory_pool().backend_name, os.environ[ARROW_POOL]) == ("system", "system")
-        monkeypatch.delenv(ARROW_POOL)
-        arrow_allocator("jemalloc")  # as the scrub sets it: in its own process alone
-        assert (pa.default_memory_pool().backend_name, os.environ.get(ARROW_POOL)) == ("jemalloc", None)
-        monkeypatch.setenv(ARROW_POOL, "mimalloc")
-        arrow_allocator("system")
-        assert pa.default_memory_pool().backend_name == "mimalloc"
+        pa.set_memory_pool(pa.system_memory_pool())
+        main(["lookup", "A0001", "--releases", str(tmp_path / "none"), "--quiet"])
+        assert (pa.default_memory_pool().backend_name, os.environ[ARROW_POOL]) == ("jemalloc", "jemalloc")
+        monkeypatch.setenv(ARROW_POOL, "system")
+        arrow_allocator()
+        assert pa.default_memory_pool().backend_name == "system"
 
         def not_built():
             raise NotImplementedError("this build of Arrow lacks jemalloc")
 
         monkeypatch.delenv(ARROW_POOL)
         monkeypatch.setattr(pa, "jemalloc_memory_pool", not_built)
-        pa.set_memory_pool(pa.system_memory_pool())
-        arrow_allocator("jemalloc")
-        assert pa.default_memory_pool().backend_name == "system"
+        arrow_allocator()
+        assert (pa.default_memory_pool().backend_name, os.environ[ARROW_POOL]) == ("system", "system")
     finally:
         pa.set_memory_pool(before)

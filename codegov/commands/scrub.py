@@ -22,8 +22,6 @@ from pathlib import Path
 from codegov.options import OK
 from codegov.options import POLICY as POLICY_EXIT
 
-ARROW_ALLOCATOR = "jemalloc"  # the scrub's Arrow buffers (codegov.options.arrow_allocator: measured there)
-
 HELP = "check a claims file against the code sets in force and the billing edits"
 EXAMPLES = f"""\
   codegov scrub claims.csv --format md --output findings.md
@@ -60,7 +58,7 @@ def same_file(a: Path, b: Path) -> bool:
 
 def run(args) -> int:
     from claims.scrub import Scrubber
-    from codegov.options import arrow_allocator, info, output_stream, releases_folder
+    from codegov.options import info, output_stream, releases_folder
     from ingest.edits import EditTables
     from ingest.model import CodegovError
     from ingest.repository import ReleaseRepository
@@ -74,7 +72,6 @@ def run(args) -> int:
             if same_file(args.output, given):
                 raise CodegovError(f"--output {args.output} is {what} ({given}): the findings would replace it; "
                                    "write them to another file")
-    arrow_allocator(ARROW_ALLOCATOR)
     releases = releases_folder(args)
     history = ReleaseRepository(releases, args.codesets).history()
     scrubber = Scrubber.from_files(rules, args.payer_rules, history, EditTables(releases))
