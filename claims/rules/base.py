@@ -202,16 +202,33 @@ def _money(values) -> np.ndarray:
 
 def _join_per_group(gid: np.ndarray, values: np.ndarray, sep: str = ", ") -> np.ndarray:
     """For each row, the values of its group joined by `sep` in row order (groupby-transform of str.join,
-    without a Python call per group): rows sorted stably by group, strings summed with np.add.reduceat."""
+    without a Python call per group: join_by_group)."""
     if not len(gid):
         return np.zeros(0, dtype=object)
-    order = np.argsort(gid, kind="stable")
-    sorted_gid = gid[order]
-    starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
-    sums = np.add.reduceat(values[order].astype(object) + sep, starts)
+    groups, joined = join_by_group(gid, values, sep)
     lookup = np.empty(int(gid.max()) + 1, dtype=object)
-    lookup[sorted_gid[starts]] = [s[: -len(sep)] for s in sums]
+    lookup[groups] = joined
     return lookup[gid]
+
+
+def join_by_group(gid: np.ndarray, values: np.ndarray, sep: str = ", ", distinct: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(the groups in ascending order, each one's values joined by `sep` in row order): groupby(sort=True).agg of
+    str.join, without a Python call per group; distinct: each value once, where it first appears (the join of
+    dict.fromkeys), in Python for the groups of more than one row only."""
+    if not len(gid):
+        return np.zeros(0, dtype=np.asarray(gid).dtype), np.zeros(0, dtype=object)
+    order = np.argsort(gid, kind="stable")
+    sorted_gid, ordered = gid[order], np.asarray(values, dtype=object)[order]
+    starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    if distinct:
+        out = ordered[starts].copy()
+        for k in np.flatnonzero(ends - starts > 1).tolist():
+            out[k] = sep.join(dict.fromkeys(ordered[starts[k]:ends[k]].tolist()))
+    else:
+        out = np.array([s[: -len(sep)] for s in np.add.reduceat(ordered + sep, starts)], dtype=object)
+    return sorted_gid[starts], out
 
 
 class Rule:

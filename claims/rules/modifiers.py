@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import object_frame
-from claims.rules.base import Rule, _result, code_in, has_mod, one_of, texts
+from claims.rules.base import Rule, _result, code_in, has_mod, join_by_group, one_of, texts
 
 
 class TelehealthPosModifier(Rule):
@@ -284,12 +284,12 @@ class NcciModifierUse(Rule):
             return _result(np.zeros(0))
         # one finding per line: its problems joined
         allp = pd.concat(parts, ignore_index=True)
-        g = allp.groupby("i", sort=True).agg({"modifier": lambda s: ", ".join(dict.fromkeys(s)),
-                                              "reason": "; ".join, "suggestion": "; ".join})
-        i = g.index.to_numpy(np.int64)
-        return _result(i, code=code[i], dos=f["dos_text"].to_numpy(object)[i],
-                       modifier=g["modifier"].to_numpy(object), reason=g["reason"].to_numpy(object),
-                       suggestion=g["suggestion"].to_numpy(object))
+        at = allp["i"].to_numpy(np.int64)
+        i, modifier = join_by_group(at, allp["modifier"].to_numpy(object), ", ", distinct=True)
+        _, reason = join_by_group(at, allp["reason"].to_numpy(object), "; ")
+        _, suggestion = join_by_group(at, allp["suggestion"].to_numpy(object), "; ")
+        return _result(i, code=code[i], dos=f["dos_text"].to_numpy(object)[i], modifier=modifier, reason=reason,
+                       suggestion=suggestion)
 
     @staticmethod
     def _repeated(lines, m91: np.ndarray) -> np.ndarray:
