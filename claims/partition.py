@@ -40,6 +40,7 @@ from claims.read import (
     CLAIM_COLUMNS,
     DEFAULT_CHUNK_LINES,
     Coded,
+    CodeSpan,
     _check_line_count,
     _read,
     _string_buffers,
@@ -360,24 +361,29 @@ def iter_partitions(path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LI
 
 
 def iter_coded_partitions(path: str | Path, chunk_lines: int | None = DEFAULT_CHUNK_LINES,
-                          allow_unknown: bool = False, spill_dir: str | Path | None = None) -> Iterator[dict]:
+                          allow_unknown: bool = False, spill_dir: str | Path | None = None, on_span=None
+                          ) -> Iterator[dict]:
     """iter_partitions, each partition as coded_columns gives it (what claims.read.parse_lines takes), checked
-    and put in claim order on its dictionary codes (coded_partition)."""
+    and put in claim order on its dictionary codes (coded_partition). on_span: called with the file's
+    claims.read.CodeSpan once the file is spilled, before the first partition (not for a file of one)."""
     path = Path(path)
-    for table in _raw_partitions(path, chunk_lines, allow_unknown, spill_dir):
+    for table in _raw_partitions(path, chunk_lines, allow_unknown, spill_dir, on_span):
         yield coded_partition(table, path)
 
 
-def _raw_partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_dir) -> Iterator[pa.Table]:
-    """The partitions as read back, in file order, neither checked nor ordered."""
+def _raw_partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_dir, on_span=None
+                    ) -> Iterator[pa.Table]:
+    """The partitions as read back, in file order, neither checked nor ordered. on_span: called with the file's
+    CodeSpan (claims.read) once the whole file is spilled, before the first partition is handed on (a file of
+    one partition: not called)."""
     try:
-        yield from _partitions(path, chunk_lines, allow_unknown, spill_dir, pandas_only=False)
+        yield from _partitions(path, chunk_lines, allow_unknown, spill_dir, False, on_span)
     except _Restart:
-        yield from _partitions(path, chunk_lines, allow_unknown, spill_dir, pandas_only=True)
+        yield from _partitions(path, chunk_lines, allow_unknown, spill_dir, True, on_span)
 
 
-def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_dir, pandas_only: bool
-                ) -> Iterator[pa.Table]:
+def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_dir, pandas_only: bool,
+                on_span=None) -> Iterator[pa.Table]:
     raw = check_raw_lines(path)
     header = read_header(path)
     check_header(path, header, allow_unknown)
@@ -395,9 +401,13 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
         writers: dict[int, ipc.RecordBatchFileWriter] = {}
         # (claim hash, partition) of each block's claims: a claim in two partitions has two patients
         claims_seen: list[np.ndarray] = []
+        codes: set[str] = set()  # the distinct procedure codes and dates of service as written (CodeSpan)
+        dates: set[str] = set()
         try:
             first_block, first = [first], None  # (the first block is held by the chain alone, until spilled)
             for table in _chain(first_block, blocks):
+                codes.update(pc.unique(table.column("procedure_code")).to_pylist())
+                dates.update(pc.unique(table.column("date_of_service")).to_pylist())
                 part = partition_of(table, n)
                 claims_seen.append(_claim_partitions(table, part, n))
                 order = np.argsort(part, kind="stable")
@@ -415,6 +425,8 @@ def _partitions(path: Path, chunk_lines: int | None, allow_unknown: bool, spill_
                 w.close()
         _check_split_claims(path, folder, claims_seen, n)
         del claims_seen
+        if on_span is not None:
+            on_span(CodeSpan.of(codes, dates))
         for p in sorted(writers):
             spill = folder / f"part-{p:05d}.arrow"
             with pa.memory_map(str(spill)) as source:

@@ -4,6 +4,7 @@ file is read, grouped by patient, by claims.partition."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import queue
 import re
 import threading
@@ -334,6 +335,53 @@ def object_frame(columns: dict) -> pd.DataFrame:
                          v.dtype == object else v for k, v in columns.items()}, columns=names, copy=False)
 
 
+def procedure_code(value: str) -> str:
+    """A procedure code as the rules compare it: stripped, upper case."""
+    return value.strip().upper()
+
+
+def service_days(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dates of service as written (strings): (each as datetime64[D], NaT where it is not a date of service;
+    unreadable: neither YYYY-MM-DD nor MM/DD/YYYY; outside: a date outside DOS_MIN..DOS_MAX). Parsed at day
+    precision (pandas picks the unit; 9999-12-31 fits it, but not datetime64[ns], where it wraps to 1816)."""
+    text = pd.Series(np.array([t.strip() for t in texts], dtype=object), dtype=object)
+    day = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").to_numpy().astype("datetime64[D]")
+    retry = np.isnat(day)
+    if retry.any():
+        day[retry] = pd.to_datetime(text[retry], format="%m/%d/%Y", errors="coerce").to_numpy().astype(
+            "datetime64[D]")
+    outside = ~np.isnat(day) & ((day < DOS_MIN) | (day > DOS_MAX))
+    unreadable = np.isnat(day)
+    day[outside] = np.datetime64("NaT")
+    return day, unreadable, outside
+
+
+@dataclass(frozen=True)
+class CodeSpan:
+    """The distinct procedure codes of a whole claims file (as the rules compare them) and the span of its dates
+    of service: what the scrubber reads the edit tables for once per file (claims.reference.EditReference.warm),
+    not once per partition. Made from the distinct values as written (claims.partition collects them while it
+    spills the file)."""
+
+    codes: tuple[str, ...]  # sorted, no empty code
+    first: dt.date
+    last: dt.date
+
+    @classmethod
+    def of(cls, codes, dates) -> CodeSpan | None:
+        """The span of these distinct procedure codes and dates as written; None when no date is one."""
+        day, _, _ = service_days(dates)
+        day = day[~np.isnat(day)]
+        if not len(day):
+            return None
+        normal = sorted({procedure_code(c) for c in codes} - {""})
+        return cls(tuple(normal), day.min().item(), day.max().item())
+
+    def covers(self, codes, first: dt.date, last: dt.date) -> bool:
+        """Whether a partition of these codes and dates lies inside the span (its edit tables are the span's)."""
+        return self.first <= first and last <= self.last and set(codes) <= set(self.codes)
+
+
 @dataclass
 class Lines:
     """One chunk of service lines, parsed: a frame of typed columns, modifiers, diagnoses, bad fields."""
@@ -661,7 +709,7 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     patient_ids, patient_u, patients_distinct = _stripped_ids(raw["patient_id"])
     line_ids, line_u, _ = _stripped_ids(raw["line"])
     line = line_u[line_ids] if n else np.array([], object)
-    code_ids, code_u = _per_unique(raw["procedure_code"], lambda v: v.strip().upper())
+    code_ids, code_u = _per_unique(raw["procedure_code"], procedure_code)
     code = code_u[code_ids] if n else np.array([], object)
     kind_u = np.array([_code_kind(c) for c in code_u], dtype=object)
     code_kind = kind_u[code_ids] if n else np.array([], object)
@@ -678,20 +726,10 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
         empty = (values_u == "")[ids_u] if n else np.zeros(0, bool)
         flag(empty, name, values, "is empty: it is required on every line")
 
-    # Dates: ISO first, then MM/DD/YYYY; anything else is malformed and the line gets no date. Parsed at day
-    # precision (pandas picks the unit; 9999-12-31 fits it, but not datetime64[ns], where it wraps to 1816), then
-    # a date outside DOS_MIN..DOS_MAX is malformed too, before anything becomes datetime64[ns].
+    # Dates: ISO first, then MM/DD/YYYY; anything else is malformed and the line gets no date; a date outside
+    # DOS_MIN..DOS_MAX is malformed too, before anything becomes datetime64[ns] (service_days).
     d_ids, d_u = _factorize(raw["date_of_service"])
-    d_u = np.array([u.strip() for u in d_u], dtype=object)
-    d_text = pd.Series(d_u, dtype=object)
-    day_u = pd.to_datetime(d_text, format="%Y-%m-%d", errors="coerce").to_numpy().astype("datetime64[D]")
-    retry = np.isnat(day_u)
-    if retry.any():
-        day_u[retry] = pd.to_datetime(d_text[retry], format="%m/%d/%Y", errors="coerce").to_numpy().astype(
-            "datetime64[D]")
-    outside_u = ~np.isnat(day_u) & ((day_u < DOS_MIN) | (day_u > DOS_MAX))
-    unreadable_u = np.isnat(day_u)
-    day_u[outside_u] = np.datetime64("NaT")
+    day_u, unreadable_u, outside_u = service_days(d_u)
     dos_u = day_u.astype("datetime64[ns]")
     dos = dos_u[d_ids] if n else np.array([], "datetime64[ns]")
     text_u = np.where(np.isnat(dos_u), "an unreadable date", np.datetime_as_string(dos_u, unit="D")).astype(object)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from claims.read import Lines
+from claims.read import CodeSpan, Lines
 from claims.rules.base import PFS_UNCOVERED, Context, FeeLines, Gap, MueTable
 from claims.rules.settings import EditSource, RuleSet
 from ingest.model import CodegovError
@@ -262,11 +262,13 @@ class EditReference:
         """Set ctx.ptp, ctx.mue, ctx.fee, ctx.aoc and ctx.gaps for this partition of lines."""
         self.prepare(lines).apply(ctx)
 
-    def prepare(self, lines: Lines) -> Prepared:
+    def prepare(self, lines: Lines, span: CodeSpan | None = None) -> Prepared:
         """What load sets for this partition of lines, without a Context: the scrubber prepares the next
         partition's reference in its reading thread while the rules run on this one (claims.scrub). Partitions
-        are prepared one after another, in order (the answers of the last one are kept for the next: _memo)."""
-        self._next_partition()
+        are prepared one after another, in order (the answers of the last one are kept for the next: _memo).
+        span: the whole file's codes and dates (claims.read.CodeSpan, read ahead by warm): a partition inside
+        it takes the span's tables, read once for the file, rather than its own; the rules look up each line's
+        own code and date in them, so the findings are the same."""
         f = lines.frame
         dos = f["dos"].to_numpy()
         dated = ~np.isnat(dos)
@@ -276,12 +278,27 @@ class EditReference:
             codes = [c for c in pd.unique(f["code"].to_numpy(object)[dated]) if c]
             first = pd.Timestamp(dos[dated].min()).date()
             last = pd.Timestamp(dos[dated].max()).date()
+            if codes and span is not None and span.covers(codes, first, last):
+                codes, first, last = list(span.codes), span.first, span.last
+        return self._prepare(dos, dated, lines.code_vocab, lines.code_ids, codes, first, last)
+
+    def warm(self, span: CodeSpan | None) -> None:
+        """Read the edit tables of a whole file's span ahead of its partitions (claims.scrub reads them while the
+        file is spilled): prepare(lines, span) then finds them kept. As prepare, one call at a time."""
+        if span is None or not span.codes:
+            return
+        dos = np.array([_day(span.first), _day(span.last)])
+        self._prepare(dos, np.ones(2, bool), pd.Index(span.codes[:1], dtype=object), np.zeros(2, np.int64),
+                      list(span.codes), span.first, span.last)
+
+    def _prepare(self, dos, dated, code_vocab, code_ids, codes, first, last) -> Prepared:
+        self._next_partition()
         out = Prepared(setting=self.setting, pfs_fallback=self.pfs_fallback)
         pfs = self.tables.get("pfs")
         out.fee_stored = bool(self.edits is not None and pfs is not None and (pfs.windows or pfs.pinned))
         out.ptp = self._ptp(out, dos, dated, codes, first, last)
         out.mue = self._mue(out, dos, dated, codes, first, last)
-        out.fee = self._fee(out, lines, dos, dated, codes, first, last)
+        out.fee = self._fee(out, code_vocab, code_ids, dos, dated, codes, first, last)
         out.aoc = self._aoc(out, dos, dated, codes, first, last)
         return out
 
@@ -305,7 +322,9 @@ class EditReference:
             return self._memo("ptp_frame", tuple(sorted(codes)), first, last, self.setting)
         if not codes:
             return empty_ptp()
-        return ptp_frame(self.edits.ptp(t.pinned, codes, setting=self.setting))
+        key = tuple(sorted(codes))
+        return self._derived(("ptp", t.pinned, key), lambda: ptp_frame(self.edits.ptp(t.pinned, key,
+                                                                                   setting=self.setting)))
 
     def _mue(self, ctx, dos, dated, codes, first, last) -> list[MueTable]:
         t = self.tables["mue"]
@@ -326,7 +345,9 @@ class EditReference:
                 for w, frame in zip(windows, frames, strict=True)])
         if not codes:
             return []
-        return [MueTable(None, None, mue_frame(self.edits.rows("mue", t.pinned, codes, setting=self.setting)))]
+        key = tuple(sorted(codes))
+        return self._derived(("mue", t.pinned, key), lambda: [MueTable(None, None, mue_frame(
+            self.edits.rows("mue", t.pinned, key, setting=self.setting)))])
 
     def _quarters(self, system: str, dos, dated, first, last) -> tuple[np.ndarray, list]:
         """(covered lines, [(release, start, end)]) of pfs or aoc for this chunk; start/end None: any date."""
@@ -341,7 +362,7 @@ class EditReference:
             return covered, spans
         return dated.copy(), [(t.pinned, None, None)]
 
-    def _fee(self, ctx, lines: Lines, dos, dated, codes, first, last) -> FeeLines:
+    def _fee(self, ctx, vocab: pd.Index, code_ids: np.ndarray, dos, dated, codes, first, last) -> FeeLines:
         """Each line's fee-schedule indicators on its date: the code's global row (modifier blank) of the
         quarter in force."""
         n = len(dos)
@@ -351,7 +372,6 @@ class EditReference:
         found = np.zeros(n, bool)
         if not spans or not codes:
             return FeeLines(covered, found, **{k: np.full(n, "", dtype=object) for k in names})
-        vocab = lines.code_vocab
         # each line's row in the spans' rows, one after another (-1: none), then every column taken once
         at_row = np.full(n, -1, dtype=np.int64)
         columns: dict[str, list] = {k: [] for k in names}
@@ -373,7 +393,7 @@ class EditReference:
             if not len(rows) or not m.any():
                 continue
             at = pd.Index(rows["code"].astype(object)).get_indexer(vocab)  # per distinct code of the chunk
-            pos = at[lines.code_ids]
+            pos = at[code_ids]
             hit = m & (pos >= 0)
             at_row[hit] = offset + pos[hit]
             for k in names:

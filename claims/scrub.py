@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,9 +169,12 @@ class Scrubber:
     def _iter_unsorted(self, path, chunk_lines, allow_unknown_columns, spill_dir=None) -> Iterator[pd.DataFrame]:
         """iter_file's findings, each partition's unsorted."""
         self.reset()
-        # read, parsed and its reference tables looked up in the reading thread, one partition ahead of the rules
-        parsed = ((lines, self.reference.prepare(lines)) for lines in (
-            parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir)))
+        ahead = _SpanAhead(self.reference)
+        # read, parsed and its reference tables looked up in the reading thread, one partition ahead of the rules;
+        # the file's edit tables read once, from when the file is spilled (_SpanAhead)
+        parsed = ((lines, self.reference.prepare(lines, ahead.span())) for lines in (
+            parse_lines(t) for t in iter_coded_partitions(path, chunk_lines, allow_unknown_columns, spill_dir,
+                                                          on_span=ahead.start)))
         for lines, prepared in prefetch(parsed):
             yield self.scrub_lines(lines, prepared)
 
@@ -212,6 +216,38 @@ class Scrubber:
         if any(k[1] in (PFS_UNCOVERED, PFS_FALLBACK) for k in self.context.skipped):
             out.append(self.reference.coverage("pfs"))
         return out
+
+
+class _SpanAhead:
+    """A file's edit tables (EditReference.warm of its claims.read.CodeSpan), read in a thread of their own from
+    when the file is spilled, while its first partition is read back and parsed; span() waits for them, so the
+    reference is used by one thread at a time. A file of one partition has no span: it is read as it is."""
+
+    def __init__(self, reference: EditReference):
+        self._reference = reference
+        self._span = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, span) -> None:
+        self._span = span
+
+        def run() -> None:
+            try:
+                self._reference.warm(span)
+            except BaseException as exc:  # noqa: BLE001 - raised by span(), in the reading thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="codegov-span", daemon=True)
+        self._thread.start()
+
+    def span(self):
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                raise self._error
+        return self._span
 
 
 def _rank(values: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ both sides of the 2026-10-01 boundary, the errors, and that only the chunk's cod
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -165,7 +166,10 @@ class SpyTables(EditTables):
         return super().mue_frames(codes, first, last, setting)
 
 
-def test_only_the_chunks_codes_and_dates_are_read(tmp_path, store, monkeypatch):
+def test_a_file_asks_for_its_codes_and_dates_once_and_a_partition_alone_for_its_own(tmp_path, store, monkeypatch):
+    """scrub_file: the edit tables are read once for the whole file (claims.read.CodeSpan, EditReference.warm),
+    not once per partition; a partition scrubbed alone (Scrubber.scrub_partition, as a Dask or Spark worker runs
+    it) reads its own codes and dates. Either way the Parquet files are read for those codes only."""
     from claims.partition import frame_of, iter_partitions
     from ingest import edit_store
 
@@ -177,6 +181,17 @@ def test_only_the_chunks_codes_and_dates_are_read(tmp_path, store, monkeypatch):
         reads.append((self.system, where, table))
         return table
 
+    def assert_read_for(code_sets: list[set]) -> None:
+        # pushed down, in the practitioner setting; the fee schedule and the add-on edits (one table for every
+        # setting) by code too, the add-on edits both ways
+        assert reads and {system for system, _, _ in reads} == {"ptp", "mue", "pfs", "aoc"}
+        for system, where, table in reads:
+            column = {"ptp": "column1", "mue": "code", "pfs": "code"}.get(system) or next(iter(where))
+            assert set(where[column]) in code_sets
+            assert where.get("setting") == ("practitioner" if system in ("ptp", "mue") else None)
+            assert set(table[column].to_pylist()) <= set(where[column])
+        assert {next(iter(w)) for system, w, _ in reads if system == "aoc"} == {"addon", "primary"}
+
     monkeypatch.setattr(edit_store.StoredEdits, "read", read)
     spy = SpyTables(store)
     s = scrubber(rules(tmp_path, IN_FORCE), spy)
@@ -185,23 +200,50 @@ def test_only_the_chunks_codes_and_dates_are_read(tmp_path, store, monkeypatch):
     chunks = [frame_of(t) for t in iter_partitions(path, 4)]
     assert len(chunks) > 1
     s.scrub_file(path, chunk_lines=4)
+    codes = set().union(*(set(frame["procedure_code"]) for frame in chunks))
+    dates = sorted(d for frame in chunks for d in frame["date_of_service"])
+    # one question per table: the file's distinct codes (each once) over the file's dates
+    assert [(k, set(c), a, b) for k, c, a, b in spy.asked] == [("ptp", codes, dates[0], dates[-1]),
+                                                               ("mue", codes, dates[0], dates[-1])]
+    assert [len(c) for _, c, _, _ in spy.asked] == [len(codes)] * 2
+    assert_read_for([codes])
+
+    spy.asked.clear()
+    reads.clear()
+    for table in iter_partitions(path, 4):
+        s.scrub_partition(table)
     expected = []
     for frame in chunks:
-        codes, dates = set(frame["procedure_code"]), sorted(frame["date_of_service"])
-        expected += [("ptp", codes, dates[0], dates[-1]), ("mue", codes, dates[0], dates[-1])]
-    # per chunk one question per table: the chunk's distinct codes (each once) over the chunk's dates
+        chunk_dates = sorted(frame["date_of_service"])
+        expected += [("ptp", set(frame["procedure_code"]), chunk_dates[0], chunk_dates[-1]),
+                     ("mue", set(frame["procedure_code"]), chunk_dates[0], chunk_dates[-1])]
+    # per partition one question per table: the partition's distinct codes over the partition's dates
     assert [(k, set(c), a, b) for k, c, a, b in spy.asked] == expected
-    assert [len(c) for _, c, _, _ in spy.asked] == [len(e[1]) for e in expected]
-    # and the Parquet files are read for those codes only (pushed down), in the practitioner setting; the fee
-    # schedule and the add-on edits (one table for every setting) by code too, the add-on edits both ways
-    chunk_codes = [set(frame["procedure_code"]) for frame in chunks]
-    assert reads and {system for system, _, _ in reads} == {"ptp", "mue", "pfs", "aoc"}
-    for system, where, table in reads:
-        column = {"ptp": "column1", "mue": "code", "pfs": "code"}.get(system) or next(iter(where))
-        assert set(where[column]) in chunk_codes
-        assert where.get("setting") == ("practitioner" if system in ("ptp", "mue") else None)
-        assert set(table[column].to_pylist()) <= set(where[column])
-    assert {next(iter(w)) for system, w, _ in reads if system == "aoc"} == {"addon", "primary"}
+    assert_read_for([set(frame["procedure_code"]) for frame in chunks])
+
+
+def test_a_partition_the_span_does_not_cover_reads_its_own_codes_and_dates(tmp_path, store):
+    """The span's tables answer only a partition inside it (CodeSpan.covers); any other reads its own."""
+    from claims.partition import coded_partition, frame_of, iter_partitions
+    from claims.read import CodeSpan, parse_lines
+
+    assert CodeSpan.of([" 99213", "a0001", ""], ["2026-07-02", "12/31/2026", "not a date", "1800-01-01"]) == CodeSpan(
+        ("99213", "A0001"), dt.date(2026, 7, 2), dt.date(2026, 12, 31))
+    assert CodeSpan.of(["99213"], ["not a date"]) is None
+    spy = SpyTables(store)
+    s = scrubber(rules(tmp_path, IN_FORCE), spy)
+    table = next(iter_partitions(claims_csv(tmp_path, boundary_lines()), None))  # one partition: the whole file
+    frame = frame_of(table)
+    codes, dates = set(frame["procedure_code"]), sorted(frame["date_of_service"])
+    first, last = dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[-1])
+    lines = parse_lines(coded_partition(table))
+    for span in (CodeSpan(tuple(sorted(codes))[1:], first, last), CodeSpan(tuple(sorted(codes)), first,
+                                                                             last - dt.timedelta(days=1))):
+        s.reference.warm(span)
+        spy.asked.clear()
+        s.reference.prepare(lines, span)
+        assert spy.asked == [("ptp", tuple(sorted(codes)), dates[0], dates[-1]),
+                             ("mue", tuple(sorted(codes)), dates[0], dates[-1])]
 
 
 def test_errors_name_the_rule_file_and_the_key(tmp_path, store):
