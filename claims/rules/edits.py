@@ -18,6 +18,21 @@ from claims.read import any_slot
 from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, one_of
 
 
+def _edits_among(ctx, ptp: pd.DataFrame, vocab: pd.Index) -> pd.DataFrame:
+    """The PTP edits whose column 1 and column 2 codes are both in vocab. The table's codes are numbered once
+    per table and kept in ctx.memo while the same table is in force (a file's partitions share the file's:
+    claims.read.CodeSpan), so a partition looks up its distinct codes only, not the table's rows."""
+    kept = ctx.memo.get("ptp codes")
+    if kept is None or kept[0] is not ptp:
+        c1, c2 = ptp["column1"].to_numpy(object), ptp["column2"].to_numpy(object)
+        ids, names = pd.factorize(np.concatenate([c1, c2]))
+        ids = ids.astype(np.int32)
+        kept = ctx.memo["ptp codes"] = (ptp, pd.Index(names, dtype=object), ids[:len(c1)], ids[len(c1):])
+    _, names, id1, id2 = kept
+    known = names.isin(vocab)
+    return ptp[known[id1] & known[id2]]
+
+
 class NcciPtp(Rule):
     id = "ncci-ptp"
     title = "NCCI procedure-to-procedure edit"
@@ -39,7 +54,7 @@ class NcciPtp(Rule):
         names = np.asarray(pd.unique(lines.code_vocab.to_numpy(object)), dtype=object)  # code_key -> code
         used = pd.unique(key[m])
         vocab = pd.Index(names[used], dtype=object)
-        sub = ptp[ptp["column1"].isin(vocab) & ptp["column2"].isin(vocab)]
+        sub = _edits_among(ctx, ptp, vocab)
         if not len(sub):
             return _result(np.zeros(0))
         c1, c2 = vocab.get_indexer(sub["column1"]), vocab.get_indexer(sub["column2"])
