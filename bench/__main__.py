@@ -82,7 +82,7 @@ def table(rows: list[dict]) -> str:
         base = f"{r['baseline_median_s']:.4f}" if r.get("baseline_median_s") else ""
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else ""
         lines.append(f"| {r['stage']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['max_s']:.4f} | "
-                     f"{r['peak_mb']:.0f} | {r.get('baseline', '')} | {base} | {ratio} | {r.get('target', '')} | "
+                     f"{r['peak_mb']:.0f} | {r.get('baseline', '')} | {base} | {ratio} | {r.get('target') or ''} | "
                      f"{ {True: 'yes', False: '**no**', None: ''}[meets_target(r)]} |")
     return "\n".join(lines)
 
