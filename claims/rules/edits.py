@@ -18,19 +18,17 @@ from claims.read import any_slot
 from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, one_of
 
 
-def _edits_among(ctx, ptp: pd.DataFrame, vocab: pd.Index) -> pd.DataFrame:
-    """The PTP edits whose column 1 and column 2 codes are both in vocab. The table's codes are numbered once
-    per table and kept in ctx.memo while the same table is in force (a file's partitions share the file's:
-    claims.read.CodeSpan), so a partition looks up its distinct codes only, not the table's rows."""
-    kept = ctx.memo.get("ptp codes")
-    if kept is None or kept[0] is not ptp:
-        c1, c2 = ptp["column1"].to_numpy(object), ptp["column2"].to_numpy(object)
-        ids, names = pd.factorize(np.concatenate([c1, c2]))
-        ids = ids.astype(np.int32)
-        kept = ctx.memo["ptp codes"] = (ptp, pd.Index(names, dtype=object), ids[:len(c1)], ids[len(c1):])
-    _, names, id1, id2 = kept
-    known = names.isin(vocab)
-    return ptp[known[id1] & known[id2]]
+def _edits_among(ptp: pd.DataFrame, vocab: pd.Index) -> pd.DataFrame:
+    """The PTP edits whose column 1 and column 2 codes are both in vocab. A categorical column (the stored
+    quarters' frame, ingest.edits.EditTables.ptp_frame) is tested on its categories and taken by its codes, so
+    a partition looks up the table's distinct codes, not its rows."""
+    def among(column: pd.Series) -> np.ndarray:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            return np.append(column.cat.categories.isin(vocab), False)[codes]  # (code -1, a missing value: False)
+        return column.isin(vocab).to_numpy()
+
+    return ptp[among(ptp["column1"]) & among(ptp["column2"])]
 
 
 class NcciPtp(Rule):
@@ -54,10 +52,11 @@ class NcciPtp(Rule):
         names = np.asarray(pd.unique(lines.code_vocab.to_numpy(object)), dtype=object)  # code_key -> code
         used = pd.unique(key[m])
         vocab = pd.Index(names[used], dtype=object)
-        sub = _edits_among(ctx, ptp, vocab)
+        sub = _edits_among(ptp, vocab)
         if not len(sub):
             return _result(np.zeros(0))
-        c1, c2 = vocab.get_indexer(sub["column1"]), vocab.get_indexer(sub["column2"])
+        c1 = vocab.get_indexer(sub["column1"].to_numpy(object))
+        c2 = vocab.get_indexer(sub["column2"].to_numpy(object))
         remap = np.full(len(names), -1, np.int64)
         remap[used] = np.arange(len(used))
         cid = remap[key]
