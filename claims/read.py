@@ -825,9 +825,9 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
 
 
 def prefetch(items: Iterator, depth: int = 1) -> Iterator:
-    """The items of an iterator, produced one ahead in a background thread: the next chunk is read and
-    typed (pandas' CSV reader and numpy release the GIL) while the rules run on this one, the next segment
-    of the file read by pyarrow while this one is spilled (claims.partition). At most `depth`
+    """The items of an iterator, produced one ahead in a background thread: the scrubber's next partition is
+    read back, parsed and its reference tables looked up (claims.scrub) while the rules run on this one
+    (Arrow, numpy and pandas release the GIL for much of it). At most `depth`
     items wait, so memory stays bounded; an exception in the producer is raised here, in order. Neither thread
     keeps an item once it is handed on: the consumer may free it (claims.partition drops each block once
     spilled)."""

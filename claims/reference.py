@@ -1,9 +1,10 @@
 """The NCCI tables the PTP and MUE rules read, chunk by chunk of claim lines.
 
 A rule file's `reference:` section names, for the PTP edits and the MUE table each (claims.rules.settings):
-- `in-force`: the stored quarter in force on each date of service (ingest.edits.EditTables). Per chunk only
-  the chunk's distinct procedure codes over the chunk's span of dates are read (the Parquet files are
-  sorted on the code: a few row groups); each quarter answers for the dates it is in force, so an edit
+- `in-force`: the stored quarter in force on each date of service (ingest.edits.EditTables). Only the
+  file's distinct procedure codes over the file's span of dates are read (claims.read.CodeSpan, once per file
+  by warm; a partition scrubbed alone, its own: prepare), the Parquet files being sorted on the code (a few
+  row groups); each quarter answers for the dates it is in force, so an edit
   added or deleted in a later quarter's file changes the answer on that quarter's dates only. A line on a
   date no stored quarter covers is not checked, and Scrubber.notes() says how many and what is stored.
 - a quarter name (`2026Q3`, `2026-Q3`, `NCCI PTP 2026 Q3` or the id `2026-07-01`): that stored quarter for

@@ -246,6 +246,21 @@ def test_a_partition_the_span_does_not_cover_reads_its_own_codes_and_dates(tmp_p
                              ("mue", tuple(sorted(codes)), dates[0], dates[-1])]
 
 
+def test_an_error_reading_the_files_edit_tables_stops_the_scrub_with_it(tmp_path, store, monkeypatch):
+    """The file's tables are read in a thread of their own (claims.scrub._SpanAhead): an error there is the
+    scrub's error, raised where the first partition asks for them, and no thread is left waiting."""
+    import threading
+
+    def unreadable(self, codes, first, last, setting="practitioner"):
+        raise CodegovError("ptp/2026-07-01/ptp.parquet: sha256 differs from its manifest")
+
+    monkeypatch.setattr(EditTables, "ptp_frame", unreadable)
+    s = scrubber(rules(tmp_path, IN_FORCE), EditTables(store))
+    with pytest.raises(CodegovError, match="sha256 differs from its manifest"):
+        s.scrub_file(claims_csv(tmp_path, boundary_lines()), chunk_lines=4)
+    assert not [t for t in threading.enumerate() if t.name in ("codegov-span", "codegov-prefetch") and t.is_alive()]
+
+
 def test_errors_name_the_rule_file_and_the_key(tmp_path, store):
     with pytest.raises(CodegovError) as exc:
         scrubber(rules(tmp_path, "reference:\n  ptp: 2031Q1\n  mue: in-force\n"), EditTables(store))
