@@ -31,6 +31,20 @@ def _edits_among(ptp: pd.DataFrame, vocab: pd.Index) -> pd.DataFrame:
     return ptp[among(ptp["column1"]) & among(ptp["column2"])]
 
 
+def _positions(column: pd.Series, vocab: pd.Index) -> np.ndarray:
+    """Each row's code as its position in vocab (-1: not in it); a categorical column looked up per category."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.append(vocab.get_indexer(column.cat.categories), -1)[column.cat.codes.to_numpy()]
+    return vocab.get_indexer(column.to_numpy(object))
+
+
+def _values_at(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """column.to_numpy(object)[rows], a categorical column taken by its codes (not made strings row by row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.append(column.cat.categories.to_numpy(object), np.nan)[column.cat.codes.to_numpy()[rows]]
+    return column.to_numpy(object)[rows]
+
+
 class NcciPtp(Rule):
     id = "ncci-ptp"
     title = "NCCI procedure-to-procedure edit"
@@ -55,8 +69,7 @@ class NcciPtp(Rule):
         sub = _edits_among(ptp, vocab)
         if not len(sub):
             return _result(np.zeros(0))
-        c1 = vocab.get_indexer(sub["column1"].to_numpy(object))
-        c2 = vocab.get_indexer(sub["column2"].to_numpy(object))
+        c1, c2 = _positions(sub["column1"], vocab), _positions(sub["column2"], vocab)
         remap = np.full(len(names), -1, np.int64)
         remap[used] = np.arange(len(used))
         cid = remap[key]
@@ -91,14 +104,14 @@ class NcciPtp(Rule):
         deletion = sub["deletion"].to_numpy()[row]
         day = f["dos"].to_numpy()[b]
         in_force = (effective <= day) & (np.isnat(deletion) | (day < deletion))
-        ind = sub["modifier_indicator"].to_numpy(object)[row]
+        ind = _values_at(sub["modifier_indicator"], row)
         em = code_in(lines, p["em_codes"])
         ok = self._bypassed(lines, a, b, em, p) | self._bypassed(lines, b, a, em, p)
         flag = in_force & (one_of(ind, ("0",)) | (one_of(ind, ("1",)) & ~ok))
         k = np.flatnonzero(flag)
         k = k[np.r_[True, pair[k][1:] != pair[k][:-1]]] if len(k) else k  # a pair's first flagged edit
         a, b, row = a[k], b[k], row[k]
-        ind = sub["modifier_indicator"].to_numpy(object)[row]
+        ind = _values_at(sub["modifier_indicator"], row)
         never = ind == "0"
         with_em = em[a] | em[b]
         # each text built for the findings of its branch only
@@ -125,7 +138,7 @@ class NcciPtp(Rule):
         return _result(
             b, code=code[b], column1=code[a], other_line=other_line,
             other_claim=np.where(other, claim[a], "").astype(object),
-            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=sub["rationale"].to_numpy(object)[row],
+            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=_values_at(sub["rationale"], row),
             reason=reason.astype(object), suggestion=suggestion.astype(object))
 
     @staticmethod
