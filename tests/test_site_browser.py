@@ -76,8 +76,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _shot(page, name: str, full_page: bool = False) -> None:
+    """A screenshot of the page as it settles: CSS transitions and animations run to their end first
+    (animations="disabled"), so no test waits a fixed time for a panel to finish opening."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
 
 
 def pdf_pages(pdf: bytes) -> int:
@@ -103,6 +105,19 @@ def print_card(page, server: str, playbook: str, prefix: str = "") -> int:
     (SCREENSHOTS / f"{prefix}card-{playbook}.pdf").write_bytes(pdf)
     page.emulate_media(media="screen")
     return pdf_pages(pdf)
+
+
+def test_a_request_off_127_0_0_1_is_blocked_and_kept(page, server):
+    """The `page` fixture's guard: a request anywhere but the test's server is refused and kept, so the
+    test fails (here the problems are read, then forgiven)."""
+    page.goto(f"{server}/")
+    outside = "https://cdn.example.org/font.woff2"
+    assert page.evaluate("url => fetch(url).then(() => 'fetched', () => 'refused')", outside) == "refused"
+    assert page.problems["blocked"] == [outside]
+    assert page.evaluate("url => fetch(url).then(r => r.status)", f"{server}/") == 200  # its own server: allowed
+    assert page.problems["blocked"] == [outside]
+    page.problems["blocked"].clear()
+    page.problems["console"].clear()  # chromium logs the refused load as an error
 
 
 def test_home_playbook_and_notice_render_offline(page, server):
@@ -154,7 +169,6 @@ def test_search_box_finds_a_deleted_code(page, server):
     found = page.locator(".md-search-result").inner_text()
     assert "R10.2" in found
     assert "change notice" in found.lower()
-    page.wait_for_timeout(500)  # let the search panel finish its transition before the screenshot
     _shot(page, "05-search-r10-2")
 
 
@@ -172,8 +186,12 @@ def test_each_playbook_print_card_prints_on_at_most_two_pages(page, server, play
     assert page.locator("h2", has_text="Key rules").is_visible()
     _shot(page, f"card-{playbook}")
     assert print_card(page, server, playbook) <= 2
+
+
+def test_the_playbook_index_links_each_print_card_once(page, server):
     page.goto(f"{server}/generated/playbooks/")
-    assert page.locator(f"article a[href$='{playbook}-card/']").count() == 1  # and from the index
+    for playbook in PLAYBOOKS:
+        assert page.locator(f"article a[href$='{playbook}-card/']").count() == 1
 
 
 def test_notice_is_wide_and_links_its_csv(page, server):
@@ -271,12 +289,13 @@ def test_search_box_offers_the_lookup(page, server, typed, shot):
     page.locator("input.md-search__input").press_sequentially(typed, delay=30)
     hit = page.locator(".md-search-result__item.cg-lookup-hit")
     hit.wait_for(state="visible", timeout=15_000)
-    page.wait_for_timeout(800)  # Material renders its own results after the query settles: ours stays first
+    # Material renders its own results once the query settles, and then says how many it found: ours stays first
+    page.locator(".md-search-result__meta", has_text=re.compile(r"matching document")).wait_for(timeout=15_000)
     first = page.locator(".md-search-result__list > li").first
     assert first.inner_text().startswith(f"Look up {typed}")
     if typed == "J45.909":  # no page mentions it: the lookup is the only way to it
+        assert page.locator(".md-search-result__meta").inner_text() == "No matching documents"
         assert page.locator(".md-search-result__list > li").count() == 1
-    page.wait_for_timeout(300)
     _shot(page, shot)
     first.locator("a").click()
     answer = page.locator(f".cg-answer[data-code='{typed}']")
