@@ -16,8 +16,9 @@ MAX_YAML_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100  # the rule file uses 14 (*em_codes and the other shared lists)
 MAX_YAML_NODES = 1_000_000  # values with every alias expanded: a 1 MiB file without aliases holds far fewer
 MAX_YAML_DEPTH = 64
-# Documents already loaded, by their bytes: the pure-Python composer (the limits need it) takes about 0.1 s for
-# the rule file, which a scrub, the site and the tests load again and again. Each caller gets its own copy.
+# Documents already loaded, by their bytes: the composer is PyYAML's Python one (the limits need it), about 20 ms
+# for the rule file and the playbooks together, which a scrub, the site and the tests load again and again. Each
+# caller gets its own copy.
 _LOADED: dict[bytes, Any] = {}
 _LOADED_MAX = 32
 _LOADED_LOCK = threading.Lock()
@@ -61,7 +62,7 @@ def load_yaml_file(path: str | Path, what: str) -> Any:
         return copy.deepcopy(loaded)
     loader = None
     try:
-        loader = _limited_loader()(text, path, what)  # the reader checks the characters here
+        loader = _limited_loader()(text, path, what)  # libyaml checks the characters as it reads
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -89,9 +90,16 @@ def _limited_loader() -> type:
     """yaml.SafeLoader counting aliases, expanded size and depth as it composes, refusing duplicate keys."""
     import yaml
 
-    class LimitedSafeLoader(yaml.SafeLoader):
+    # libyaml's parser (CParser: the characters, the tokens and the events, in C) under PyYAML's own composer,
+    # whose compose_node is where the limits are counted (CParser's C composer has no hook); PyYAML's safe
+    # constructor and resolver, as yaml.SafeLoader
+    class LimitedSafeLoader(yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,
+                            yaml.resolver.Resolver):
         def __init__(self, stream: str, path: Path, what: str):
-            super().__init__(stream)
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
             self.path, self.what = path, what
             self.aliases = 0
             self.depth = 0

@@ -82,7 +82,7 @@ import checks.context, checks.runner
 checks.context.import_gx()
 import ingest.build, ingest.repository, playbooks.lookup, playbooks.report, playbooks.site, playbooks.write
 import pandas, pyarrow, pyarrow.parquet, jinja2
-import playbooks.denials  # every template compiled (playbooks.text._COMPILED), with the environment that has every filter
+import playbooks.denials  # every template compiled (playbooks.text._COMPILED) by the environment with every filter
 env = playbooks.denials._env()
 for name in env.list_templates():
     env.get_template(name)
