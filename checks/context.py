@@ -186,17 +186,11 @@ DEFERRED = ("scipy.stats", "altair", "asyncio")
 
 
 def import_gx() -> None:
-    """Import Great Expectations, with DEFERRED deferred (defer_import); then what the process holds, GX's
-    modules and models among it, is moved out of the cyclic garbage collector's sight (gc.freeze): without
-    that, every full collection walks those objects again, a tenth of a sample `codegov update`."""
-    import gc
-
+    """Import Great Expectations, with DEFERRED deferred (defer_import)."""
     for name in DEFERRED:
         defer_import(name)
     import great_expectations  # noqa: F401
     from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
-
-    gc.freeze()
 
 
 def preload() -> threading.Thread:

@@ -86,6 +86,8 @@ import playbooks.denials  # every template compiled (playbooks.text._COMPILED) b
 env = playbooks.denials._env()
 for name in env.list_templates():
     env.get_template(name)
+import gc  # what the server holds, out of the collector's walks in every child (the pre-fork server's gc.freeze)
+gc.freeze()
 """
 
 CLIENT = r'''
