@@ -164,8 +164,8 @@ def test_search_box_finds_a_deleted_code(page, server):
     page.locator("label.md-search__icon, .md-search__input").first.click()
     # Typed key by key: Material's search listens to keyboard events, which fill() does not send.
     page.locator("input.md-search__input").press_sequentially("R10.2", delay=30)
-    results = page.locator(".md-search-result__item")
-    results.first.wait_for(state="visible", timeout=15_000)
+    # the lookup's entry comes at once; Material's results when its index is built and says how many it found
+    page.locator(".md-search-result__meta", has_text=re.compile(r"\d+ matching document")).wait_for(timeout=15_000)
     found = page.locator(".md-search-result").inner_text()
     assert "R10.2" in found
     assert "change notice" in found.lower()
