@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from claims.read import CodeSpan, Lines
-from claims.rules.base import PFS_UNCOVERED, Context, FeeLines, Gap, MueTable
+from claims.rules.base import PFS_UNCOVERED, Context, FeeLines, Gap, MueTable, indicator
 from claims.rules.settings import EditSource, RuleSet
 from ingest.model import CodegovError
 from ingest.systems import edit_set
@@ -372,7 +372,8 @@ class EditReference:
         names = ("global_days", "pctc", "bilat", "status", "release")
         found = np.zeros(n, bool)
         if not spans or not codes:
-            return FeeLines(covered, found, **{k: np.full(n, "", dtype=object) for k in names})
+            blank = FeeLines.none(n)
+            return FeeLines(covered, found, **{k: getattr(blank, k) for k in names})
         # each line's row in the spans' rows, one after another (-1: none), then every column taken once
         at_row = np.full(n, -1, dtype=np.int64)
         columns: dict[str, list] = {k: [] for k in names}
@@ -401,8 +402,8 @@ class EditReference:
                 columns[k].append(values[k])
             offset += len(rows)
             found |= hit
-        out = {k: np.concatenate([*columns[k], np.array([""], dtype=object)])[at_row] for k in names}
-        return FeeLines(covered, found, **out)
+        empty = np.zeros(0, dtype=object)
+        return FeeLines(covered, found, **{k: indicator(at_row, np.concatenate([empty, *columns[k]])) for k in names})
 
     def _aoc(self, ctx, dos, dated, codes, first, last) -> pd.DataFrame:
         """The add-on edits where a chunk code is the add-on or the primary, each quarter's clipped to its

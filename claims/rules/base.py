@@ -40,20 +40,37 @@ class Gap:
 @dataclass(frozen=True)
 class FeeLines:
     """The fee-schedule indicators of each line of a chunk, from the stored PFS quarter in force on its date
-    (the code's global row, modifier blank): '' where no quarter covers the date or the code is not in it."""
+    (the code's global row, modifier blank): '' where no quarter covers the date or the code is not in it.
+
+    Each indicator is a pd.Categorical over its few distinct values, '' first (code 0): compared on those
+    values and taken back onto the lines by their integer codes (one_of, blank_outside), never a Python string
+    per line; np.asarray(values[i], dtype=object) gives the strings of lines i."""
 
     covered: np.ndarray  # (n,) bool: a stored PFS quarter is in force on the line's date
     found: np.ndarray  # (n,) bool: and the line's code has a row in it
-    global_days: np.ndarray  # (n,) object: 000, 010, 090, XXX, YYY, ZZZ, MMM
-    pctc: np.ndarray  # PC/TC indicator 0-9
-    bilat: np.ndarray  # bilateral surgery indicator 0, 1, 2, 3, 9
-    status: np.ndarray  # status code (A, B, C, I, ...)
-    release: np.ndarray  # the quarter's label
+    global_days: pd.Categorical  # 000, 010, 090, XXX, YYY, ZZZ, MMM
+    pctc: pd.Categorical  # PC/TC indicator 0-9
+    bilat: pd.Categorical  # bilateral surgery indicator 0, 1, 2, 3, 9
+    status: pd.Categorical  # status code (A, B, C, I, ...)
+    release: pd.Categorical  # the quarter's label
 
     @classmethod
     def none(cls, n: int) -> FeeLines:
-        blank = np.full(n, "", dtype=object)
+        blank = indicator(np.full(n, -1, dtype=np.int64), np.zeros(0, dtype=object))
         return cls(np.zeros(n, bool), np.zeros(n, bool), blank, blank, blank, blank, blank)
+
+
+def indicator(at_row: np.ndarray, values: np.ndarray) -> pd.Categorical:
+    """The values of rows at_row (-1: none, '') as a pd.Categorical with '' its first category: the distinct
+    values found once on the rows, each line given its value's code."""
+    codes, uniques = pd.factorize(np.concatenate([np.array([""], dtype=object), np.asarray(values, dtype=object)]))
+    codes = codes.astype(np.int16 if len(uniques) < 2 ** 15 else np.int64)
+    return pd.Categorical.from_codes(np.concatenate([codes[1:], codes[:1]])[at_row], uniques)
+
+
+def blank_outside(values: pd.Categorical, m: np.ndarray) -> pd.Categorical:
+    """values where m, '' (the first category, indicator) elsewhere."""
+    return pd.Categorical.from_codes(np.where(m, values.codes, 0).astype(values.codes.dtype), values.categories)
 
 
 PFS_UNCOVERED = "lines on dates no stored PFS quarter covers"
@@ -136,12 +153,14 @@ def _result(i: np.ndarray, **cols) -> pd.DataFrame:
     return object_frame(data)
 
 
-def one_of(values: np.ndarray, options) -> np.ndarray:
-    """values (an object array of strings) isin options: for a long array, the distinct values compared once
-    (numpy compares object arrays a Python string at a time, each option a pass); else a comparison per option
-    for a few of them, by hashing for more (np.isin would sort the objects)."""
-    values = np.asarray(values, dtype=object)
+def one_of(values: np.ndarray | pd.Categorical, options) -> np.ndarray:
+    """values (an object array of strings, or a pd.Categorical of them) isin options: for a long array, the
+    distinct values compared once (numpy compares object arrays a Python string at a time, each option a pass);
+    else a comparison per option for a few of them, by hashing for more (np.isin would sort the objects)."""
     options = list(options)
+    if isinstance(values, pd.Categorical):  # compared on its categories, taken back by its codes
+        return np.append(one_of(np.asarray(values.categories, dtype=object), options), False)[values.codes]
+    values = np.asarray(values, dtype=object)
     if len(values) > 1000:
         ids, uniques = pd.factorize(values)  # (use_na_sentinel=False would scan the array for NA first)
         if not (ids < 0).any() and len(uniques) < len(values):  # (a missing value: compared one by one below;

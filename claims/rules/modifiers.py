@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import object_frame
-from claims.rules.base import Rule, _result, code_in, has_mod, join_by_group, one_of, texts
+from claims.rules.base import Rule, _result, blank_outside, code_in, has_mod, join_by_group, one_of, texts
 
 
 class TelehealthPosModifier(Rule):
@@ -71,12 +71,13 @@ class BilateralModifier(Rule):
         m = sel & (f["visit_key"] >= 0).to_numpy() & (rt | lt | m50)
         fee = ctx.fee_for(len(f))
         pfs, lists = ctx.fee_or_lists(self.id, m)
-        ind = np.where(pfs & fee.found, fee.bilat, "").astype(object)
+        # the indicator is '' outside m: made strings and compared on the lines of m only
+        sub = np.flatnonzero(m)
+        ind = np.full(len(f), "", dtype=object)
+        ind[sub] = np.asarray(blank_outside(fee.bilat, pfs & fee.found)[sub], dtype=object)
         ind[lists & code_in(lines, p["codes"])] = "1"
         code, dos = f["code"].to_numpy(object), f["dos_text"].to_numpy(object)
         parts = []
-        # the indicator is '' outside m: compared on the lines of m only
-        sub = np.flatnonzero(m)
 
         def ind_in(options) -> np.ndarray:
             out = np.zeros(len(ind), bool)
@@ -173,8 +174,9 @@ class PctcModifier(Rule):
         ctx.skip(self.id, "lines with 26 or TC whose code is not on the fee schedule in force",
                  np.count_nonzero(pfs & ~fee.found))
         known = pfs & fee.found
-        ind = fee.pctc
-        k = np.flatnonzero(known)  # the indicator compared on the known lines only
+        k = np.flatnonzero(known)  # the indicator made strings and compared on the known lines only
+        ind = np.full(len(f), "", dtype=object)
+        ind[k] = np.asarray(fee.pctc[k], dtype=object)
         allow26, allowtc = np.zeros(len(ind), bool), np.zeros(len(ind), bool)
         allow26[k], allowtc[k] = one_of(ind[k], p["allow_26"]), one_of(ind[k], p["allow_tc"])
         bad26 = known & m26 & ~allow26

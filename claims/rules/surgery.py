@@ -19,7 +19,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.rules.base import Rule, _result, code_in, has_mod, join_text, line_events, one_of, same_patient_pairs
+from claims.rules.base import (
+    Rule,
+    _result,
+    blank_outside,
+    code_in,
+    has_mod,
+    join_text,
+    line_events,
+    one_of,
+    same_patient_pairs,
+)
 from ingest.history import short_list
 
 POSTOP_DAYS = {"010": 10, "090": 90}  # the post-operative days after the day of the procedure
@@ -40,16 +50,20 @@ def _where(ev: pd.DataFrame, e: np.ndarray, other: pd.DataFrame, o: np.ndarray) 
     return out
 
 
-def _global_days(ctx, rule_id: str, lines, m: np.ndarray, fallback: dict[str, frozenset] | None = None) -> np.ndarray:
+def _global_days(ctx, rule_id: str, lines, m: np.ndarray, fallback: dict[str, frozenset] | None = None
+                 ) -> pd.Categorical:
     """The global days of lines m from the fee schedule in force ('' where the code is not on it); on dates
     no stored PFS quarter covers, the rule file's lists when `pfs_fallback: lists` and the rule has lists
-    (fallback: global days -> codes), else '' (counted as not checked)."""
+    (fallback: global days -> codes), else '' (counted as not checked). A pd.Categorical, as FeeLines has it."""
     fee = ctx.fee_for(len(m))
     pfs, lists = ctx.fee_or_lists(rule_id, m, has_lists=bool(fallback))
-    out = np.where(pfs & fee.found, fee.global_days, "").astype(object)
+    out = blank_outside(fee.global_days, pfs & fee.found)
     for days, codes in (fallback or {}).items():
         at = np.flatnonzero(lists & code_in(lines, codes))
-        out[at[out[at] == ""]] = days
+        if len(at):
+            if days not in out.categories:
+                out = out.add_categories([days])
+            out[at[out.codes[at] == 0]] = days
     return out
 
 
