@@ -149,17 +149,22 @@ class ReleaseReplacements:
         billable = self._at("billable", i) == "1" if "billable" in self._table else True
         return {"code": code, "short_desc": self._at("short_desc", i), "billable": billable, **fields}
 
+    def display(self, code: str, i: int | None = None) -> str:
+        """The display code of code; i: its position when the caller knows it (a header's children)."""
+        if i is None:
+            i = self.position(code)
+            if i < 0:
+                return self.cs.display(code)
+        return str(self._at("display_code", i)) if "display_code" in self._table else code
+
     def describe(self, code: str, i: int | None = None) -> tuple[str, str]:
-        """(display code, long descriptor) of code; i: its position when the caller knows it."""
+        """(display code, long descriptor) of code; i: its position when the caller knows it. Whole columns are
+        read once a caller has described many codes (_at)."""
         if i is None:
             i = self.position(code)
             if i < 0:
                 return self.cs.display(code), ""
-            display = self._at("display_code", i) if "display_code" in self._table else code
-            return str(display), str(self._at("long_desc", i))
-        # a known position: a header's children; whole columns once a caller has described many codes
-        return str(self._at("display_code", i) if "display_code" in self._table else code), \
-            str(self._at("long_desc", i))
+        return self.display(code, i), str(self._at("long_desc", i))
 
     # -- the rules ---------------------------------------------------------------------------------------
 
@@ -209,7 +214,8 @@ class ReleaseReplacements:
         thousands of children); the other rules, and the first _EAGER_AFTER questions, through for_code."""
         self._pair_calls += 1
         if not self._children_rule() or self._pair_calls <= _EAGER_AFTER:
-            return [(r["display_code"], r["kind"].split(", ")[0]) for r in self.for_code(code, row)]
+            return [(r["display_code"], r["kind"].split(", ")[0])
+                    for r in self.for_code(code, row, descriptions=False)]
         codes = self._lists()[0]
         lo = bisect.bisect_left(codes, code)
         hi = bisect.bisect_left(codes, code + "\uffff", lo)
@@ -293,16 +299,17 @@ class ReleaseReplacements:
         return self._as_lists
 
     def for_code(self, code: str, row: dict | None = None, *, fallback_row: dict | None = None,
-                 children_label: str = CHILDREN_LABEL) -> list[dict]:
+                 children_label: str = CHILDREN_LABEL, descriptions: bool = True) -> list[dict]:
         """Replacements for code, leaving (or not billable in) this release. row: the code's own fields when
         they come from another release (a HCPCS code that vanished); default its row here. fallback_row: a
-        second row whose XREF fields count when row has none (the previous file's row of a discontinued code)."""
+        second row whose XREF fields count when row has none (the previous file's row of a discontinued code).
+        descriptions False: each description '' (pairs: the long descriptors are never read)."""
         row = row if row is not None else self.row(code)
         found: dict[str, Replacement] = {}
 
         def add(c: str, kind: str, source: str, i: int | None = None) -> None:
             if c not in found:
-                disp, desc = self.describe(c, i)
+                disp, desc = self.describe(c, i) if descriptions else (self.display(c, i), "")
                 found[c] = Replacement(c, disp, desc, [], [])
             if kind not in found[c].kinds:
                 found[c].kinds.append(kind)
