@@ -43,7 +43,8 @@ LAB = ["36415", "73560"]
 
 
 def synthetic_history():
-    """Three ICD-10-CM releases of ~98,000 rows, two HCPCS releases and a POS release, all made up."""
+    """Three ICD-10-CM releases of ~98,000 rows, two HCPCS releases and a POS release, all made up; each table
+    sorted by code, as codegov stores release tables (ingest.diff reads them so)."""
     import numpy as np
     import pandas as pd
 
@@ -67,7 +68,7 @@ def synthetic_history():
                     billable=np.where(billable, "1", "0"), long_desc=np.char.add("Description of ", code.astype(str)),
                     effective_start=release)
         data.update(extra)
-        return pd.DataFrame(data)
+        return pd.DataFrame(data).sort_values("code", kind="stable").reset_index(drop=True)  # as stored
 
     for k, (release, end) in enumerate([("2023-10-01", "2024-09-30"), ("2024-10-01", "2025-09-30"),
                                         ("2025-10-01", "2026-09-30")]):
