@@ -269,10 +269,14 @@ def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
     message: a lexsort of integer ranks, the messages ranked only where the other keys tie."""
     if not len(findings):
         return findings.reset_index(drop=True)
-    line_num = pd.to_numeric(findings["line"], errors="coerce").to_numpy(float)
+    # line and rule hold few distinct values: each parsed and ranked once, taken back by its factorized id
+    line_ids, lines = pd.factorize(findings["line"].to_numpy(object), use_na_sentinel=False)
+    lines = np.asarray(lines, dtype=object)
+    line_num = pd.to_numeric(pd.Series(lines, dtype=object), errors="coerce").to_numpy(float)[line_ids]
     no_num = np.isnan(line_num)
+    rule_ids, rules = pd.factorize(findings["rule"].to_numpy(object), use_na_sentinel=False)
     keys = [_rank(findings["claim_id"].to_numpy(object)), no_num, np.where(no_num, 0.0, line_num),
-            _rank(findings["line"].to_numpy(object)), _rank(findings["rule"].to_numpy(object)),
+            _rank(lines)[line_ids], _rank(np.asarray(rules, dtype=object))[rule_ids],
             findings["row"].to_numpy(np.int64)]
     order = np.lexsort(keys[::-1])
     tie = np.ones(len(order) - 1, bool)
