@@ -35,9 +35,15 @@ def _fill(template: str, cols: pd.DataFrame, blank_if_empty: bool) -> np.ndarray
     suggest). Fields of strings are made Arrow arrays once, their empty values found there; a field of other
     values is made strings (astype(str)), and a template with a field Arrow cannot hold is joined by numpy."""
     n = len(cols)
+    parsed = list(string.Formatter().parse(template))
+    if len(parsed) == 1 and not parsed[0][0] and parsed[0][1] is not None:  # "{suggestion}": the field itself
+        values = cols[parsed[0][1]].to_numpy(object)
+        if pd.api.types.infer_dtype(values, skipna=False) != "string":
+            values = cols[parsed[0][1]].astype(str).to_numpy(object)
+        return values.copy()
     pieces: list = []
     empty = np.zeros(n, dtype=bool)
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
+    for literal, name, _spec, _conv in parsed:
         if literal:
             pieces.append(literal)
         if name is not None:
