@@ -169,6 +169,17 @@ def _runs(count: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(count) - count, count)
 
 
+def _spans_claims(gid: np.ndarray, claims: np.ndarray) -> np.ndarray:
+    """For each row, whether its group holds more than one distinct claim id (groupby-transform of nunique > 1,
+    on integer ids: the smallest and largest id of each group differ)."""
+    ids = pd.factorize(claims)[0]
+    n = int(gid.max()) + 1 if len(gid) else 0
+    lo, hi = np.full(n, np.iinfo(np.int64).max), np.full(n, -1)
+    np.minimum.at(lo, gid, ids)
+    np.maximum.at(hi, gid, ids)
+    return (lo != hi)[gid]
+
+
 class MueUnits(Rule):
     id = "mue-units"
     title = "Medically Unlikely Edit units"
@@ -218,7 +229,7 @@ class MueUnits(Rule):
                 claims = f["claim_id"].to_numpy(object)[i[k]]
                 line_k = f["line"].to_numpy(object)[i[k]]
                 # one claim: "(lines 1, 2)"; across claims: "(claim A line 1, claim B line 2)"
-                several = pd.Series(claims).groupby(gid).transform("nunique").to_numpy() > 1
+                several = _spans_claims(gid, claims)
                 label = np.where(several, "claim " + claims.astype(str) + " line " + line_k.astype(str),
                                  line_k.astype(str)).astype(object)
                 joined = _join_per_group(gid, label)
