@@ -104,10 +104,12 @@ class NcciPtp(Rule):
         deletion = sub["deletion"].to_numpy()[row]
         day = f["dos"].to_numpy()[b]
         in_force = (effective <= day) & (np.isnat(deletion) | (day < deletion))
-        ind = _values_at(sub["modifier_indicator"], row)
         em = code_in(lines, p["em_codes"])
         ok = self._bypassed(lines, a, b, em, p) | self._bypassed(lines, b, a, em, p)
-        flag = in_force & (one_of(ind, ("0",)) | (one_of(ind, ("1",)) & ~ok))
+        # the modifier indicator compared on the edits (a categorical on its categories), taken by each pair's row
+        indicator = sub["modifier_indicator"]
+        ind = indicator.array if isinstance(indicator.dtype, pd.CategoricalDtype) else indicator.to_numpy(object)
+        flag = in_force & (one_of(ind, ("0",))[row] | (one_of(ind, ("1",))[row] & ~ok))
         k = np.flatnonzero(flag)
         k = k[np.r_[True, pair[k][1:] != pair[k][:-1]]] if len(k) else k  # a pair's first flagged edit
         a, b, row = a[k], b[k], row[k]
