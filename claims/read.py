@@ -409,15 +409,25 @@ class Lines:
             self._cache[key] = self.code_vocab.isin(list(codes))[self.code_ids]
         return self._cache[key]
 
+    def factorized(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, values) of a frame column, values[ids] == frame[column]: as parse_lines made the column (the
+        normalised distinct raw values, which may repeat a value), else pd.factorize of it (cached)."""
+        key = ("codes", column)
+        if key not in self._cache:
+            ids, uniques = pd.factorize(self.frame[column].to_numpy(object))
+            self._cache[key] = (ids, np.asarray(uniques, dtype=object))
+        return self._cache[key]
+
+    def keep_factorized(self, column: str, ids: np.ndarray, values: np.ndarray) -> None:
+        """Record how parse_lines made a column (values[ids]), for factorized()."""
+        self._cache[("codes", column)] = (np.asarray(ids), np.asarray(values, dtype=object))
+
     def equals(self, column: str, value: str) -> np.ndarray:
         """(n,) bool: frame[column] == value, compared once per distinct value of the column (cached)."""
         key = ("eq", column, value)
         if key not in self._cache:
-            codes = ("codes", column)
-            if codes not in self._cache:
-                self._cache[codes] = pd.factorize(self.frame[column].to_numpy(object))
-            ids, uniques = self._cache[codes]
-            self._cache[key] = (np.asarray(uniques, dtype=object) == value)[ids] if len(ids) else np.zeros(0, bool)
+            ids, values = self.factorized(column)
+            self._cache[key] = (values == value)[ids] if len(ids) else np.zeros(0, bool)
         return self._cache[key]
 
     def code_key(self) -> np.ndarray:
@@ -820,8 +830,13 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     })
     malformed = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(
         {c: pd.Series(dtype=object if c != "i" else np.int64) for c in MALFORMED_COLUMNS})
-    return Lines(out, mods, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
-                 pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object), dx_vocab)
+    lines = Lines(out, mods, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
+                  pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object), dx_vocab)
+    if n:  # the columns made from their distinct raw values: the rules compare those, never each line's string
+        for column, ids, values in (("pos", pos_ids, pos_u), ("code_kind", code_ids, kind_u),
+                                    ("payer", payer_ids, payer_u), ("sex", sex_ids, sex_u)):
+            lines.keep_factorized(column, ids, values)
+    return lines
 
 
 def prefetch(items: Iterator, depth: int = 1) -> Iterator:

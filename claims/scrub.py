@@ -109,7 +109,7 @@ class Scrubber:
         partition's reference tables (EditReference.prepare), made here when not given."""
         (prepared or self.reference.prepare(lines)).apply(self.context)
         f = lines.frame
-        payer = f["payer"].to_numpy(object)
+        payer = lines.factorized("payer")
         dos = f["dos"].to_numpy()
         claim_id, line, row = f["claim_id"].to_numpy(object), f["line"].to_numpy(object), f["row"].to_numpy(np.int64)
         out = []

@@ -54,7 +54,7 @@ class CodeInvalidOnDos(Rule):
         if p["check_place_of_service"]:
             m = dated & ~lines.equals("pos", "")
             parts.append(self._check(ctx, "pos", "place of service", np.flatnonzero(m), f["pos"].to_numpy()[m],
-                                     f["dos"].to_numpy()[m]))
+                                     f["dos"].to_numpy()[m], lines.factorized("pos")[0][m]))
         parts = [x for x in parts if len(x)]
         return pd.concat(parts, ignore_index=True) if parts else _result(np.zeros(0))
 
@@ -187,7 +187,7 @@ class SexDiagnosis(Rule):
         ids, uniq = dx["cid"].to_numpy(np.int64), lines.dx_vocab
         fem_u, male_u = self._specific(ctx, uniq, p)
         sex_line = lines.frame["sex"].to_numpy(object)
-        sex_ids, sex_u = pd.factorize(sex_line)  # a few distinct values: each looked up once
+        sex_ids, sex_u = lines.factorized("sex")  # a few distinct values: each looked up once
         is_f = pd.Index(sex_u, dtype=object).isin(list(p["female_values"]))[sex_ids]
         is_m = pd.Index(sex_u, dtype=object).isin(list(p["male_values"]))[sex_ids]
         k = np.flatnonzero(sel[di] & ((is_m[di] & fem_u[ids]) | (is_f[di] & male_u[ids])))

@@ -152,22 +152,27 @@ class RuleSet:
     def periods(self, rule_id: str, payer: str) -> list[Period]:
         return [p for p, _ in self.payers.get(payer.upper(), {}).get(rule_id, []) if p.dated]
 
-    def selections(self, rule_id: str, payer: np.ndarray, dos: np.ndarray) -> list[tuple[RuleSettings, np.ndarray]]:
+    def selections(self, rule_id: str, payer: tuple[np.ndarray, np.ndarray], dos: np.ndarray
+                   ) -> list[tuple[RuleSettings, np.ndarray]]:
         """The lines of a chunk grouped by identical settings of one rule (each payer's, on each line's date),
-        enabled groups only: (settings, bool mask over the lines)."""
+        enabled groups only: (settings, bool mask over the lines). payer: (ids, values), each line's payer
+        values[ids] (claims.read.Lines.factorized; values may repeat)."""
         last = self._cache.get("payers of the chunk")
-        if last is None or last[0] is not payer:  # factorized once per chunk, not once per rule
-            last = (payer, *pd.factorize(payer))
+        if last is None or last[0] is not payer:  # the distinct payers found once per chunk, not once per rule
+            ids, values = payer
+            distinct, payers = pd.factorize(np.asarray(values, dtype=object))
+            last = (payer, distinct[ids] if len(distinct) else np.asarray(ids), payers)
             self._cache["payers of the chunk"] = last
         _, ids, payers = last
+        n = len(ids)
         by_key: dict[tuple, list] = {}
 
         def add(s: RuleSettings, m: np.ndarray) -> None:
-            by_key.setdefault(s.key(), [s, np.zeros(len(payer), bool)])[1] |= m
+            by_key.setdefault(s.key(), [s, np.zeros(n, bool)])[1] |= m
 
         if len(payers) == 1 and not self.periods(rule_id, payers[0]):  # the usual chunk: one group
             s = self.settings(rule_id, payers[0])
-            return [(s, np.ones(len(payer), bool))] if s.enabled else []
+            return [(s, np.ones(n, bool))] if s.enabled else []
         for k, name in enumerate(payers):
             m = ids == k
             rest = m
