@@ -797,12 +797,14 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     if n:
         patient_key = (np.asarray(patient_ids, np.int64) if patients_distinct else  # one per stripped patient id
                        pd.factorize(patient_u)[0][patient_ids].astype(np.int64))
-        who = patient_key * np.int64(len(npi_u) + 1) + (npi_ids if npis_distinct else pd.factorize(npi_u)[0][npi_ids])
+        npi_key = np.asarray(npi_ids if npis_distinct else pd.factorize(npi_u)[0][npi_ids], np.int64)
+        who = patient_key * np.int64(len(npi_u) + 1) + npi_key
         who = pd.factorize(who)[0].astype(np.int64)
+        npi_key = np.where((npi_u == "")[npi_ids], -1, npi_key) if len(npi_u) else npi_key  # blank: -1
         provider_day = np.where(has_day, pd.factorize(np.where(has_day, who * 1_000_000 + (day - base), -1))[0],
                                 -1).astype(np.int64)
     else:
-        provider_day = patient_key = np.zeros(0, np.int64)
+        provider_day = patient_key = npi_key = np.zeros(0, np.int64)
 
     out = object_frame({
         "row": (np.asarray(frame["_row"], np.int64) if coded else frame["_row"].to_numpy(np.int64)) if "_row" in frame
@@ -813,6 +815,7 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
         "patient_key": patient_key,
         "sex": sex_u[sex_ids] if n else np.array([], object),
         "npi": npi_u[npi_ids] if n else np.array([], object),
+        "npi_key": npi_key,  # one integer per stripped NPI, -1 blank
         "payer": payer_u[payer_ids] if n else np.array([], object),
         "pos": pos,
         "code": code,

@@ -287,13 +287,13 @@ class Rule:
 
 def line_events(lines: Lines, i: np.ndarray, **cols) -> pd.DataFrame:
     """The rows a rule across claims keeps of lines i: the line's identity (claim, line, row, patient and its
-    integer key, provider, day, code, date text) and the rule's own columns."""
+    integer key, provider's integer key, day, code, date text) and the rule's own columns."""
     f = lines.frame
     i = np.asarray(i, dtype=np.int64)
     data = {"i": i, "claim_id": f["claim_id"].to_numpy(object)[i], "line": f["line"].to_numpy(object)[i],
             "row": f["row"].to_numpy(np.int64)[i], "patient": f["patient_id"].to_numpy(object)[i],
             "pkey": f["patient_key"].to_numpy(np.int64)[i],
-            "npi": f["npi"].to_numpy(object)[i], "day": f["day"].to_numpy(np.int64)[i],
+            "nkey": f["npi_key"].to_numpy(np.int64)[i], "day": f["day"].to_numpy(np.int64)[i],
             "code": f["code"].to_numpy(object)[i], "dos": f["dos_text"].to_numpy(object)[i]}
     for k, v in cols.items():
         data[k] = np.full(len(i), v, dtype=object) if isinstance(v, str) else np.asarray(v)
@@ -308,8 +308,7 @@ def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     right = object_frame({"eb": np.arange(len(b)), "p": b["pkey"].to_numpy(np.int64),
                           "db": b["day"].to_numpy(np.int64)})
     pairs = left.merge(right, on="p")
-    # the provider ids compared as integers: one per distinct id of either frame, blank -1
-    ids, uniques = pd.factorize(np.concatenate([a["npi"].to_numpy(object), b["npi"].to_numpy(object)]))
-    ids = np.where((np.asarray(uniques, dtype=object) == "")[ids], -1, ids) if len(uniques) else ids
-    na, nb = ids[:len(a)][pairs["ea"].to_numpy(np.int64)], ids[len(a):][pairs["eb"].to_numpy(np.int64)]
+    # the provider ids compared as integers (claims.read: one per stripped NPI of the partition, blank -1)
+    na = a["nkey"].to_numpy(np.int64)[pairs["ea"].to_numpy(np.int64)]
+    nb = b["nkey"].to_numpy(np.int64)[pairs["eb"].to_numpy(np.int64)]
     return pairs[(na == nb) | (na < 0) | (nb < 0)].reset_index(drop=True)
