@@ -182,12 +182,16 @@ def site_project(folder: Path) -> Path:
 
 # The files that take longest, in the order the workers should start them (pyproject.toml runs xdist with
 # --no-loadscope-reorder, so files are handed out in collection order): a long file started last would run
-# alone at the end. The workflow replay is a chain of five updates; the real-data files wait for the
-# session's real update or real releases, which the first of them builds.
+# alone at the end, so every file of 2 s or more is here and the shorter ones fill the end. The workflow replay
+# is a chain of five updates; the real-data files wait for the session's real update or real releases, which the
+# first of them builds.
 SLOW_FILES = ("test_workflows.py", "test_lookup_index.py", "test_checks_realdata.py", "test_site_browser_realdata.py",
               "test_pr_body.py", "test_history.py", "test_one_answer.py", "test_cli_exit_status.py",
               "test_checks_release.py", "test_site_browser.py", "test_claims_professional.py", "test_crash_safety.py",
-              "test_claims_hostile.py", "test_checks_cli.py", "test_claims_crossclaim.py", "test_claims_read.py")
+              "test_claims_hostile.py", "test_checks_cli.py", "test_claims_crossclaim.py", "test_claims_read.py",
+              "test_site_builders.py", "test_proof_icd10cm.py", "test_denials_browser.py", "test_render_site.py",
+              "test_claims_output.py", "test_cli_ingest.py", "test_delta.py", "test_freshness.py",
+              "test_claims_bench.py", "test_denials.py", "test_claims_rules.py", "test_proof_hcpcs.py", "test_store.py")
 
 
 def pytest_collection_modifyitems(items):
