@@ -10,7 +10,8 @@ import pytest
 
 from claims.partition import _first_appearance, _string_order, claim_hash, string_hashes
 from claims.read import _MAY_STRIP, _stripped_ids, may_strip, stripped
-from claims.rules.base import _ints, one_of
+from claims.rules.base import _ints, key_pairs, one_of
+from claims.rules.surgery import object_pairs
 from claims.scrub import _fill, _rank
 
 VALUES = ["", " ", "a", " a", "a ", "\ta\t", "B", "é", " é", "C000000001", "C000000001 ", "\x1fx", "x\x7f", "0", "10",
@@ -97,3 +98,19 @@ def test_fill_joins_in_arrow_and_falls_back_for_values_arrow_cannot_hold():
     assert _fill("{odd}-{code}", cols, True).tolist() == ["x-97110", "", "y-99213"]
     assert _fill("{odd}-{code}", cols, False).tolist() == ["x-97110", "\ud800-", "y-99213"]
     assert _fill("no fields", cols, False).tolist() == ["no fields"] * 3
+
+
+@pytest.mark.parametrize("spread", [3, 40, 10**9])  # keys dense (counted), sparse (searched) and very sparse
+def test_key_pairs_are_pandas_inner_merge_in_its_order(spread):
+    rng = np.random.default_rng(spread)
+    for na, nb in [(0, 5), (5, 0), (1, 1), (60, 40), (700, 300)]:
+        ka, kb = rng.integers(0, spread, na), rng.integers(0, spread, nb)
+        kb[: nb // 2] = rng.choice(ka, nb // 2) if na else kb[: nb // 2]  # (some keys shared, even when sparse)
+        merged = pd.DataFrame({"a": np.arange(na), "k": ka}).merge(pd.DataFrame({"b": np.arange(nb), "k": kb}), on="k")
+        ia, ib = key_pairs(ka, kb)
+        assert ia.tolist() == merged["a"].tolist() and ib.tolist() == merged["b"].tolist()
+    keys = np.array(["99213", "20610", "99213", "", "G0283"], dtype=object)
+    values = np.array(["20610", "99213", "", "97110"], dtype=object)
+    merged = pd.DataFrame({"k": keys, "row": range(5)}).merge(pd.DataFrame({"k": values, "at": range(4)}), on="k")
+    rows, at = object_pairs(keys, values)
+    assert rows.tolist() == merged["row"].tolist() and at.tolist() == merged["at"].tolist()

@@ -300,15 +300,41 @@ def line_events(lines: Lines, i: np.ndarray, **cols) -> pd.DataFrame:
     return object_frame(data)
 
 
+def runs(count: np.ndarray) -> np.ndarray:
+    """0, 1, ..., count[k] - 1 for each k, concatenated."""
+    total = int(count.sum())
+    return np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+
+
+def key_pairs(ka: np.ndarray, kb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ia, ib): every pair of positions with ka[ia] == kb[ib] (non-negative integer keys), in order of ia, then
+    ib: the rows of pandas' inner merge on the key, in its order, without a DataFrame or a hash table. The
+    positions of kb are sorted by key (stable) and each key of ka takes its run of them: the runs counted
+    (bincount) where the keys are dense, as a partition's patient, visit and provider-day keys are (claims.read:
+    factorized), else found by binary search."""
+    ka, kb = np.asarray(ka, np.int64), np.asarray(kb, np.int64)
+    if not len(ka) or not len(kb):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ob = np.argsort(kb, kind="stable")
+    top = int(max(ka.max(), kb.max())) + 1
+    if top <= 4 * (len(ka) + len(kb)) + 1024:
+        per_key = np.bincount(kb, minlength=top)
+        lo, count = (np.cumsum(per_key) - per_key)[ka], per_key[ka]
+    else:
+        sk = kb[ob]
+        lo = np.searchsorted(sk, ka, side="left")
+        count = np.searchsorted(sk, ka, side="right") - lo
+    return np.repeat(np.arange(len(ka)), count), ob[np.repeat(lo, count) + runs(count)]
+
+
 def same_patient_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Pairs of rows of two event frames for the same patient and provider: the same NPI, or either blank
-    (a file without provider_npi matches on the patient alone). Columns ea, eb (row positions) and the days."""
-    left = object_frame({"ea": np.arange(len(a)), "p": a["pkey"].to_numpy(np.int64),
-                         "da": a["day"].to_numpy(np.int64)})
-    right = object_frame({"eb": np.arange(len(b)), "p": b["pkey"].to_numpy(np.int64),
-                          "db": b["day"].to_numpy(np.int64)})
-    pairs = left.merge(right, on="p")
+    (a file without provider_npi matches on the patient alone). Columns ea, eb (row positions) and the days
+    da, db, in order of ea, then eb."""
+    ea, eb = key_pairs(a["pkey"].to_numpy(np.int64), b["pkey"].to_numpy(np.int64))
     # the provider ids compared as integers (claims.read: one per stripped NPI of the partition, blank -1)
-    na = a["nkey"].to_numpy(np.int64)[pairs["ea"].to_numpy(np.int64)]
-    nb = b["nkey"].to_numpy(np.int64)[pairs["eb"].to_numpy(np.int64)]
-    return pairs[(na == nb) | (na < 0) | (nb < 0)].reset_index(drop=True)
+    na, nb = a["nkey"].to_numpy(np.int64)[ea], b["nkey"].to_numpy(np.int64)[eb]
+    keep = (na == nb) | (na < 0) | (nb < 0)
+    ea, eb = ea[keep], eb[keep]
+    return object_frame({"ea": ea, "eb": eb, "da": a["day"].to_numpy(np.int64)[ea],
+                         "db": b["day"].to_numpy(np.int64)[eb]})

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import any_slot
-from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, one_of
+from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, key_pairs, one_of
 
 
 def _edits_among(ptp: pd.DataFrame, vocab: pd.Index) -> pd.DataFrame:
@@ -79,26 +79,13 @@ class NcciPtp(Rule):
         is1[c1], is2[c2] = True, True  # (cid -1, a code outside m, looks up the last slot: False)
         ia = np.flatnonzero(m & is1[cid])
         ib = np.flatnonzero(m & is2[cid])
-        # every (a, b) of lines of one patient, provider and date, in the order of a then b: the lines b sorted
-        # by their day key, each line a paired with the run of its key (the keys are dense, 0 to the number of
-        # keys: each run's start and length counted, not searched for)
-        ob = np.argsort(visit[ib], kind="stable")
-        per_key = np.bincount(visit[ib], minlength=int(visit.max()) + 1)
-        starts = np.cumsum(per_key) - per_key
-        lo, count = starts[visit[ia]], per_key[visit[ia]]
-        at = np.repeat(np.arange(len(ia)), count)
-        pa_, pb = ia[at], ib[ob[np.repeat(lo, count) + _runs(count)]]
+        # every (a, b) of lines of one patient, provider and date, in the order of a then b
+        at, bt = key_pairs(visit[ia], visit[ib])
+        pa_, pb = ia[at], ib[bt]
         keep = pa_ != pb
         pa_, pb = pa_[keep], pb[keep]
         # each pair with the edits of its two codes (an edit may have several rows: each of them, in table order)
-        pair_key = cid[pa_] * v + cid[pb]
-        edit_key = c1.astype(np.int64) * v + c2
-        oe = np.argsort(edit_key, kind="stable")
-        ek = edit_key[oe]
-        lo = np.searchsorted(ek, pair_key, side="left")
-        count = np.searchsorted(ek, pair_key, side="right") - lo
-        pair = np.repeat(np.arange(len(pa_)), count)
-        row = oe[np.repeat(lo, count) + _runs(count)]
+        pair, row = key_pairs(cid[pa_] * v + cid[pb], c1.astype(np.int64) * v + c2)
         a, b = pa_[pair], pb[pair]
         effective = sub["effective"].to_numpy()[row]
         deletion = sub["deletion"].to_numpy()[row]
@@ -163,12 +150,6 @@ class NcciPtp(Rule):
             unshared[with_anatomic] = any_slot(anatomic & ~shared)
         procedure_ok = any_of(p["distinct_modifiers"]) | unshared | any_of(p["procedure_modifiers"])
         return np.where(em[mine], any_of(p["em_modifiers"]), ~em[other] & procedure_ok)
-
-
-def _runs(count: np.ndarray) -> np.ndarray:
-    """0, 1, ..., count[k] - 1 for each k, concatenated."""
-    total = int(count.sum())
-    return np.arange(total) - np.repeat(np.cumsum(count) - count, count)
 
 
 def _spans_claims(gid: np.ndarray, claims: np.ndarray) -> np.ndarray:

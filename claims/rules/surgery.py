@@ -26,6 +26,7 @@ from claims.rules.base import (
     code_in,
     has_mod,
     join_text,
+    key_pairs,
     line_events,
     one_of,
     same_patient_pairs,
@@ -233,9 +234,7 @@ class AddonPrimary(Rule):
         is_addon_code = lines.code_in(set(addon_codes))[i]
         j = np.flatnonzero(is_addon_code)
         day = f["dos"].to_numpy()[i[j]]
-        pos = object_pairs(addon_codes, code[i[j]])
-        rows = pos["row"].to_numpy(np.int64)
-        at = pos["at"].to_numpy(np.int64)
+        rows, at = object_pairs(addon_codes, code[i[j]])
         live = (aoc["effective"].to_numpy()[rows] <= day[at]) & (
             aoc["deletion"].isna().to_numpy()[rows] | (day[at] < aoc["deletion"].to_numpy()[rows]))
         rows, at = rows[live], j[at[live]]
@@ -279,8 +278,9 @@ class AddonPrimary(Rule):
                        severity=np.where(t == 3, p["type3_severity"], "").astype(object))
 
 
-def object_pairs(keys: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """Every (row of keys, position in values) with keys[row] == values[position]."""
-    left = pd.DataFrame({"k": pd.Series(keys, dtype=object), "row": np.arange(len(keys))})
-    right = pd.DataFrame({"k": pd.Series(values, dtype=object), "at": np.arange(len(values))})
-    return left.merge(right, on="k")
+def object_pairs(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, at): every (row of keys, position in values) with keys[row] == values[position], in order of row,
+    then position (key_pairs on the strings factorized together)."""
+    ids = pd.factorize(np.concatenate([np.asarray(keys, dtype=object), np.asarray(values, dtype=object)]),
+                       use_na_sentinel=False)[0].astype(np.int64)
+    return key_pairs(ids[:len(keys)], ids[len(keys):])
