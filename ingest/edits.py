@@ -148,6 +148,8 @@ class EditTables:
         out = pa.concat_tables(tables).unify_dictionaries().to_pandas(date_as_object=False)
         for c in ("effective", "deletion"):
             out[c] = out[c].astype("datetime64[ns]")
+        for c in ("column1", "column2"):  # the codes these rows hold, not every code of the row groups read
+            out[c] = out[c].cat.remove_unused_categories()
         return out[columns]
 
     def mue_frames(self, codes, first: dt.date, last: dt.date, setting: str = "practitioner") -> list[pd.DataFrame]:
