@@ -18,21 +18,10 @@ from claims.read import any_slot
 from claims.rules.base import Rule, _ints, _join_per_group, _result, code_in, join_text, key_pairs, one_of
 
 
-def _edits_among(ptp: pd.DataFrame, vocab: pd.Index) -> pd.DataFrame:
-    """The PTP edits whose column 1 and column 2 codes are both in vocab. A categorical column (the stored
-    quarters' frame, ingest.edits.EditTables.ptp_frame) is tested on its categories and taken by its codes, so
-    a partition looks up the table's distinct codes, not its rows."""
-    def among(column: pd.Series) -> np.ndarray:
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.cat.codes.to_numpy()
-            return np.append(column.cat.categories.isin(vocab), False)[codes]  # (code -1, a missing value: False)
-        return column.isin(vocab).to_numpy()
-
-    return ptp[among(ptp["column1"]) & among(ptp["column2"])]
-
-
 def _positions(column: pd.Series, vocab: pd.Index) -> np.ndarray:
-    """Each row's code as its position in vocab (-1: not in it); a categorical column looked up per category."""
+    """Each row's code as its position in vocab (-1: not in it). A categorical column (the stored quarters'
+    frame, ingest.edits.EditTables.ptp_frame) is looked up on its categories and taken by its codes, so a
+    partition looks up the table's distinct codes, not its rows."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return np.append(vocab.get_indexer(column.cat.categories), -1)[column.cat.codes.to_numpy()]
     return vocab.get_indexer(column.to_numpy(object))
@@ -66,10 +55,13 @@ class NcciPtp(Rule):
         names = np.asarray(pd.unique(lines.code_vocab.to_numpy(object)), dtype=object)  # code_key -> code
         used = pd.unique(key[m])
         vocab = pd.Index(names[used], dtype=object)
-        sub = _edits_among(ptp, vocab)
-        if not len(sub):
+        # the edits whose two codes are both among them, each code as its position in vocab
+        c1, c2 = _positions(ptp["column1"], vocab), _positions(ptp["column2"], vocab)
+        among = (c1 >= 0) & (c2 >= 0)
+        if not among.any():
             return _result(np.zeros(0))
-        c1, c2 = _positions(sub["column1"], vocab), _positions(sub["column2"], vocab)
+        edits = np.flatnonzero(among)  # (rows of ptp)
+        c1, c2 = c1[edits], c2[edits]
         remap = np.full(len(names), -1, np.int64)
         remap[used] = np.arange(len(used))
         cid = remap[key]
@@ -86,21 +78,22 @@ class NcciPtp(Rule):
         pa_, pb = pa_[keep], pb[keep]
         # each pair with the edits of its two codes (an edit may have several rows: each of them, in table order)
         pair, row = key_pairs(cid[pa_] * v + cid[pb], c1.astype(np.int64) * v + c2)
-        a, b = pa_[pair], pb[pair]
-        effective = sub["effective"].to_numpy()[row]
-        deletion = sub["deletion"].to_numpy()[row]
+        a, b, row = pa_[pair], pb[pair], edits[row]
+        effective = ptp["effective"].to_numpy()[row]
+        deletion = ptp["deletion"].to_numpy()[row]
         day = f["dos"].to_numpy()[b]
         in_force = (effective <= day) & (np.isnat(deletion) | (day < deletion))
         em = code_in(lines, p["em_codes"])
         ok = self._bypassed(lines, a, b, em, p) | self._bypassed(lines, b, a, em, p)
         # the modifier indicator compared on the edits (a categorical on its categories), taken by each pair's row
-        indicator = sub["modifier_indicator"]
-        ind = indicator.array if isinstance(indicator.dtype, pd.CategoricalDtype) else indicator.to_numpy(object)
-        flag = in_force & (one_of(ind, ("0",))[row] | (one_of(ind, ("1",))[row] & ~ok))
+        indicator = ptp["modifier_indicator"]
+        ind = indicator.array[row] if isinstance(indicator.dtype, pd.CategoricalDtype) else indicator.to_numpy(
+            object)[row]
+        flag = in_force & (one_of(ind, ("0",)) | (one_of(ind, ("1",)) & ~ok))
         k = np.flatnonzero(flag)
         k = k[np.r_[True, pair[k][1:] != pair[k][:-1]]] if len(k) else k  # a pair's first flagged edit
         a, b, row = a[k], b[k], row[k]
-        ind = _values_at(sub["modifier_indicator"], row)
+        ind = _values_at(ptp["modifier_indicator"], row)
         never = ind == "0"
         with_em = em[a] | em[b]
         # each text built for the findings of its branch only
@@ -127,7 +120,7 @@ class NcciPtp(Rule):
         return _result(
             b, code=code[b], column1=code[a], other_line=other_line,
             other_claim=np.where(other, claim[a], "").astype(object),
-            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=_values_at(sub["rationale"], row),
+            dos=f["dos_text"].to_numpy(object)[b], indicator=ind, rationale=_values_at(ptp["rationale"], row),
             reason=reason.astype(object), suggestion=suggestion.astype(object))
 
     @staticmethod
