@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from claims.read import CodeSpan, Lines
+from claims.read import CodeSpan, Lines, object_frame
 from claims.rules.base import PFS_UNCOVERED, Context, FeeLines, Gap, MueTable, indicator
 from claims.rules.settings import EditSource, RuleSet
 from ingest.model import CodegovError
@@ -109,18 +110,26 @@ def empty_aoc() -> pd.DataFrame:
 
 def aoc_frame(table: pa.Table, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
     """Add-on edits as the add-on rule reads them (deletion NaT: none), clipped to [start, end) when given
-    (the dates the quarter holding them is in force)."""
+    (the dates the quarter holding them is in force): clipped in Arrow, then each column made its numpy array
+    once (the codes as Python strings, the dates datetime64[ns])."""
     if not table.num_rows:
         return empty_aoc()
-    t = table.select(list(AOC_COLUMNS)).to_pandas(date_as_object=False)
-    for c in ("effective", "deletion"):
-        t[c] = t[c].astype("datetime64[ns]")
+    t = table.select(list(AOC_COLUMNS))
+    effective, deletion = t["effective"], t["deletion"]
     if start is not None:
-        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-        t["effective"] = t["effective"].where(t["effective"] > lo, lo)
-        t["deletion"] = t["deletion"].where(t["deletion"].notna() & (t["deletion"] < hi), hi)
-        t = t[t["effective"] < t["deletion"]]
-    return t.astype({"addon": object, "primary": object, "edit_type": np.int64}).reset_index(drop=True)
+        lo, hi = pa.scalar(start, pa.date32()), pa.scalar(end, pa.date32())
+        effective = pc.max_element_wise(effective, lo)
+        deletion = pc.if_else(pc.fill_null(pc.less(deletion, hi), False), deletion, hi)
+        keep = pc.less(effective, deletion)
+        t, effective, deletion = t.filter(keep), effective.filter(keep), deletion.filter(keep)
+
+    def day(column) -> np.ndarray:
+        return column.to_numpy(zero_copy_only=False).astype("datetime64[ns]")  # (a null: NaT)
+
+    return object_frame({"addon": t["addon"].to_numpy(zero_copy_only=False).astype(object),
+                         "primary": t["primary"].to_numpy(zero_copy_only=False).astype(object),
+                         "edit_type": t["edit_type"].to_numpy(zero_copy_only=False).astype(np.int64),
+                         "effective": day(effective), "deletion": day(deletion)})
 
 
 def quarter_names(release_id: str, label: str, short: str) -> set[str]:
@@ -380,13 +389,19 @@ class EditReference:
         offset = 0
         for release, start, end in spans:
             def global_rows(release=release):
-                rows = self._memo("rows", "pfs", release, tuple(sorted(codes))).to_pandas()
-                rows = rows[rows["modifier"].fillna("") == ""].drop_duplicates("code")
-                return rows, {"global_days": rows["global_days"].fillna("").to_numpy(object),
-                              "pctc": rows["pctc"].fillna("").to_numpy(object),
-                              "bilat": rows["bilat_surg"].fillna("").to_numpy(object),
-                              "status": rows["status"].fillna("").to_numpy(object),
-                              "release": np.full(len(rows), self.edits.label("pfs", release), dtype=object)}
+                """(codes, indicators) of the global rows (modifier blank), each code's first, blanks ''."""
+                rows = self._memo("rows", "pfs", release, tuple(sorted(codes)))
+                rows = rows.filter(pc.equal(pc.fill_null(rows["modifier"], ""), ""))
+
+                def text(name: str) -> np.ndarray:
+                    return pc.fill_null(rows[name], "").to_numpy(zero_copy_only=False).astype(object)
+
+                code = text("code")
+                first = ~pd.Index(code, dtype=object).duplicated(keep="first")
+                return code[first], {"global_days": text("global_days")[first], "pctc": text("pctc")[first],
+                                     "bilat": text("bilat_surg")[first], "status": text("status")[first],
+                                     "release": np.full(int(first.sum()), self.edits.label("pfs", release),
+                                                        dtype=object)}
 
             rows, values = self._derived(("pfs", release, tuple(sorted(codes))), global_rows)
             m = covered.copy()
@@ -394,7 +409,7 @@ class EditReference:
                 m &= (dos >= _day(start)) & (dos < _day(end))
             if not len(rows) or not m.any():
                 continue
-            at = pd.Index(rows["code"].astype(object)).get_indexer(vocab)  # per distinct code of the chunk
+            at = pd.Index(rows, dtype=object).get_indexer(vocab)  # per distinct code of the chunk
             pos = at[code_ids]
             hit = m & (pos >= 0)
             at_row[hit] = offset + pos[hit]
