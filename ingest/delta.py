@@ -22,13 +22,13 @@ records, so a changes file can never give a table other than the one that was pr
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ingest.model import COLUMNS, CodegovError
+from ingest.store import text_frame
 
 OP = "op"
 REMOVED, ADDED = "removed", "added"
@@ -139,8 +139,8 @@ def read_changes(path: Path, data: bytes) -> pd.DataFrame:
     if not data.startswith((",".join(CHANGES_COLUMNS) + "\n").encode()):
         raise CodegovError(f"{path}:1: expected the header {','.join(CHANGES_COLUMNS)}")
     try:
-        rows = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
-    except Exception as exc:  # pyarrow names the row in its message
+        rows = text_frame(data)
+    except Exception as exc:  # the readers name the row in their messages
         raise CodegovError(f"{path}: not a changes file: {str(exc).splitlines()[0]}") from None
     bad = rows.index[~rows[OP].isin((REMOVED, ADDED))]
     if len(bad):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ingest.model import COLUMNS
-from ingest.store import csv_bytes, read_release, same_table_bytes, table_bytes
+from ingest.store import ARROW_READ_BYTES, csv_bytes, read_release, same_table_bytes, table_bytes, text_frame
 
 
 def pandas_csv(frame: pd.DataFrame, columns) -> bytes:
@@ -64,6 +64,21 @@ def test_every_real_table_writes_the_same_bytes_as_pandas(real_releases):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
         columns = list(frame.columns)
         assert csv_bytes(frame, columns) == pandas_csv(frame, columns) == path.read_bytes(), path
+
+
+def test_text_frame_is_the_same_frame_from_either_reader(sample_releases):
+    """text_frame reads small files with pandas' C engine and large ones with Arrow's: each gives what the
+    other gives, on the sample's tables and on a table past the threshold (text that needs quoting, blanks)."""
+    texts = ["plain", "with, comma", 'a "quote"', "line\nbreak", "", " spaced ", "Patient\u2019s Home", "NA", "null"]
+    big = pd.DataFrame({c: (texts * (ARROW_READ_BYTES // 60 + 1))[: ARROW_READ_BYTES // 60 + 1] for c in COLUMNS})
+    tables = [csv_bytes(big, COLUMNS)] + [path.read_bytes() for _, path in _every_table(sample_releases)]
+    assert len(tables[0]) > ARROW_READ_BYTES > max(len(t) for t in tables[1:])
+    for data in tables:
+        frame = text_frame(data)
+        for engine in ("c", "pyarrow"):
+            pd.testing.assert_frame_equal(frame, pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                                             engine=engine))
+    assert text_frame(tables[0])["code"].tolist()[:len(texts)] == texts  # blanks stay "", "NA" is text
 
 
 def test_every_command_takes_arrow_buffers_from_jemalloc_unless_the_environment_names_an_allocator(monkeypatch,
