@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.rules.base import Rule, _ints, _money, _result, code_in, has_mod, line_events
+from claims.rules.base import Rule, _ints, _money, _result, code_in, has_mod, join_by_group, line_events
 
 
 def _unit_word(n) -> np.ndarray:
@@ -85,19 +85,18 @@ class TimedUnits(Rule):
         k = np.flatnonzero(over | (visit_over & ~any_code_over & first_of_visit))
         if not len(k):
             return _result(k)
-        # the texts, for the flagged visits only
-        dist: dict = {}
-        for r in np.flatnonzero(np.isin(v, v[k])):
-            if expected[r] > 0:
-                word = " unit of " if expected[r] == 1 else " units of "
-                dist.setdefault(v[r], []).append(f"{int(expected[r])}{word}{per_code[r]}")
-        at = np.isin(visit, v[k])
-        lines_of = pd.Series(line[at], dtype=object).groupby(np.asarray(visit, np.int64)[at], sort=False).agg(", ".join)
+        # the texts, for the flagged visits only: each visit's codes with the units they take, and its lines,
+        # joined in row order (join_by_group: the visits in ascending order, looked up by binary search)
         vk = v[k]
-        distribution = np.array([" and ".join(dist.get(x, [])) or "no timed units" for x in vk], dtype=object) + (
+        r = np.flatnonzero(np.isin(v, vk) & (expected > 0))
+        shares = _ints(expected[r]) + _unit_word(expected[r]) + per_code[r]
+        share_v, share_text = join_by_group(v[r], shares, " and ")
+        distribution = _looked_up(share_v, share_text, vk, "no timed units") + (
             " (" + _ints(total[k]) + np.where(total[k] == 1, " timed unit", " timed units") + " for "
             + _ints(visit_min[k]) + " timed minutes)")
-        joined = lines_of.reindex(vk).to_numpy(object)
+        at = np.isin(visit, vk)
+        line_v, line_text = join_by_group(np.asarray(visit, np.int64)[at], line[at], ", ")
+        joined = _looked_up(line_v, line_text, vk, "")
         dos_k = per_dos[k]
         code_reason = (per_code[k] + ": " + _ints(billed[k])
                        + np.where(billed[k] == 1, " unit", " units") + " billed on " + dos_k + ", but its "
@@ -114,6 +113,16 @@ class TimedUnits(Rule):
                        distribution=distribution, lines=joined, reason=reason,
                        method="CMS 8-minute rule: the visit's timed minutes give its units, shared by each code's "
                               "minutes")
+
+
+def _looked_up(keys: np.ndarray, values: np.ndarray, want: np.ndarray, missing: str) -> np.ndarray:
+    """values[keys == w] for each w of want (keys sorted ascending, distinct); `missing` where none."""
+    at = np.searchsorted(keys, want)
+    hit = at < len(keys)
+    hit[hit] = keys[at[hit]] == want[hit]
+    out = np.full(len(want), missing, dtype=object)
+    out[hit] = values[at[hit]]
+    return out
 
 
 def _group_sum(gid: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
