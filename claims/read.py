@@ -389,7 +389,6 @@ class Lines:
     frame: pd.DataFrame  # row, claim_id, line, patient_id, patient_key (an integer per patient), sex, npi, payer,
     # pos, code, code_kind, dos, day, units, minutes, charge, claim_key, visit_key (claim and date), provider_day
     # (patient, provider and date), n_dx
-    mods: np.ndarray  # (n, 4) object array of modifiers, '' where none
     dx: pd.DataFrame  # long: i (line position), k (0 = primary), code (no dot, upper case), cid (in dx_vocab)
     malformed: pd.DataFrame  # MALFORMED_COLUMNS
     code_ids: np.ndarray  # (n,) index of each line's procedure code in code_vocab
@@ -401,6 +400,17 @@ class Lines:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def mods(self) -> np.ndarray:
+        """(n, 4) object array of the modifiers, '' where none (made from mod_ids when first asked)."""
+        if "mods" not in self._cache:
+            self._cache["mods"] = self.mod_text(self.mod_ids)
+        return self._cache["mods"]
+
+    def mod_text(self, ids: np.ndarray) -> np.ndarray:
+        """The modifiers of mod_ids values (any shape), '' for -1 (no modifier)."""
+        return np.append(self.mod_vocab.to_numpy(object), "").astype(object)[ids]
 
     def code_in(self, codes) -> np.ndarray:
         """(n,) bool: the line's procedure code is one of codes (a set lookup per distinct code)."""
@@ -597,9 +607,9 @@ def _read_numbers(uniques) -> tuple[np.ndarray, np.ndarray]:
     return num, (text == "").to_numpy(bool)
 
 
-def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) -> tuple[np.ndarray, ...]:
-    """Split a list-valued column: (line index per token, position in the line, token); with_ids also the
-    token's index in the distinct cleaned tokens, and those.
+def _split_tokens(values: pd.Series, sep: str, clean) -> tuple[np.ndarray, ...]:
+    """Split a list-valued column: (line index per token, position in the line, the token's index in the
+    distinct cleaned tokens, those tokens); a token's text is vocab[token_ids].
 
     The distinct values are joined into one string and split once (C speed), so the cost does not grow with
     Python work per line or per distinct value; clean() runs once per distinct token.
@@ -610,8 +620,7 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
         ids, uniques = _factorize(values)
         n_u = len(uniques)
     if not n_u:
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object))
-        return (*empty, np.zeros(0, np.int64), np.array([], dtype=object)) if with_ids else empty
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([], dtype=object)
     if isinstance(values, Coded) and values.arrow is not None:
         # split by pyarrow: each distinct value's pieces (as str.split gives them), numbered in order of first
         # appearance as pd.factorize numbers them
@@ -620,7 +629,7 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
         encoded = pc.list_flatten(split).dictionary_encode()
         tok_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         tok_u = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
-        return _tokens(ids, n_u, owner, tok_ids, tok_u, clean, with_ids)
+        return _tokens(ids, n_u, owner, tok_ids, tok_u, clean)
     # The distinct values are joined with a mark between them. The mark must not occur in any value: a value
     # holding it (a "\x1e" diagnosis) was taken for a boundary and moved every later code to the next claim.
     # It is looked for in the joined string (one C-speed count); when a value holds it, each value's pieces are
@@ -637,10 +646,10 @@ def _split_tokens(values: pd.Series, sep: str, clean, with_ids: bool = False) ->
         owner = np.repeat(np.arange(len(uniques)), per_value)
         pieces = np.array(sep.join(uniques).split(sep), dtype=object)
     tok_ids, tok_u = pd.factorize(pieces)
-    return _tokens(ids, len(uniques), owner, tok_ids, tok_u, clean, with_ids)
+    return _tokens(ids, len(uniques), owner, tok_ids, tok_u, clean)
 
 
-def _tokens(ids: np.ndarray, n_u: int, owner: np.ndarray, tok_ids: np.ndarray, tok_u, clean, with_ids: bool
+def _tokens(ids: np.ndarray, n_u: int, owner: np.ndarray, tok_ids: np.ndarray, tok_u, clean
             ) -> tuple[np.ndarray, ...]:
     """_split_tokens from the pieces of the distinct values: owner (the distinct value of each piece), tok_ids
     (each piece's index in tok_u, the distinct pieces)."""
@@ -654,13 +663,14 @@ def _tokens(ids: np.ndarray, n_u: int, owner: np.ndarray, tok_ids: np.ndarray, t
     counts_u = np.bincount(owner, minlength=n_u).astype(np.int64)
     starts_u = np.concatenate([[0], np.cumsum(counts_u)[:-1]])
     counts = counts_u[ids]
-    total = int(counts.sum())
-    line_idx = np.repeat(np.arange(n), counts)
-    pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    token_ids = tok[np.repeat(starts_u[ids], counts) + pos].astype(np.int64)
-    if with_ids:
-        return line_idx, pos, vocab[token_ids], token_ids, vocab
-    return line_idx, pos, vocab[token_ids]
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if n else 0
+    # each token's line: a line's tokens start where the ones before it end (a count of the line ends at or
+    # before each token, where np.repeat of the counts loops per line)
+    line_idx = np.cumsum(np.bincount(ends[:-1], minlength=total + 1)[:total]) if n else np.zeros(0, np.int64)
+    pos = np.arange(total) - (ends - counts)[line_idx]
+    token_ids = tok[starts_u[ids][line_idx] + pos].astype(np.int64)
+    return line_idx, pos, token_ids, vocab
 
 
 class Coded:
@@ -764,25 +774,23 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     charge = np.where(charge_ok & ~charge_blank, charge, np.nan)
 
     # Modifiers: up to four, separated by spaces.
-    m_line, m_pos, m_tok = _split_tokens(raw["modifiers"], " ", lambda t: t.strip().upper())
+    m_line, m_pos, m_ids, mod_vocab = _split_tokens(raw["modifiers"], " ", lambda t: t.strip().upper())
     m_count = np.bincount(m_line, minlength=n)
     flag(m_count > MAX_MODIFIERS, "modifiers", raw["modifiers"],
          f"holds more than {MAX_MODIFIERS} modifiers; a claim line holds at most {MAX_MODIFIERS}")
-    mods = np.full((n, MAX_MODIFIERS), "", dtype=object)
     keep = m_pos < MAX_MODIFIERS
-    mods[m_line[keep], m_pos[keep]] = m_tok[keep]
-    tok_ids, mod_vocab = pd.factorize(m_tok[keep]) if keep.any() else (np.zeros(0, np.int64), [])
     mod_ids = np.full((n, MAX_MODIFIERS), -1, dtype=np.int64)
-    mod_ids[m_line[keep], m_pos[keep]] = tok_ids
+    mod_ids[m_line[keep], m_pos[keep]] = m_ids[keep]
 
     # Diagnoses: up to twelve, separated by ';', the first is primary; dots and case do not matter.
-    x_line, x_pos, x_tok, x_ids, dx_vocab = _split_tokens(raw["diagnosis_codes"], ";",
-                                                          lambda t: t.strip().upper().replace(".", ""), True)
+    x_line, x_pos, x_ids, dx_vocab = _split_tokens(raw["diagnosis_codes"], ";",
+                                                   lambda t: t.strip().upper().replace(".", ""))
     x_count = np.bincount(x_line, minlength=n)
     flag(x_count > MAX_DIAGNOSES, "diagnosis_codes", raw["diagnosis_codes"],
          f"holds more than {MAX_DIAGNOSES} diagnosis codes; a claim holds at most {MAX_DIAGNOSES}")
     keep = x_pos < MAX_DIAGNOSES
-    dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": x_tok[keep], "cid": x_ids[keep]})
+    x_ids = x_ids[keep]
+    dx = object_frame({"i": x_line[keep], "k": x_pos[keep], "code": dx_vocab[x_ids], "cid": x_ids})
 
     # one key per stripped claim id (factorized on the distinct ids, not on the lines)
     claim_key = (np.asarray(strip_ids, np.int64) if claims_distinct else pd.factorize(strip_u)[0].astype(np.int64)[
@@ -833,7 +841,7 @@ def parse_lines(frame: pd.DataFrame | dict) -> Lines:
     })
     malformed = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(
         {c: pd.Series(dtype=object if c != "i" else np.int64) for c in MALFORMED_COLUMNS})
-    lines = Lines(out, mods, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
+    lines = Lines(out, dx, malformed, code_ids.astype(np.int64) if n else np.zeros(0, np.int64),
                   pd.Index(code_u, dtype=object), mod_ids, pd.Index(mod_vocab, dtype=object), dx_vocab)
     if n:  # the columns made from their distinct raw values: the rules compare those, never each line's string
         for column, ids, values in (("pos", pos_ids, pos_u), ("code_kind", code_ids, kind_u),

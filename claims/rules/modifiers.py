@@ -229,7 +229,7 @@ class NcciModifierUse(Rule):
             slots = lines.mods_isin(values)
             hit = lines.has_mod(values)
             first = np.full(len(f), "", dtype=object)
-            first[hit] = lines.mods[np.flatnonzero(hit), slots[hit].argmax(axis=1)]
+            first[hit] = lines.mod_text(lines.mod_ids[np.flatnonzero(hit), slots[hit].argmax(axis=1)])
             return first
 
         em_mod = mods_on(p["em_modifiers"])
