@@ -287,8 +287,13 @@ def _claim_order(claim: pa.DictionaryArray, line: pa.DictionaryArray, rows: np.n
     key = rank[claim.indices.to_numpy(zero_copy_only=False)]
     line_u = pd.to_numeric(pd.Series(line.dictionary.to_pylist(), dtype=object).str.strip(),
                            errors="coerce").to_numpy(float)
-    line_num = line_u[line.indices.to_numpy(zero_copy_only=False)] if len(line_u) else np.zeros(0)
-    order = np.lexsort((rows, np.nan_to_num(line_num, nan=np.inf), key))
+    line_ids = line.indices.to_numpy(zero_copy_only=False)
+    if len(rows) and (np.diff(rows) > 0).all():  # in file order (as read and spilled): a stable sort keeps it
+        line_rank = np.unique(np.nan_to_num(line_u, nan=np.inf), return_inverse=True)[1].astype(np.int64)
+        order = np.argsort(key * np.int64(len(line_u) + 1) + line_rank[line_ids], kind="stable")
+    else:
+        line_num = line_u[line_ids] if len(line_u) else np.zeros(0)
+        order = np.lexsort((rows, np.nan_to_num(line_num, nan=np.inf), key))
     if (order == np.arange(len(order))).all():
         return None
     return order
