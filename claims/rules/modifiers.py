@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from claims.read import object_frame
-from claims.rules.base import Rule, _result, blank_outside, code_in, has_mod, join_by_group, one_of, texts
+from claims.rules.base import Rule, _result, blank_outside, code_in, has_mod, join_by_group, join_text, one_of, texts
 
 
 class TelehealthPosModifier(Rule):
@@ -121,7 +121,8 @@ class BilateralModifier(Rule):
         parts = [x for x in parts if len(x)]
         if not parts:
             return _result(np.zeros(0))
-        return pd.concat(parts, ignore_index=True).drop_duplicates("i").sort_values("i", kind="stable")
+        found = pd.concat(parts, ignore_index=True)  # a line's first finding, in line order
+        return found.iloc[np.unique(found["i"].to_numpy(np.int64), return_index=True)[1]]
 
     @staticmethod
     def _rt_lt_pairs(lines, side: np.ndarray) -> np.ndarray:
@@ -132,14 +133,17 @@ class BilateralModifier(Rule):
         i = np.flatnonzero(side)
         if not len(i):
             return out
-        rt = has_mod(lines, ["RT"])
-        line = f["line"].to_numpy(object)
-        g = object_frame({"i": i, "v": f["visit_key"].to_numpy()[i], "c": f["code"].to_numpy(object)[i],
-                          "rt": np.where(rt[i], line[i], None), "lt": np.where(~rt[i], line[i], None)})
-        first = g.groupby(["v", "c"], sort=False)[["rt", "lt"]].transform("first")
-        both = first["rt"].notna().to_numpy() & first["lt"].notna().to_numpy()
-        out[g["i"].to_numpy()[both]] = ("RT line " + first["rt"].to_numpy(object)[both].astype(str) + ", LT line "
-                                        + first["lt"].to_numpy(object)[both].astype(str))
+        rt = has_mod(lines, ["RT"])[i]
+        line = f["line"].to_numpy(object)[i]
+        # the lines of one code on one visit (claim and date), and the first RT and the first LT line of each
+        group = pd.factorize(f["visit_key"].to_numpy(np.int64)[i] * np.int64(len(lines.code_vocab) + 1)
+                             + lines.code_key()[i])[0]
+        first_rt, first_lt = (np.full(int(group.max()) + 1, -1, np.int64) for _ in range(2))
+        at = np.arange(len(i))
+        first_rt[group[rt][::-1]] = at[rt][::-1]  # (the last write of a group is its first line)
+        first_lt[group[~rt][::-1]] = at[~rt][::-1]
+        both = (first_rt[group] >= 0) & (first_lt[group] >= 0)
+        out[i[both]] = join_text("RT line ", line[first_rt[group[both]]], ", LT line ", line[first_lt[group[both]]])
         return out
 
 
