@@ -135,6 +135,9 @@ def test_messages_and_fixes_say_what_cms_says(tmp_path, store):
         "77067 on 2026-07-16: modifier 50 on a code that is bilateral by definition (bilateral surgery indicator 2)",
         "bill 77067 once, without 50, RT or LT: its payment already covers both sides")
     assert m[("PB02", "1", "bilateral-modifier")][1] == "bill 73560 on two lines, one with RT and one with LT"
+    assert m[("PB03", "1", "bilateral-modifier")] == (
+        "27447 on 2026-07-16: billed for both sides on two lines (RT line 1, LT line 2) without modifier 50",
+        "bill 27447 once with modifier 50 instead of RT and LT lines")
     assert m[("PP01", "1", "pctc-modifier")] == (
         "93010 on 2026-07-17: modifier 26 does not apply to a professional-component-only code (PC/TC indicator 2)",
         "remove 26: 93010 is itself the professional component")
