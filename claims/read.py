@@ -413,10 +413,13 @@ class Lines:
         return np.append(self.mod_vocab.to_numpy(object), "").astype(object)[ids]
 
     def code_in(self, codes) -> np.ndarray:
-        """(n,) bool: the line's procedure code is one of codes (a set lookup per distinct code)."""
-        key = ("code", frozenset(codes))
+        """(n,) bool: the line's procedure code is one of codes (a set lookup per distinct code of the lines: the
+        rule file's lists hold up to some 10,000 codes, which isin would hash again for every partition)."""
+        codes = codes if isinstance(codes, frozenset) else frozenset(codes)
+        key = ("code", codes)
         if key not in self._cache:
-            self._cache[key] = self.code_vocab.isin(list(codes))[self.code_ids]
+            vocab = self.code_vocab
+            self._cache[key] = np.fromiter((c in codes for c in vocab), bool, len(vocab))[self.code_ids]
         return self._cache[key]
 
     def factorized(self, column: str) -> tuple[np.ndarray, np.ndarray]:
