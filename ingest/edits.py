@@ -49,6 +49,7 @@ class EditTables:
         self.out = Path(out)
         self.ids = {s: [r for r in edit_store.list_releases(self.out, s)] for s in EDITS}
         self._open: dict[tuple[str, str], edit_store.StoredEdits] = {}
+        self._labels: dict[tuple[str, str], str] = {}
 
     def empty(self) -> bool:
         return not any(self.ids.values())
@@ -66,7 +67,12 @@ class EditTables:
         return read_manifest(self.out, system, release_id)
 
     def label(self, system: str, release_id: str) -> str:
-        return self.stored(system, release_id).manifest.get("label") or f"{edit_set(system).short} {release_id}"
+        """A stored quarter's label, from its manifest (its table is opened and checked when it is read)."""
+        key = (system, release_id)
+        if key not in self._labels:
+            manifest = self._open[key].manifest if key in self._open else self.manifest(system, release_id) or {}
+            self._labels[key] = manifest.get("label") or f"{edit_set(system).short} {release_id}"
+        return self._labels[key]
 
     def windows(self, system: str) -> list[Window]:
         ids = self.ids[system]
