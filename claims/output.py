@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from claims.read import object_frame
+from ingest.frames import object_frame
 from playbooks.text import csv_safe, md_cell
 
 FINDING_COLUMNS = ("claim_id", "line", "rule", "severity", "message", "fix", "row")

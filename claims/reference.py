@@ -35,9 +35,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from claims.read import CodeSpan, Lines, object_frame
+from claims.read import CodeSpan, Lines
 from claims.rules.base import PFS_UNCOVERED, Context, FeeLines, Gap, MueTable, indicator
 from claims.rules.settings import EditSource, RuleSet
+from ingest.frames import object_frame
 from ingest.model import CodegovError
 from ingest.systems import edit_set
 

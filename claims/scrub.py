@@ -16,11 +16,12 @@ import pyarrow.compute as pc
 
 from claims.output import FINDING_COLUMNS, SpilledFindings, write_findings
 from claims.partition import coded_partition, iter_coded_partitions
-from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, object_frame, parse_lines, prefetch
+from claims.read import CLAIM_COLUMNS, DEFAULT_CHUNK_LINES, Lines, parse_lines, prefetch
 from claims.reference import EditReference, Prepared, uncovered
 from claims.rules import RULES, Context, RuleSet, load_rules
 from claims.rules.base import PFS_FALLBACK, PFS_UNCOVERED, join_text, one_of
 from claims.rules.settings import RuleSettings
+from ingest.frames import object_frame
 from ingest.history import ReleaseHistory
 from ingest.model import SYSTEM_NAMES
 

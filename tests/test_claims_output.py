@@ -12,8 +12,8 @@ import pytest
 
 from claims import output
 from claims.output import SpilledFindings, render, write_findings
-from claims.read import object_frame
 from claims.scrub import sort_findings
+from ingest.frames import object_frame
 from tests.test_claims_rules import FIXTURES, PATH_RULES, make_scrubber
 
 

@@ -230,7 +230,7 @@ def test_the_arrow_parse_of_a_partition_equals_the_python_parse_of_its_strings()
 
 
 def _public_frame(columns: dict) -> pd.DataFrame:
-    """What claims.read.object_frame gave through pandas' public constructor alone."""
+    """What ingest.frames.object_frame gave through pandas' public constructor alone."""
     return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and
                          v.dtype == object else v for k, v in columns.items()},
                         columns=pd.Index(list(columns), dtype=object), copy=False)
@@ -242,7 +242,7 @@ def test_object_frame_gives_the_public_constructors_frame_on_the_arrays_given(n)
     the same columns, dtypes, index and values, object text kept as objects, and the caller's arrays not
     copied; what the direct path does not take (a Series, a list, datetime64[D], arrays of two lengths) takes
     the public constructor and gives its answer, or its error."""
-    from claims.read import object_frame
+    from ingest.frames import object_frame
 
     rng = np.random.default_rng(n)
     direct = {"i": np.arange(n, dtype=np.int64), "code": np.array([f"C{k}" for k in range(n)], dtype=object),

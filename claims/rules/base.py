@@ -13,8 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from claims.read import Lines, object_frame
+from claims.read import Lines
 from claims.rules.params import _param
+from ingest.frames import object_frame
 from ingest.history import ReleaseHistory
 from ingest.model import CodegovError
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.read import object_frame
 from claims.rules.base import Rule, _result, blank_outside, code_in, has_mod, join_by_group, join_text, one_of, texts
+from ingest.frames import object_frame
 
 
 class TelehealthPosModifier(Rule):
