@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ingest.frames import object_frame
 from ingest.model import COLUMNS, CodegovError
 from ingest.store import text_frame
 
@@ -109,10 +110,15 @@ def changes(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     gone[oi[~differ]] = False
     came = np.ones(len(new), dtype=bool)
     came[ni[~differ]] = False
-    rows = pd.concat([old.loc[gone, list(COLUMNS)].assign(**{OP: REMOVED, "_rank": 0}),
-                      new.loc[came, list(COLUMNS)].assign(**{OP: ADDED, "_rank": 1})], ignore_index=True)
-    rows = rows.sort_values(["code", "_rank"], kind="stable").reset_index(drop=True)
-    return rows.loc[:, list(CHANGES_COLUMNS)], rule
+    # the removed rows, then the added ones, sorted by code (a stable sort: a code's removed row first)
+    gone_at, came_at = np.flatnonzero(gone), np.flatnonzero(came)
+    codes = np.concatenate([old_codes[gone_at], new_codes[came_at]])
+    order = np.argsort(codes, kind="stable")
+    columns = {OP: np.where(order < len(gone_at), REMOVED, ADDED).astype(object)}
+    for column in COLUMNS:
+        columns[column] = np.concatenate([old[column].iloc[gone_at].to_numpy(object),
+                                          new[column].iloc[came_at].to_numpy(object)])[order]
+    return object_frame(columns), rule
 
 
 def _unequal(old: pd.Series, new: pd.Series, oi: np.ndarray, ni: np.ndarray) -> np.ndarray:
@@ -161,15 +167,24 @@ def apply(old: pd.DataFrame, rows: pd.DataFrame, rule: dict, path: Path, against
     text = pa.large_string()
     base = pa.Table.from_pandas(old.loc[:, list(COLUMNS)], preserve_index=False)
     base = pa.table({c: base[c] if base[c].type == text else pc.cast(base[c], text) for c in COLUMNS})
-    removed, added = rows[rows[OP] == REMOVED], rows[rows[OP] == ADDED]
+    is_removed = (rows[OP] == REMOVED).to_numpy(bool)
+    removed, added = rows.iloc[np.flatnonzero(is_removed)], rows.iloc[np.flatnonzero(~is_removed)]
     gone = pc.is_in(base["code"], value_set=pa.array(removed["code"].tolist(), text))
     if (pc.sum(gone).as_py() or 0) != len(removed):
         have = set(base.filter(gone)["code"].to_pylist())
         at = next(i for i, code in zip(removed.index, removed["code"], strict=True) if code not in have)
         raise CodegovError(f"{path}:{at + 2}: removes {removed['code'].loc[at]}, which release {against} does "
                            f"not have")
-    before = base.filter(gone).to_pandas()  # sorted by code, as the changes file's removed rows are
-    differ = (before.reset_index(drop=True) != removed[list(COLUMNS)].reset_index(drop=True)).any(axis=1).to_numpy()
+    before = base.filter(gone)  # sorted by code, as the changes file's removed rows are
+    differ = np.zeros(len(removed), bool)
+    for c in COLUMNS:  # each removed row as the earlier release has it, compared in Arrow column by column
+        values = removed[c].tolist()
+        if any(not isinstance(v, str) for v in values):  # (a missing value: compared as pandas compares it)
+            differ |= (before[c].to_pandas().reset_index(drop=True)
+                       != removed[c].reset_index(drop=True)).to_numpy(bool)
+        else:
+            differ |= pc.fill_null(pc.not_equal(before[c], pa.array(values, text)), True).to_numpy(
+                zero_copy_only=False)
     if differ.any():
         at = removed.index[differ.argmax()]
         raise CodegovError(f"{path}:{at + 2}: removes {removed['code'].loc[at]} as release {against} does not "
