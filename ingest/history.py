@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ingest import systems as registry
+from ingest.frames import object_frame
 from ingest.model import SYSTEM_NAMES, SYSTEMS, CodegovError
 from ingest.replacements import ReleaseReplacements
 
@@ -503,9 +504,8 @@ class ReleaseHistory:
         }
         if detail:
             out.update(self._detail(h, norm[p_raw], p_day, res))
-        result = pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v for k, v in out.items()},
-                              copy=False).take(pair_ids)
-        result.index = index
+        result = object_frame({k: np.asarray(v)[pair_ids] for k, v in out.items()})
+        result.index, result.columns = index, pd.Index(list(out))  # (labels as DataFrame(dict) gives them)
         return result
 
     def _detail(self, h: _SystemHistory, codes: np.ndarray, days: np.ndarray, res: dict) -> dict:
