@@ -92,12 +92,14 @@ def guess_system(raw: str, history: ReleaseHistory | None = None) -> str:
 
 
 def _days(values: pd.Series, missing: int) -> np.ndarray:
-    """ISO date strings (or dates) as int64 days since 1970-01-01; empty or malformed -> missing."""
-    parsed = pd.to_datetime(pd.Series(values, dtype=object).replace("", None), format="%Y-%m-%d",
+    """ISO date strings (or dates) as int64 days since 1970-01-01; empty or malformed -> missing. Each distinct
+    value is parsed once (a release's rows share a few dates)."""
+    ids, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    parsed = pd.to_datetime(pd.Series(uniques, dtype=object).replace("", None), format="%Y-%m-%d",
                             errors="coerce")
-    days = parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)
-    days[parsed.isna().to_numpy()] = missing
-    return days
+    days_u = parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    days_u[parsed.isna().to_numpy()] = missing
+    return days_u[ids] if len(days_u) else np.zeros(len(ids), np.int64)
 
 
 @functools.lru_cache(maxsize=4096)  # a few distinct days (release dates, rows' dates) stand for many rows
@@ -141,8 +143,7 @@ class _SystemHistory:
         self.system = system
         self.cs = registry.get(system)
         self.release_ids = sorted(tables)
-        self.release_days = np.array([_days(pd.Series([r]), NO_START)[0] for r in self.release_ids],
-                                     dtype=np.int64)
+        self.release_days = _days(self.release_ids, NO_START) if self.release_ids else np.zeros(0, np.int64)
         if (self.release_days == NO_START).any():
             bad = [r for r, d in zip(self.release_ids, self.release_days, strict=True) if d == NO_START]
             raise CodegovError(f"{system}: release ids must be ISO effective dates, found {bad}")
