@@ -264,3 +264,29 @@ def test_object_frame_gives_the_public_constructors_frame_on_the_arrays_given(n)
         _public_frame({"a": np.arange(3), "b": np.arange(4)})
     with pytest.raises(ValueError):
         object_frame({"a": np.arange(3), "b": np.arange(4)})
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_list_fields_split_as_python_splits_them(seed):
+    """The modifier and diagnosis lists as parse_lines places them (claims.read._tokens: each token's line and
+    position from the distinct values' pieces) equal a plain Python split of every line: cleaned tokens in
+    order, empty ones dropped, at most 4 modifiers and 12 diagnoses kept; on lines with none, with repeats,
+    spaces, dots and lower case, and with more than the limit."""
+    rng = np.random.default_rng(seed)
+    mod_pool = ["GP", "kx", " 59", "RT", "LT", "", "  ", "XU", "50", "25"]
+    dx_pool = ["I10", "e11.9", " M54.50 ", "", "Z00.00", "r10.2", " ", "G35"]
+    n = 400
+    mods = [" ".join(rng.choice(mod_pool, rng.integers(0, 7))) for _ in range(n)]
+    dxs = [";".join(rng.choice(dx_pool, rng.integers(0, 15))) for _ in range(n)]
+    rows = [[f"C{i // 3}", str(i % 3 + 1), f"P{i // 3}", "F", "2025-06-03", "MEDICARE", "11", "99213", m, "1", "",
+             "", d, ""] for i, (m, d) in enumerate(zip(mods, dxs, strict=True))]
+    lines = parse_lines(pd.DataFrame(rows, columns=list(CLAIM_COLUMNS), dtype=object))
+    row_of = {int(r) - 2: k for k, r in enumerate(lines.frame["row"])}  # (lines are put in claim order)
+    dx = lines.dx.groupby("i")["code"].apply(list).to_dict()
+    for i, (m, d) in enumerate(zip(mods, dxs, strict=True)):
+        k = row_of[i]
+        want_m = [t.strip().upper() for t in m.split(" ") if t.strip()][:4]
+        assert lines.mods[k].tolist() == want_m + [""] * (4 - len(want_m)), (m, lines.mods[k])
+        assert [lines.mod_vocab[j] for j in lines.mod_ids[k] if j >= 0] == want_m
+        want_d = [c for c in (t.strip().upper().replace(".", "") for t in d.split(";")) if c][:12]
+        assert dx.get(k, []) == want_d, (d, dx.get(k))
